@@ -1,0 +1,295 @@
+"""The delivery core: validate, route, publish, store; then the consumer commits.
+
+Guarantees, in order of the steps for each batch of records:
+
+1. A record that can never succeed (not JSON, unknown type, invalid) goes straight to the
+   dead-letter topic, unchanged, with the reason in Kafka-Connect-style headers.
+2. Records already applied (their event id is in the store) are skipped: redelivery is harmless.
+3. Outbound records are published with an idempotent ``acks=all`` producer and awaited.
+4. The store applies every effect and the event id in one transaction.
+5. Only then does the handler return and FastStream commit the offsets.
+
+A record that fails in steps 3 or 4 is copied to the next retry tier (a topic whose consumer
+waits out the tier's delay), so it never blocks the records behind it. After the last tier it is
+dead-lettered. If even that copy cannot be written the handler raises, the offsets are not
+committed, and the batch is read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from hub import records as h
+from hub.logging import bind_message_context, get_logger
+from hub.records import Origin, Record, now_utc
+from hub.routing import OutboundRecord, RoutingResult, route
+from hub.store import Store
+from hub.store.tables import dead_letters
+from schemas.envelope import Envelope, EventRejected, decode, encode
+from schemas.events import Event
+
+log = get_logger("hub.delivery")
+
+StageHook = Callable[[str, Envelope], Awaitable[None] | None]
+
+
+class Producer(Protocol):
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> Awaitable[Any]: ...
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Maps the catalogue's logical names to the cluster's names (a prefix isolates tenants and tests)."""
+
+    prefix: str = ""
+
+    def physical(self, logical: str) -> str:
+        return f"{self.prefix}{logical}"
+
+    def logical(self, physical: str) -> str:
+        return physical.removeprefix(self.prefix)
+
+
+@dataclass
+class Accepted:
+    record: Record
+    origin: Origin
+    envelope: Envelope
+    event: Event
+    routing: RoutingResult | None = None
+
+
+class DeliveryCore:
+    def __init__(
+        self,
+        store: Store,
+        producer: Producer,
+        *,
+        names: TopicNames,
+        retry_delays: Sequence[float],
+        hub_source: str,
+        stage_hook: StageHook | None = None,
+    ) -> None:
+        self.store = store
+        self.producer = producer
+        self.names = names
+        self.retry_delays = list(retry_delays)
+        self.hub_source = hub_source
+        self.stage_hook = stage_hook
+        self.processed = 0
+        self.dead_lettered = 0
+
+    async def handle_batch(self, batch: Sequence[Record]) -> None:
+        accepted: list[Accepted] = []
+        for record in batch:
+            origin = Origin.of(record)
+            try:
+                envelope, event = decode(record.value)
+            except EventRejected as exc:
+                await self._dead_letter(record, origin, "validate", exc, rule=exc.rule, field=exc.field)
+                continue
+            accepted.append(Accepted(record, origin, envelope, event))
+        if not accepted:
+            return
+
+        done = await self.store.processed_ids([a.envelope.id for a in accepted])
+        pending: list[Accepted] = []
+        seen: set[str] = set()
+        for a in accepted:
+            if a.envelope.id in done or a.envelope.id in seen:
+                continue
+            seen.add(a.envelope.id)
+            pending.append(a)
+
+        routed: list[Accepted] = []
+        for a in pending:
+            bind_message_context(event_id=a.envelope.id, correlation_id=a.envelope.correlationid,
+                                 causation_id=a.envelope.causationid)
+            try:
+                await self._hook("route", a.envelope)
+                a.routing = route(
+                    a.envelope, a.event, topic=self.names.logical(a.origin.topic), hub_source=self.hub_source,
+                    lineage=a.record.header(h.H_LINEAGE),
+                )
+                routed.append(a)
+            except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
+                await self._retry_or_dead_letter(a, "route", exc)
+
+        published = await self._publish_all(routed)
+        if not published:
+            return
+        try:
+            for a in published:
+                await self._hook("store", a.envelope)
+            applied = await self.store.apply([a.routing.effect for a in published if a.routing])
+        except Exception as exc:  # noqa: BLE001
+            for a in published:
+                await self._retry_or_dead_letter(a, "store", exc)
+            return
+        self.processed += applied
+        for a in published:
+            bind_message_context(event_id=a.envelope.id, correlation_id=a.envelope.correlationid,
+                                 causation_id=a.envelope.causationid)
+            log.info("event routed", event_type=a.event.event_type, case_id=getattr(a.event, "case_id", None),
+                     recipients=len(a.routing.effect.deliveries) if a.routing else 0)
+
+    async def _publish_all(self, routed: list[Accepted]) -> list[Accepted]:
+        async def publish_one(a: Accepted) -> Accepted | None:
+            try:
+                await self._hook("publish", a.envelope)
+                assert a.routing is not None
+                futures = [await self._send(o) for o in a.routing.records]
+                await asyncio.gather(*futures)
+                return a
+            except Exception as exc:  # noqa: BLE001
+                await self._retry_or_dead_letter(a, "publish", exc)
+                return None
+
+        results = await asyncio.gather(*(publish_one(a) for a in routed))
+        return [a for a in results if a is not None]
+
+    async def _send(self, o: OutboundRecord) -> Awaitable[Any]:
+        return await self.producer.send(
+            self.names.physical(o.topic),
+            encode(o.envelope),
+            o.key.encode(),
+            [("content-type", b"application/cloudevents+json"), *o.headers],
+        )
+
+    async def _hook(self, stage: str, envelope: Envelope) -> None:
+        if self.stage_hook is not None:
+            result = self.stage_hook(stage, envelope)
+            if result is not None:
+                await result
+
+    async def _retry_or_dead_letter(self, a: Accepted, stage: str, exc: Exception) -> None:
+        attempts = a.origin.attempts + 1
+        first = a.origin.first_failure or now_utc()
+        if attempts > len(self.retry_delays):
+            await self._dead_letter(a.record, a.origin, stage, exc, event=a)
+            return
+        delay = self.retry_delays[attempts - 1]
+        headers = [
+            *a.record.business_headers(),
+            *_context_headers(a.origin, stage, exc, attempts, first),
+            (h.H_NOT_BEFORE, str(int((time.time() + delay) * 1000)).encode()),
+        ]
+        await (await self.producer.send(h_retry_topic(self.names, attempts), a.record.value, a.record.key, headers))
+        log.warning("event scheduled for retry", stage=stage, attempt=attempts, delay_s=delay,
+                    error=type(exc).__name__)
+
+    async def _dead_letter(
+        self,
+        record: Record,
+        origin: Origin,
+        stage: str,
+        exc: Exception,
+        *,
+        rule: str | None = None,
+        field: str | None = None,
+        event: Accepted | None = None,
+    ) -> None:
+        attempts = origin.attempts + 1
+        headers = [*record.business_headers(), *_context_headers(origin, stage, exc, attempts,
+                                                                  origin.first_failure or now_utc())]
+        if rule:
+            headers.append((h.H_RULE, rule.encode()))
+        if field:
+            headers.append((h.H_FIELD, field.encode()))
+        ids = _identify(record, event)
+        headers.extend((name, value.encode()) for name, value in ids.items() if value)
+        dlq = self.names.physical("hub.dlq.v1")
+        meta = await (await self.producer.send(dlq, record.value, record.key, headers))
+        stored = Record(dlq, meta.partition, meta.offset, record.key, record.value, tuple(headers))
+        await self.store.record_dead_letter(dead_letter_row(stored))
+        self.dead_lettered += 1
+        log.error("record dead-lettered", stage=stage, error=type(exc).__name__, rule=rule, field=field,
+                  original_topic=origin.topic, original_partition=origin.partition,
+                  original_offset=origin.offset)
+
+    def due_time(self, record: Record) -> float:
+        not_before = record.header(h.H_NOT_BEFORE)
+        return int(not_before) / 1000 if not_before else 0.0
+
+
+def h_retry_topic(names: TopicNames, tier: int) -> str:
+    return names.physical(f"hub.retry-{tier}.v1")
+
+
+def _context_headers(origin: Origin, stage: str, exc: Exception, attempts: int, first: datetime) -> list[tuple[str, bytes]]:
+    message = exc.reason if isinstance(exc, EventRejected) else str(exc)
+    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=8))
+    return [
+        (h.H_TOPIC, origin.topic.encode()),
+        (h.H_PARTITION, str(origin.partition).encode()),
+        (h.H_OFFSET, str(origin.offset).encode()),
+        (h.H_CONNECTOR, b"ehc-hub"),
+        (h.H_STAGE, stage.encode()),
+        (h.H_CLASS, b"hub.delivery.DeliveryCore"),
+        (h.H_EXC_CLASS, f"{type(exc).__module__}.{type(exc).__qualname__}".encode()),
+        (h.H_EXC_MESSAGE, message.encode()[:4000]),
+        (h.H_EXC_STACK, stack.encode()[:8000]),
+        (h.H_ATTEMPTS, str(attempts).encode()),
+        (h.H_FIRST_FAILURE, first.isoformat().encode()),
+    ]
+
+
+def _identify(record: Record, event: Accepted | None) -> dict[str, str | None]:
+    """Event id, type and case of a failed record, as far as they can be read, for the dead-letter index."""
+    if event is not None:
+        return {
+            h.H_EVENT_ID: event.envelope.id,
+            h.H_EVENT_TYPE: event.envelope.type,
+            h.H_CASE_ID: str(getattr(event.event, "case_id", None) or event.envelope.subject or "") or None,
+        }
+    try:
+        doc = json.loads(record.value or b"")
+    except ValueError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    case_id = data.get("case_id") or doc.get("subject")
+    return {
+        h.H_EVENT_ID: _short_str(doc.get("id")),
+        h.H_EVENT_TYPE: _short_str(doc.get("type")),
+        h.H_CASE_ID: _short_str(case_id),
+    }
+
+
+def _short_str(value: object) -> str | None:
+    return value[:128] if isinstance(value, str) and value else None
+
+
+def dead_letter_row(record: Record) -> dict[str, Any]:
+    """The store's index row for one dead-letter record, read from its headers alone (so it rebuilds)."""
+    first = record.header(h.H_FIRST_FAILURE)
+    return {
+        "dlq_id": f"{record.partition}-{record.offset}",
+        "dlq_partition": record.partition,
+        "dlq_offset": record.offset,
+        "original_topic": record.header(h.H_TOPIC) or "",
+        "original_partition": int(record.header(h.H_PARTITION) or -1),
+        "original_offset": int(record.header(h.H_OFFSET) or -1),
+        "stage": record.header(h.H_STAGE) or "",
+        "exception_class": record.header(h.H_EXC_CLASS) or "",
+        "exception_message": record.header(h.H_EXC_MESSAGE) or "",
+        "attempts": int(record.header(h.H_ATTEMPTS) or 1),
+        "first_failure": datetime.fromisoformat(first) if first else now_utc(),
+        "event_id": record.header(h.H_EVENT_ID),
+        "event_type": record.header(h.H_EVENT_TYPE),
+        "case_id": record.header(h.H_CASE_ID),
+        "redrive_count": 0,
+    }
+
+
+__all__ = ["DeliveryCore", "TopicNames", "dead_letter_row", "dead_letters"]

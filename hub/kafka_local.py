@@ -1,0 +1,313 @@
+"""A real Apache Kafka 4 broker (KRaft) started from Maven Central jars, for machines without Docker.
+
+The broker jars are resolved once through ``deploy/kafka/pom.xml`` into a per-version cache
+outside the repository, so a second start downloads nothing. Each cluster lives in a state
+directory holding its configuration, data, logs and a ``cluster.json`` that lets ``status`` and
+``down`` find the processes again from another shell.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+KAFKA_VERSION = "4.1.1"
+POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
+LOG4J2_CONFIG = """\
+Configuration:
+  status: warn
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        Pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: warn
+      AppenderRef:
+        - ref: STDOUT
+    Logger:
+      - name: kafka.server.KafkaRaftServer
+        level: info
+"""
+
+
+class LocalKafkaError(RuntimeError):
+    """Raised when the local broker cannot be prepared, started or reached."""
+
+
+@dataclass
+class NodeInfo:
+    node_id: int
+    port: int
+    controller_port: int
+    pid: int
+
+
+@dataclass
+class ClusterInfo:
+    bootstrap_servers: str
+    cluster_id: str
+    nodes: list[NodeInfo]
+
+    @classmethod
+    def load(cls, state_dir: Path) -> ClusterInfo | None:
+        path = state_dir / "cluster.json"
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        return cls(raw["bootstrap_servers"], raw["cluster_id"], [NodeInfo(**n) for n in raw["nodes"]])
+
+    def save(self, state_dir: Path) -> None:
+        (state_dir / "cluster.json").write_text(json.dumps(asdict(self), indent=2))
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ehc-hub"
+
+
+def default_state_dir() -> Path:
+    return default_cache_dir() / "kafka-state"
+
+
+def require_tools() -> tuple[str, str]:
+    """Find java (17+) and mvn, or say exactly what to install."""
+    java = shutil.which("java")
+    if java is None:
+        raise LocalKafkaError(
+            "Java 17 or newer is required to run the local Kafka broker. "
+            "Install it with: apt-get install openjdk-17-jre-headless (Debian/Ubuntu), "
+            "or point KAFKA_BOOTSTRAP_SERVERS at an existing cluster."
+        )
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    major = _java_major(out)
+    if major is not None and major < 17:
+        raise LocalKafkaError(f"Java {major} found at {java}; Kafka 4 needs Java 17 or newer (openjdk-17-jre-headless).")
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise LocalKafkaError(
+            "Maven is required to fetch the Kafka broker jars from Maven Central. "
+            "Install it with: apt-get install maven (Debian/Ubuntu)."
+        )
+    return java, mvn
+
+
+def _java_major(version_output: str) -> int | None:
+    for token in version_output.split('"')[1:2]:
+        head = token.split(".")[0]
+        if head == "1":
+            return int(token.split(".")[1])
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+def ensure_jars(cache_dir: Path | None = None, version: str = KAFKA_VERSION) -> Path:
+    """Resolve the broker jars into the cache, once per version."""
+    libs = (cache_dir or default_cache_dir()) / f"kafka-{version}" / "libs"
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    _, mvn = require_tools()
+    libs.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+        f"-Dkafka.version={version}", f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LocalKafkaError(f"Maven could not resolve the Kafka {version} jars:\n{result.stdout}\n{result.stderr}")
+    if not any(libs.glob("kafka_2.13-*.jar")):
+        raise LocalKafkaError(f"Maven finished but no broker jar is in {libs}")
+    marker.write_text(version)
+    return libs
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _node_properties(node_id: int, port: int, cport: int, voters: str, data: Path, nodes: int) -> str:
+    rf = 3 if nodes >= 3 else 1
+    isr = 2 if nodes >= 3 else 1
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            f"node.id={node_id}",
+            f"controller.quorum.voters={voters}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={data}",
+            "num.partitions=3",
+            f"default.replication.factor={rf}",
+            f"min.insync.replicas={isr}",
+            f"offsets.topic.replication.factor={rf}",
+            "offsets.topic.num.partitions=10",
+            f"transaction.state.log.replication.factor={rf}",
+            f"transaction.state.log.min.isr={isr}",
+            f"share.coordinator.state.topic.replication.factor={rf}",
+            f"share.coordinator.state.topic.min.isr={isr}",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "log.flush.interval.messages=1" if nodes == 1 else "",
+            "",
+        ]
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def status(state_dir: Path | None = None) -> ClusterInfo | None:
+    """The running cluster in this state directory, or None when no node is alive."""
+    info = ClusterInfo.load(state_dir or default_state_dir())
+    if info is None or not any(_pid_alive(n.pid) for n in info.nodes):
+        return None
+    return info
+
+
+def up(
+    nodes: int = 1,
+    state_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    timeout: float = 90.0,
+    heap_mb: int = 512,
+) -> ClusterInfo:
+    """Start a local cluster (1 or 3 nodes) and return once a client can fetch metadata."""
+    if nodes not in (1, 3):
+        raise LocalKafkaError("the local cluster runs 1 node, or 3 nodes for failure tests")
+    state = state_dir or default_state_dir()
+    running = status(state)
+    if running is not None:
+        return running
+    java, _ = require_tools()
+    libs = ensure_jars(cache_dir)
+    if state.exists():
+        shutil.rmtree(state)
+    state.mkdir(parents=True)
+    (state / "log4j2.yaml").write_text(LOG4J2_CONFIG)
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
+    ports = [(free_port(), free_port()) for _ in range(nodes)]
+    voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
+    classpath = f"{libs}/*"
+    infos: list[NodeInfo] = []
+    for i, (port, cport) in enumerate(ports):
+        node_dir = state / f"node-{i + 1}"
+        data = node_dir / "data"
+        data.mkdir(parents=True)
+        props = node_dir / "server.properties"
+        props.write_text(_node_properties(i + 1, port, cport, voters, data, nodes))
+        fmt = subprocess.run(
+            [java, "-cp", classpath, f"-Dlog4j2.configurationFile={state / 'log4j2.yaml'}",
+             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            capture_output=True, text=True,
+        )
+        if fmt.returncode != 0:
+            raise LocalKafkaError(f"formatting KRaft storage failed: {fmt.stdout}{fmt.stderr}")
+        log = open(node_dir / "broker.log", "wb")  # noqa: SIM115 - handed to the child process
+        proc = subprocess.Popen(
+            [java, f"-Xms{min(256, heap_mb)}m", f"-Xmx{heap_mb}m", "-cp", classpath,
+             f"-Dlog4j2.configurationFile={state / 'log4j2.yaml'}", "kafka.Kafka", str(props)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        infos.append(NodeInfo(i + 1, port, cport, proc.pid))
+    info = ClusterInfo(",".join(f"127.0.0.1:{n.port}" for n in infos), cluster_id, infos)
+    info.save(state)
+    try:
+        wait_ready(info, timeout, state)
+    except LocalKafkaError:
+        down(state)
+        raise
+    return info
+
+
+def wait_ready(info: ClusterInfo, timeout: float, state_dir: Path) -> None:
+    """Ready means every node answers a metadata request and sees all brokers, not just an open port."""
+    import logging
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < deadline:
+        for n in info.nodes:
+            if not _pid_alive(n.pid):
+                log = (state_dir / f"node-{n.node_id}" / "broker.log").read_text(errors="replace")[-3000:]
+                raise LocalKafkaError(f"broker node {n.node_id} exited during start-up:\n{log}")
+        try:
+            if metadata_brokers(info.bootstrap_servers) >= len(info.nodes):
+                return
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            last_error = repr(exc)
+        time.sleep(0.5)
+    raise LocalKafkaError(f"the local broker did not answer within {timeout:.0f}s ({last_error})")
+
+
+def metadata_brokers(bootstrap_servers: str) -> int:
+    """How many brokers a client sees in a metadata response."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def probe() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            cluster = await admin.describe_cluster()
+            return len(cluster["brokers"])
+        finally:
+            await admin.close()
+
+    return asyncio.run(probe())
+
+
+def stop_node(node: NodeInfo, kill: bool = False, timeout: float = 30.0) -> None:
+    """Stop one node: SIGTERM and wait for a clean shutdown, or SIGKILL for failure tests."""
+    if not _pid_alive(node.pid):
+        return
+    os.kill(node.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(node.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _pid_alive(node.pid):
+        os.kill(node.pid, signal.SIGKILL)
+
+
+def down(state_dir: Path | None = None) -> bool:
+    """Stop every node of the cluster; True if anything was running."""
+    info = ClusterInfo.load(state_dir or default_state_dir())
+    if info is None:
+        return False
+    alive = [n for n in info.nodes if _pid_alive(n.pid)]
+    # Signal every node before waiting: a KRaft quorum that loses members one at a time
+    # makes the last controller wait for a quorum that will never come back.
+    for node in alive:
+        os.kill(node.pid, signal.SIGTERM)
+    for node in alive:
+        stop_node(node)
+    return bool(alive)

@@ -1,0 +1,152 @@
+"""Wires the delivery core to Kafka: FastStream subscribers in, an idempotent producer out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from hub.delivery import DeliveryCore, StageHook, TopicNames
+from hub.logging import get_logger
+from hub.records import Record
+from hub.settings import Settings
+from hub.store import Store
+from hub.topics import retry_topic
+from schemas.events import INBOUND_EVENTS
+
+log = get_logger("hub.runtime")
+
+MAX_BATCH = 500
+
+
+def kafka_client_config(settings: Settings) -> dict[str, Any]:
+    """Security settings shared by every client the hub opens."""
+    cfg: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        cfg.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password,
+        )
+    return cfg
+
+
+def faststream_security(settings: Settings) -> BaseSecurity | None:
+    """The same credentials expressed as FastStream's security object."""
+    if not settings.kafka_sasl_mechanism:
+        return None
+    use_ssl = settings.kafka_security_protocol == "SASL_SSL"
+    user, password = settings.kafka_sasl_username or "", settings.kafka_sasl_password or ""
+    kinds = {"SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512, "PLAIN": SASLPlaintext}
+    kind = kinds[settings.kafka_sasl_mechanism.upper()]
+    return kind(username=user, password=password, use_ssl=use_ssl)
+
+
+class AioKafkaProducerAdapter:
+    """The core's Producer protocol over aiokafka: ``send`` returns the future of the broker's ack."""
+
+    def __init__(self, bootstrap_servers: str, settings: Settings) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            max_batch_size=256 * 1024,
+            **kafka_client_config(settings),
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
+        return await self._producer.send(topic, value=value, key=key, headers=headers)
+
+
+class HubRuntime:
+    """One hub instance: a consumer-group member for the canonical topics and the retry tiers."""
+
+    def __init__(self, settings: Settings, bootstrap_servers: str, *, stage_hook: StageHook | None = None) -> None:
+        self.settings = settings
+        self.bootstrap_servers = bootstrap_servers
+        self.names = TopicNames(settings.topic_prefix)
+        self.store = Store(settings.database_url)
+        self.producer = AioKafkaProducerAdapter(bootstrap_servers, settings)
+        self.core = DeliveryCore(
+            self.store,
+            self.producer,
+            names=self.names,
+            retry_delays=settings.retry_delays_seconds,
+            hub_source=settings.source_uri,
+            stage_hook=stage_hook,
+        )
+        self.broker = KafkaBroker(
+            bootstrap_servers,
+            client_id="ehc-hub",
+            logger=None,
+            security=faststream_security(settings),
+        )
+        self._register()
+
+    def _register(self) -> None:
+        core = self.core
+        inbound = [self.names.physical(e.topic) for e in INBOUND_EVENTS]
+
+        @self.broker.subscriber(
+            *inbound,
+            group_id=self.settings.group_id,
+            batch=True,
+            max_records=MAX_BATCH,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )
+        async def on_canonical(message: KafkaMessage) -> None:
+            await core.handle_batch(_records(message.raw_message))
+
+        for tier in range(1, len(self.settings.retry_delays_seconds) + 1):
+            self.broker.subscriber(
+                self.names.physical(retry_topic(tier)),
+                group_id=f"{self.settings.group_id}.retry-{tier}",
+                batch=True,
+                max_records=MAX_BATCH,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+            )(self._retry_handler())
+
+    def _retry_handler(self) -> Any:
+        core = self.core
+
+        async def on_retry(message: KafkaMessage) -> None:
+            batch = _records(message.raw_message)
+            # Each tier has one delay, so records are due in the order they arrived: wait for the last.
+            wait = max(core.due_time(r) for r in batch) - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await core.handle_batch(batch)
+
+        return on_retry
+
+    async def start(self) -> None:
+        await self.store.create_schema()
+        await self.producer.start()
+        await self.broker.start()
+        log.info("hub started", group_id=self.settings.group_id, topic_prefix=self.settings.topic_prefix)
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        await self.producer.stop()
+        await self.store.close()
+
+
+def _records(raw: Any) -> Sequence[Record]:
+    items = raw if isinstance(raw, tuple | list) else (raw,)
+    return [Record.from_consumer_record(r) for r in items]

@@ -1,0 +1,75 @@
+"""The projection store's tables: what the hub needs to query, all rebuildable from the topics."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("topic", String(255), nullable=False),
+    Column("event_type", String(255), nullable=False),
+    Column("case_id", String(128), index=True),
+    Column("correlation_id", String(128), index=True),
+    Column("causation_id", String(128)),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("redrive_lineage", Text),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", String(128), primary_key=True),
+    Column("la_code", String(16)),
+    Column("received_date", Date),
+    Column("stage_rank", Integer, nullable=False, default=0),
+    Column("event_count", Integer, nullable=False, default=0),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("delivery_id", String(128), primary_key=True),
+    Column("source_event_id", String(128), nullable=False, index=True),
+    Column("case_id", String(128), index=True),
+    Column("recipient", String(64), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("event_type", String(255), nullable=False),
+    Column("fields", JSON, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("dlq_id", String(64), primary_key=True),  # "<partition>-<offset>" in the DLQ topic
+    Column("dlq_partition", Integer, nullable=False),
+    Column("dlq_offset", BigInteger, nullable=False),
+    Column("original_topic", String(255), nullable=False),
+    Column("original_partition", Integer, nullable=False),
+    Column("original_offset", BigInteger, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("exception_class", String(255), nullable=False),
+    Column("exception_message", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("first_failure", DateTime(timezone=True), nullable=False),
+    Column("event_id", String(128)),
+    Column("event_type", String(255)),
+    Column("case_id", String(128), index=True),
+    Column("redrive_count", Integer, nullable=False, default=0),
+)
+
+ops_audit = Table(
+    "ops_audit",
+    metadata,
+    Column("audit_id", String(128), primary_key=True),
+    Column("action", String(64), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+ALL_TABLES = (processed_events, cases, deliveries, dead_letters, ops_audit)

@@ -1,0 +1,298 @@
+"""Canonical event payloads for flows F1 to F8 (design.md section 1).
+
+Each class is one published contract. Its ``event_type`` and ``version`` name it on the wire
+(``uk.ehc-hub.<event_type>.v<version>``) and ``topic`` says where it lives. A published version
+only ever changes in backward-compatible ways (``hub schemas check`` enforces it); anything else
+is a new version alongside the old one.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from schemas.common import AdviceKind, Adviser, Contract, OrganisationRef, PersonRef
+from schemas.identifiers import LaCode
+
+
+class Event(Contract):
+    """Base of every canonical event payload."""
+
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+    topic: ClassVar[str]
+    key_field: ClassVar[str] = "case_id"
+
+    def key(self) -> str:
+        """Kafka key: the case (or person) so one young person's events stay in order."""
+        return str(getattr(self, self.key_field))
+
+    @classmethod
+    def cloudevent_type(cls) -> str:
+        return f"uk.ehc-hub.{cls.event_type}.v{cls.version}"
+
+
+CaseId = str
+
+
+class Requester(StrEnum):
+    PARENT = "parent"
+    YOUNG_PERSON = "young-person"
+    SCHOOL_OR_COLLEGE = "school-or-college"
+    LA_S24 = "la-s24"
+
+
+class AssessmentRequested(Event):
+    """F1: a request for an EHC needs assessment was received (Day 1 of every clock)."""
+
+    event_type: ClassVar[str] = "assessment-requested"
+    topic: ClassVar[str] = "ehc.assessment-requests.v1"
+
+    case_id: CaseId = Field(min_length=1, max_length=64)
+    la_code: LaCode
+    person: PersonRef
+    requested_by: Requester
+    received_date: date = Field(description="Day 1: the date the LA received the request")
+    school: OrganisationRef | None = None
+    year_group: int | None = Field(default=None, ge=-2, le=14, description="NCY; from 9 PfA advice is required")
+
+
+class ExistingAdviceAgreement(Contract):
+    """Reg 6(4): advice already given that the adviser, the LA and the family agree is sufficient."""
+
+    advice_kind: AdviceKind
+    adviser: Adviser
+    given_date: date
+    agreed_by_adviser: bool
+    agreed_by_la: bool
+    agreed_by_family: bool
+
+    @property
+    def sufficient(self) -> bool:
+        return self.agreed_by_adviser and self.agreed_by_la and self.agreed_by_family
+
+
+class AssessmentDecisionMade(Event):
+    """F2: the LA decided whether to assess (reg 5)."""
+
+    event_type: ClassVar[str] = "assessment-decision-made"
+    topic: ClassVar[str] = "ehc.assessment-decisions.v1"
+
+    case_id: CaseId
+    la_code: LaCode
+    decision: Literal["assess", "not-assess"]
+    decision_date: date
+    advisers: list[OrganisationRef] = Field(default_factory=list, description="who to ask for each kind of advice")
+    existing_advice: list[ExistingAdviceAgreement] = Field(default_factory=list)
+
+
+class AdviceRequested(Event):
+    """F2 fan-out: the hub asks one adviser for one kind of advice; the reg 8 clock runs from receipt."""
+
+    event_type: ClassVar[str] = "advice-requested"
+    topic: ClassVar[str] = "ehc.advice-requests.v1"
+
+    case_id: CaseId
+    request_id: str
+    advice_kind: AdviceKind
+    recipient: OrganisationRef
+    person: PersonRef
+    requested_date: date
+    due_date: date
+
+
+class AdviceSubmitted(Event):
+    """F3: an adviser's advice arrived and is matched to its request."""
+
+    event_type: ClassVar[str] = "advice-submitted"
+    topic: ClassVar[str] = "ehc.advice-submissions.v1"
+
+    case_id: CaseId
+    request_id: str
+    advice_kind: AdviceKind
+    adviser: Adviser
+    submitted_date: date
+    summary: str = Field(default="", max_length=20000)
+    signed_off_by: Adviser | None = Field(default=None, description="DMO/DCO sign-off for health advice")
+    signed_off_date: date | None = None
+    attachments: list[str] = Field(default_factory=list, description="URLs or ids of attached documents")
+
+
+class PanelOutcomeRecorded(Event):
+    """F4: the multi-agency panel's outcome (drives the 16- and 20-week clocks)."""
+
+    event_type: ClassVar[str] = "panel-outcome-recorded"
+    topic: ClassVar[str] = "ehc.panel-outcomes.v1"
+
+    case_id: CaseId
+    la_code: LaCode
+    panel_date: date
+    outcome: Literal["issue-plan", "not-issue-plan", "more-information"]
+    reasons: str = ""
+    health_summary: str | None = Field(default=None, description="for the NHS: health provision discussed")
+    social_care_summary: str | None = Field(default=None, description="for social care: sections D, H1, H2")
+    education_summary: str | None = Field(default=None, description="for education: sections B, F, I")
+
+
+class PlanSections(Contract):
+    """EHC plan sections A to K (reg 12(1), CoP 9.62), each separately identified."""
+
+    a: str | None = None
+    b: str | None = None
+    c: str | None = None
+    d: str | None = None
+    e: str | None = None
+    f: str | None = None
+    g: str | None = None
+    h1: str | None = None
+    h2: str | None = None
+    i: str | None = None
+    j: str | None = None
+    k: str | None = None
+    pfa_outcomes: list[str] = Field(default_factory=list)
+
+
+class PlanEventKind(StrEnum):
+    DRAFTED = "drafted"
+    ISSUED = "issued"
+    REVIEWED = "reviewed"
+    CEASED = "ceased"
+
+
+class PlanRecorded(Event):
+    """F5: a plan was drafted, issued, reviewed (annual or Year 9) or ceased."""
+
+    event_type: ClassVar[str] = "plan-recorded"
+    topic: ClassVar[str] = "ehc.plans.v1"
+
+    case_id: CaseId
+    la_code: LaCode
+    kind: PlanEventKind
+    event_date: date
+    review_type: Literal["annual", "year-9", "phase-transfer", "early"] | None = None
+    sections: PlanSections = Field(default_factory=PlanSections)
+
+    @model_validator(mode="after")
+    def _review_type_only_on_review(self) -> PlanRecorded:
+        if (self.kind == PlanEventKind.REVIEWED) != (self.review_type is not None):
+            raise ValueError("review_type is required for a review and only for a review")
+        return self
+
+
+class CareAssessmentType(StrEnum):
+    CHILDS_NEEDS_S58 = "s58-childs-needs"
+    CHILDS_CARERS_S60 = "s60-childs-carers"
+    YOUNG_CARERS_S63 = "s63-young-carers"
+
+
+class CareAssessmentRecorded(Event):
+    """F6: a Care Act transition assessment recorded by children's services."""
+
+    event_type: ClassVar[str] = "care-assessment-recorded"
+    topic: ClassVar[str] = "care.transition-assessments.v1"
+    key_field: ClassVar[str] = "assessment_id"
+
+    assessment_id: str
+    la_code: LaCode
+    assessment_type: CareAssessmentType
+    assessed_person: PersonRef = Field(description="the person whose needs were assessed (child, carer or young carer)")
+    cared_for: list[PersonRef] = Field(default_factory=list, description="for carers: each person cared for")
+    status: Literal["completed", "refused"]
+    completed_date: date
+    assessor: Adviser
+    eligibility_indication: Literal["likely-eligible", "likely-not-eligible", "not-determined"] = "not-determined"
+    material_change_flags: list[str] = Field(default_factory=list)
+
+
+class ReuseRecommendation(StrEnum):
+    REUSE = "reuse"
+    REVIEW = "review"
+    REASSESS = "reassess"
+
+
+class OfferedAssessment(Contract):
+    assessment_id: str
+    assessment_type: CareAssessmentType
+    completed_date: date
+    assessor: Adviser
+    eligibility_indication: str
+    changes_since: list[str] = Field(default_factory=list)
+    recommendation: ReuseRecommendation
+    recommendation_reason: str
+
+
+class TransitionReferralIssued(Event):
+    """F7: a transition referral to adult social care ahead of the 18th birthday."""
+
+    event_type: ClassVar[str] = "transition-referral-issued"
+    topic: ClassVar[str] = "care.transition-referrals.v1"
+    key_field: ClassVar[str] = "referral_id"
+
+    referral_id: str
+    la_code: LaCode
+    person: PersonRef
+    eighteenth_birthday: date
+    case_id: CaseId | None = None
+    plan_sections: PlanSections | None = Field(default=None, description="only D, H1, H2, E and PfA outcomes")
+    offered_assessments: list[OfferedAssessment] = Field(default_factory=list)
+
+
+class TreatAsAdultAssessmentDecision(Event):
+    """F7 back: the adult service's recorded decision to treat a transition assessment as its own."""
+
+    event_type: ClassVar[str] = "treat-as-adult-assessment-decision"
+    topic: ClassVar[str] = "care.transition-decisions.v1"
+    key_field: ClassVar[str] = "referral_id"
+
+    referral_id: str
+    assessment_id: str
+    accepted: bool
+    reason: str = Field(min_length=1)
+    decided_by: str
+    decision_date: date
+
+
+class AlertRaised(Event):
+    """F8: a statutory deadline approaching or breached, or a data-quality problem."""
+
+    event_type: ClassVar[str] = "alert-raised"
+    topic: ClassVar[str] = "hub.alerts.v1"
+
+    alert_id: str
+    case_id: CaseId
+    kind: str
+    severity: Literal["info", "warning", "breach", "data-quality"]
+    message: str
+    due_date: date | None = None
+    organisation: OrganisationRef | None = None
+
+
+class RecordDisclosed(Event):
+    """F8: personal data was disclosed to an agency (who, what, to whom, lawful basis, when)."""
+
+    event_type: ClassVar[str] = "record-disclosed"
+    topic: ClassVar[str] = "hub.audit.v1"
+
+    audit_id: str
+    case_id: CaseId
+    source_event_id: str
+    recipient: str
+    fields: list[str]
+    lawful_basis: str
+
+
+INBOUND_EVENTS: tuple[type[Event], ...] = (
+    AssessmentRequested,
+    AssessmentDecisionMade,
+    AdviceSubmitted,
+    PanelOutcomeRecorded,
+    PlanRecorded,
+    CareAssessmentRecorded,
+    TransitionReferralIssued,
+    TreatAsAdultAssessmentDecision,
+)
+ALL_EVENTS: tuple[type[Event], ...] = (*INBOUND_EVENTS, AdviceRequested, AlertRaised, RecordDisclosed)
+EVENTS_BY_TYPE: dict[str, type[Event]] = {e.cloudevent_type(): e for e in ALL_EVENTS}
