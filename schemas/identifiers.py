@@ -8,9 +8,11 @@ formats. Each failure names the rule broken, so an agency can fix the record at 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # DfE check letters: no I, O or S
 
@@ -81,11 +83,13 @@ def la_code_problem(value: str) -> str | None:
     return "LA code must be a DfE 3-digit LA number or an ONS code E06/E07/E08/E09/E10 + 6 digits"
 
 
-def _checked(problem: object) -> AfterValidator:
+def _checked(problem: Callable[[str], str | None], rule: str) -> AfterValidator:
+    """A validator whose error type is the rule's name, so rejections name the rule broken."""
+
     def check(value: str) -> str:
-        reason = problem(value)  # type: ignore[operator]
+        reason = problem(value)
         if reason:
-            raise ValueError(reason)
+            raise PydanticCustomError(rule, reason)
         return value
 
     return AfterValidator(check)
@@ -94,30 +98,30 @@ def _checked(problem: object) -> AfterValidator:
 NhsNumber = Annotated[
     str,
     BeforeValidator(_strip_spaces),
-    _checked(nhs_number_problem),
+    _checked(nhs_number_problem, "nhs-number-modulus-11"),
     Field(description="NHS number, 10 digits with a Modulus 11 check digit", examples=["9434765919"]),
 ]
 Upn = Annotated[
     str,
     BeforeValidator(lambda v: _strip_spaces(v).upper() if isinstance(v, str) else v),
-    _checked(upn_problem),
+    _checked(upn_problem, "upn-check-letter"),
     Field(description="Unique Pupil Number with DfE check letter", examples=["H801200001001"]),
 ]
 Uln = Annotated[
     str,
     BeforeValidator(_strip_spaces),
-    _checked(uln_problem),
+    _checked(uln_problem, "uln-check-digit"),
     Field(description="Unique Learner Number (LRS)", examples=["1000000043"]),
 ]
 OdsCode = Annotated[
     str,
     BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
-    _checked(ods_code_problem),
+    _checked(ods_code_problem, "ods-code-format"),
     Field(description="ODS organisation code", examples=["RBS", "A81001"]),
 ]
 LaCode = Annotated[
     str,
     BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
-    _checked(la_code_problem),
+    _checked(la_code_problem, "la-code-format"),
     Field(description="DfE LA number or ONS/GSS code", examples=["202", "E09000007"]),
 ]

@@ -1,0 +1,317 @@
+"""The ``hub`` command: run the hub, manage the local Kafka, topics, schemas and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from hub import kafka_local
+from hub.delivery import TopicNames
+from hub.logging import configure_logging
+from hub.settings import Settings, get_settings
+
+app = typer.Typer(help="EHC integration hub", no_args_is_help=True, pretty_exceptions_enable=False)
+kafka_app = typer.Typer(help="A local Apache Kafka broker for development and tests (needs Java 17+ and Maven)")
+topics_app = typer.Typer(help="The topic catalogue")
+schemas_app = typer.Typer(help="Canonical event contracts")
+dlq_app = typer.Typer(help="Dead letters: list, show, redrive")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(dlq_app, name="dlq")
+
+T = TypeVar("T")
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _bootstrap(settings: Settings) -> str:
+    from hub.service import resolve_bootstrap
+
+    try:
+        return resolve_bootstrap(settings, start_local=False)
+    except kafka_local.LocalKafkaError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _print(doc: Any) -> None:
+    typer.echo(json.dumps(doc, indent=2, default=str))
+
+
+@app.command()
+def run(
+    local_kafka: Annotated[bool, typer.Option(help="start the local broker when KAFKA_BOOTSTRAP_SERVERS is unset")] = True,
+) -> None:
+    """Run the hub (consumers, HTTP ingress, ops API) on Kafka and the configured store."""
+    from hub.service import resolve_bootstrap, serve
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        bootstrap = resolve_bootstrap(settings, start_local=local_kafka)
+    except kafka_local.LocalKafkaError as exc:
+        _fail(str(exc))
+        return
+    serve(settings, bootstrap)
+
+
+@kafka_app.command("up")
+def kafka_up(nodes: Annotated[int, typer.Option(help="1, or 3 for failure tests")] = 1) -> None:
+    """Start the local broker (downloads the jars once) and print its bootstrap address."""
+    try:
+        info = kafka_local.up(nodes=nodes)
+    except kafka_local.LocalKafkaError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(info.bootstrap_servers)
+
+
+@kafka_app.command("down")
+def kafka_down() -> None:
+    """Stop the local broker cleanly."""
+    typer.echo("stopped" if kafka_local.down() else "not running")
+
+
+@kafka_app.command("status")
+def kafka_status() -> None:
+    """Print the bootstrap address of the running local broker; exit 1 if none."""
+    info = kafka_local.status()
+    if info is None:
+        typer.echo("not running")
+        raise typer.Exit(1)
+    typer.echo(f"running: {info.bootstrap_servers} ({len(info.nodes)} node(s), cluster {info.cluster_id})")
+
+
+@topics_app.command("apply")
+def topics_apply() -> None:
+    """Create missing topics and align configs of existing ones (safe to run any number of times)."""
+    from hub.service import ensure_topics
+
+    settings = get_settings()
+    created, existing = _run(ensure_topics(settings, _bootstrap(settings)))
+    typer.echo(f"created {len(created)}, already present {len(existing)}")
+    for name in created:
+        typer.echo(f"  + {name}")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Show the catalogue: name, cleanup policy, retention and purpose."""
+    from hub.topics import catalogue
+
+    settings = get_settings()
+    for spec in catalogue(len(settings.retry_delays_seconds)):
+        policy = "compact" if spec.compacted else "delete"
+        retention = "forever" if spec.retention_ms == "-1" else f"{int(spec.retention_ms) // 3600000}h"
+        typer.echo(f"{settings.topic_prefix}{spec.name:45} {policy:8} {retention:8} {spec.purpose}")
+
+
+@schemas_app.command("export")
+def schemas_export(out: Annotated[Path, typer.Option(help="directory for the JSON Schema files")] = Path("build/schemas")) -> None:
+    """Write one JSON Schema file per event version (and the envelope)."""
+    from schemas.export import write_schemas
+
+    for path in write_schemas(out):
+        typer.echo(str(path))
+
+
+@schemas_app.command("check")
+def schemas_check() -> None:
+    """Fail when a published event version changed in a way that old records could not be read."""
+    from schemas.export import check_published, unpublished
+
+    problems = check_published()
+    for name, found in problems.items():
+        for p in found:
+            typer.echo(f"{name}: {p}", err=True)
+    new = unpublished()
+    if new:
+        typer.echo("not yet published (run `hub schemas publish`): " + ", ".join(new))
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("published event versions are backward compatible")
+
+
+@schemas_app.command("publish")
+def schemas_publish() -> None:
+    """Record the current schemas as published (only after `hub schemas check` passes)."""
+    from schemas.export import PUBLISHED_DIR, check_published, write_schemas
+
+    if check_published():
+        _fail("breaking changes to published versions; add a new version instead")
+    write_schemas(PUBLISHED_DIR)
+    typer.echo(f"published to {PUBLISHED_DIR}")
+
+
+@app.command()
+def asyncapi(out: Annotated[Path | None, typer.Option(help="write to a file instead of stdout")] = None) -> None:
+    """Print the AsyncAPI 3 document generated from the hub's FastStream app."""
+    from hub.runtime import HubRuntime
+
+    settings = get_settings()
+    doc = HubRuntime(settings, settings.kafka_bootstrap_servers or "localhost:9092").asyncapi().to_json()
+    if out:
+        out.write_text(doc)
+    else:
+        typer.echo(doc)
+
+
+@app.command()
+def send(path: Annotated[str, typer.Argument(help="a CloudEvent JSON file, or - for standard input")]) -> None:
+    """Validate one canonical event and publish it to its topic."""
+    from hub.http.ingress import complete_envelope
+    from hub.runtime import AioKafkaProducerAdapter
+    from schemas.envelope import EventRejected, decode, encode
+
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    settings = get_settings()
+    try:
+        doc = json.loads(text)
+        envelope, event = decode(json.dumps(complete_envelope(doc, "/cli")).encode())
+    except json.JSONDecodeError as exc:
+        _fail(f"not JSON: {exc}")
+        return
+    except EventRejected as exc:
+        _fail(f"invalid event: {exc.reason} (field {exc.field}, rule {exc.rule})")
+        return
+
+    async def publish() -> Any:
+        producer = AioKafkaProducerAdapter(_bootstrap(settings), settings)
+        await producer.start()
+        try:
+            topic = TopicNames(settings.topic_prefix).physical(event.topic)
+            return await (await producer.send(topic, encode(envelope), event.key().encode(),
+                                              [("content-type", b"application/cloudevents+json")]))
+        finally:
+            await producer.stop()
+
+    meta = _run(publish())
+    typer.echo(f"sent {envelope.id} to {event.topic} partition {meta.partition} offset {meta.offset}")
+
+
+def _with_store(fn: Callable[[Any], Awaitable[T]]) -> T:
+    from hub.store import Store
+
+    async def go() -> T:
+        store = Store(get_settings().database_url)
+        await store.create_schema()
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    return _run(go())
+
+
+@app.command()
+def trace(case_id: str) -> None:
+    """Show everything that happened to one case: events in, deliveries out, dead letters."""
+    result = _with_store(lambda store: store.trace(case_id))
+    if result["case"] is None and not result["dead_letters"]:
+        _fail(f"no case {case_id!r} is known to the hub", 1)
+    _print(result)
+
+
+@app.command()
+def rebuild() -> None:
+    """Rebuild the projection store from the topics."""
+    from hub.rebuild import rebuild as do_rebuild
+    from hub.runtime import kafka_client_config
+
+    settings = get_settings()
+    bootstrap = _bootstrap(settings)
+    counts = _with_store(lambda store: do_rebuild(store, bootstrap, TopicNames(settings.topic_prefix),
+                                                  settings.source_uri, **kafka_client_config(settings)))
+    _print(counts)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    case: Annotated[str | None, typer.Option(help="only this case")] = None,
+    pending: Annotated[bool, typer.Option(help="only those not yet redriven")] = False,
+) -> None:
+    """One line per dead letter: id, stage, error, original position, redrives."""
+    rows = _with_store(lambda store: store.dead_letters(case, pending_only=pending))
+    for r in rows:
+        typer.echo(
+            f"{r['dlq_id']:10} {r['stage']:9} {r['original_topic']}[{r['original_partition']}]@{r['original_offset']}"
+            f" attempts={r['attempts']} redriven={r['redrive_count']} case={r['case_id'] or '-'}"
+            f"  {r['exception_class'].rsplit('.', 1)[-1]}: {r['exception_message'][:100]}"
+        )
+    typer.echo(f"{len(rows)} dead letter(s)")
+
+
+@dlq_app.command("show")
+def dlq_show(dlq_id: str) -> None:
+    """A dead letter with all its headers and its value, read from the dead-letter topic."""
+    from hub import dlq
+    from hub.runtime import kafka_client_config
+
+    settings = get_settings()
+    records = _run(dlq.dead_letter_records(_bootstrap(settings), TopicNames(settings.topic_prefix),
+                                           **kafka_client_config(settings)))
+    counts = {r["dlq_id"]: r["redrive_count"] for r in _with_store(lambda store: store.dead_letters())}
+    for record in records:
+        if f"{record.partition}-{record.offset}" == dlq_id:
+            _print(dlq.describe(record, counts.get(dlq_id, 0)))
+            return
+    _fail(f"no dead letter {dlq_id!r}", 1)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ids: Annotated[list[str] | None, typer.Argument(help="dead-letter ids (partition-offset)")] = None,
+    all_pending: Annotated[bool, typer.Option("--all", help="every dead letter not yet redriven")] = False,
+    case: Annotated[str | None, typer.Option(help="those of one case")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="those of one event type")] = None,
+    stage: Annotated[str | None, typer.Option(help="those that failed at one stage")] = None,
+    actor: Annotated[str, typer.Option(help="who is redriving (audited)", envvar="USER")] = "operator",
+    reason: Annotated[str, typer.Option(help="why (audited)")] = "",
+) -> None:
+    """Send dead letters back to their original topics, with lineage, audited."""
+    from hub import dlq
+    from hub.runtime import AioKafkaProducerAdapter, kafka_client_config
+    from hub.store import Store
+
+    if not (ids or all_pending or case or event_type or stage):
+        _fail("say which dead letters: ids, --all, --case, --type or --stage")
+    settings = get_settings()
+    bootstrap = _bootstrap(settings)
+
+    async def go() -> list[dict[str, Any]]:
+        store = Store(settings.database_url)
+        producer = AioKafkaProducerAdapter(bootstrap, settings)
+        await store.create_schema()
+        await producer.start()
+        try:
+            return await dlq.redrive(
+                bootstrap_servers=bootstrap, names=TopicNames(settings.topic_prefix), store=store,
+                producer=producer, selection=dlq.Selection(tuple(ids or ()), case, event_type, stage),
+                actor=actor, reason=reason, client_config=kafka_client_config(settings),
+            )
+        finally:
+            await producer.stop()
+            await store.close()
+
+    audits = _run(go())
+    for a in audits:
+        typer.echo(f"redriven {a['detail']['dlq_id']} -> {a['detail']['original_topic']} (audit {a['audit_id']})")
+    typer.echo(f"{len(audits)} redriven")
+
+
+def main() -> None:
+    app()

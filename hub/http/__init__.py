@@ -1,0 +1,1 @@
+"""The hub's HTTP surface: REST ingress, operations API, health, metrics and AsyncAPI."""

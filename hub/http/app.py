@@ -1,0 +1,74 @@
+"""The one ASGI app: ingress, operations, health, metrics, AsyncAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from hub.http import errors, ingress, ops
+from hub.http.state import HubState
+from hub.runtime import HubRuntime, kafka_client_config
+
+
+def create_app(runtime: HubRuntime) -> FastAPI:
+    """The app owns the runtime's lifecycle: it starts consuming when the server starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="EHC integration hub",
+        version="0.1.0",
+        description="Carries EHC needs-assessment and Care Act transition events between councils and the NHS.",
+        lifespan=lifespan,
+    )
+    app.state.hub = HubState(
+        store=runtime.store,
+        producer=runtime.producer,
+        names=runtime.names,
+        bootstrap_servers=runtime.bootstrap_servers,
+        client_config=kafka_client_config(runtime.settings),
+        asyncapi=runtime.asyncapi(),
+    )
+    app.add_exception_handler(RequestValidationError, errors.on_request_validation)
+    app.include_router(ingress.router)
+    app.include_router(ops.router)
+    registry = CollectorRegistry()
+    processed = Gauge("hub_events_processed", "events applied by this instance", registry=registry)
+    dead = Gauge("hub_records_dead_lettered", "records dead-lettered by this instance", registry=registry)
+    processed.set_function(lambda: runtime.core.processed)
+    dead.set_function(lambda: runtime.core.dead_lettered)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(request: Request) -> JSONResponse:
+        state: HubState = request.app.state.hub
+        try:
+            await state.store.counts()
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse(status_code=503, content={"status": "store unavailable", "error": type(exc).__name__})
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["health"])
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi", tags=["docs"])
+    async def asyncapi(request: Request) -> Any:
+        return request.app.state.hub.asyncapi.to_jsonable()
+
+    return app

@@ -1,0 +1,66 @@
+"""REST ingress: agencies post canonical events; each is validated, then durably on Kafka before 202."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from hub.http.errors import problem
+from hub.http.state import HubState
+from schemas.envelope import EventRejected, decode, encode
+from schemas.events import EVENTS_BY_TYPE
+
+router = APIRouter(prefix="/api/v1", tags=["ingress"])
+
+MAX_BODY = 1024 * 1024
+
+
+def complete_envelope(doc: dict[str, Any], default_source: str) -> dict[str, Any]:
+    """Fill the envelope attributes a simple sender may leave out (id, time, source, correlation id)."""
+    doc = dict(doc)
+    doc.setdefault("specversion", "1.0")
+    doc.setdefault("id", str(uuid.uuid4()))
+    doc.setdefault("time", datetime.now(UTC).isoformat())
+    doc.setdefault("source", default_source)
+    doc.setdefault("correlationid", doc["id"])
+    return doc
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    summary="Submit one canonical event (CloudEvents structured JSON)",
+    responses={422: {"description": "the event is invalid; the body names the field and the rule"}},
+)
+async def submit_event(request: Request) -> JSONResponse:
+    state: HubState = request.app.state.hub
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return problem(413, f"body exceeds {MAX_BODY} bytes", rule="max-size")
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return problem(400, f"body is not JSON: {exc}", rule="json")
+    if not isinstance(doc, dict):
+        return problem(422, "body must be a JSON object (a CloudEvent)", rule="type")
+    if doc.get("type") in {m.event_type for m in EVENTS_BY_TYPE.values()}:
+        doc["type"] = next(t for t, m in EVENTS_BY_TYPE.items() if m.event_type == doc["type"])
+    raw = json.dumps(complete_envelope(doc, "/api/v1/anonymous")).encode()
+    try:
+        envelope, event = decode(raw)
+    except EventRejected as exc:
+        return problem(422, exc.reason, field=exc.field, rule=exc.rule)
+    topic = state.names.physical(event.topic)
+    meta = await (await state.producer.send(
+        topic, encode(envelope), event.key().encode(), [("content-type", b"application/cloudevents+json")]
+    ))
+    return JSONResponse(
+        status_code=202,
+        content={"id": envelope.id, "type": envelope.type, "topic": event.topic,
+                 "partition": meta.partition, "offset": meta.offset},
+    )

@@ -1,0 +1,51 @@
+"""Bringing a hub up: find or start Kafka, make sure the topics exist, then serve."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+
+from hub import kafka_local
+from hub.http.app import create_app
+from hub.logging import get_logger
+from hub.runtime import HubRuntime, kafka_client_config
+from hub.settings import Settings
+from hub.topics import apply_topics, catalogue
+
+log = get_logger("hub.service")
+
+
+def resolve_bootstrap(settings: Settings, *, start_local: bool) -> str:
+    """KAFKA_BOOTSTRAP_SERVERS if set; else the running local broker; else start one (if allowed)."""
+    if settings.kafka_bootstrap_servers:
+        return settings.kafka_bootstrap_servers
+    running = kafka_local.status()
+    if running is not None:
+        return running.bootstrap_servers
+    if not start_local:
+        raise kafka_local.LocalKafkaError(
+            "no Kafka: set KAFKA_BOOTSTRAP_SERVERS, or start the local broker with `hub kafka up`"
+        )
+    info = kafka_local.up()
+    log.info("local kafka started", bootstrap_servers=info.bootstrap_servers)
+    return info.bootstrap_servers
+
+
+async def ensure_topics(settings: Settings, bootstrap: str) -> tuple[list[str], list[str]]:
+    return await apply_topics(
+        bootstrap,
+        catalogue(len(settings.retry_delays_seconds)),
+        prefix=settings.topic_prefix,
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        admin_config=kafka_client_config(settings),
+    )
+
+
+def serve(settings: Settings, bootstrap: str) -> None:
+    asyncio.run(ensure_topics(settings, bootstrap))
+    app = create_app(HubRuntime(settings, bootstrap))
+    log.info("hub listening", url=f"http://{settings.http_host}:{settings.http_port}", kafka=bootstrap,
+             database=settings.database_url.split("@")[-1])
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
