@@ -6,8 +6,23 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from hub.records import Record
+
+
+async def partitions_of(bootstrap_servers: str, topic: str, client_config: dict[str, Any] | None = None) -> list[int]:
+    """Partition numbers of a topic, fresh from the cluster (empty if the topic does not exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(client_config or {}))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for t in described:
+        if t.get("topic") == topic and not t.get("error_code"):
+            return sorted(p["partition"] for p in t.get("partitions", []))
+    return []
 
 
 async def read_topic(
@@ -30,11 +45,7 @@ async def read_topic(
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap_servers, topic, client_config)]
         if not tps:
             return
         consumer.assign(tps)

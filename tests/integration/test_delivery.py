@@ -1,0 +1,156 @@
+"""Delivery guarantees, shown against a real Kafka broker."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from hub import dlq, records
+from hub.rebuild import rebuild
+from hub.store import Store
+from schemas.envelope import Envelope
+from tests.helpers import (
+    eventually,
+    isolated_settings,
+    panel_outcome,
+    producer,
+    running_hub,
+    send_event,
+    topic_records,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_crash_half_way_redelivers_and_the_effect_happens_once(kafka: str, store_url: str) -> None:
+    settings = isolated_settings(store_url)
+    crashed: list[str] = []
+
+    def crash_after_publishing(stage: str, envelope: Envelope) -> None:
+        # Outbound records are already on Kafka when the store step crashes: the worst moment.
+        if stage == "store" and not crashed:
+            crashed.append(envelope.id)
+            raise RuntimeError("simulated crash between publish and store")
+
+    async with running_hub(settings, kafka, stage_hook=crash_after_publishing) as hub, producer(kafka) as p:
+        event_id = await send_event(p, settings, panel_outcome("CASE-CRASH"))
+
+        async def applied() -> bool:
+            return bool(await hub.store.processed_ids([event_id]))
+
+        await eventually(applied)
+        assert crashed == [event_id]
+        trace = await hub.store.trace("CASE-CRASH")
+        assert trace["case"]["event_count"] == 1
+        assert len(trace["events"]) == 1
+        assert sorted(d["recipient"] for d in trace["deliveries"]) == ["childrens-social-care", "nhs", "school"]
+        nhs = await topic_records(kafka, settings.topic_prefix + "out.nhs.v1")
+        ids = {json.loads(r.value or b"")["id"] for r in nhs}
+        assert len(ids) == 1, "a redelivered event must carry the same outbound id"
+        assert {json.loads(r.value or b"")["causationid"] for r in nhs} == {event_id}
+
+
+async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_redrives_once(
+    kafka: str, store_url: str
+) -> None:
+    settings = isolated_settings(store_url, topic_partitions=1)
+    broken = {"on": True}
+    poison_case = "CASE-POISON"
+
+    def fail_poison(stage: str, envelope: Envelope) -> None:
+        if broken["on"] and envelope.subject == poison_case and stage == "publish":
+            raise ConnectionError("recipient topic unavailable")
+
+    async with running_hub(settings, kafka, stage_hook=fail_poison) as hub, producer(kafka) as p:
+        topic = settings.topic_prefix + "ehc.panel-outcomes.v1"
+        await p.send_and_wait(topic, b"\x00not json at all", key=b"CASE-0")
+        poison_id = await send_event(p, settings, panel_outcome(poison_case))
+        behind = [await send_event(p, settings, panel_outcome(f"CASE-{i}")) for i in range(1000)]
+
+        async def all_behind_done() -> bool:
+            return len(await hub.store.processed_ids(behind)) == 1000
+
+        await eventually(all_behind_done, timeout=120)
+
+        async def both_dead() -> bool:
+            return len(await hub.store.dead_letters()) == 2
+
+        await eventually(both_dead)
+        assert not await hub.store.processed_ids([poison_id])
+
+        dead = await dlq.dead_letter_records(kafka, hub.names)
+        by_stage = {r.header(records.H_STAGE): r for r in dead}
+        not_json, failed = by_stage["validate"], by_stage["publish"]
+        assert not_json.value == b"\x00not json at all", "the dead letter holds the record unchanged"
+        assert not_json.header(records.H_ATTEMPTS) == "1", "an invalid record is not retried"
+        assert not_json.header(records.H_RULE) == "json"
+        for name in (records.H_TOPIC, records.H_PARTITION, records.H_OFFSET, records.H_STAGE,
+                     records.H_EXC_CLASS, records.H_EXC_MESSAGE, records.H_ATTEMPTS, records.H_FIRST_FAILURE):
+            assert failed.header(name), f"missing dead-letter header {name}"
+        assert failed.header(records.H_TOPIC) == topic
+        assert failed.header(records.H_PARTITION) == "0"
+        assert failed.header(records.H_OFFSET) == "1"
+        assert failed.header(records.H_EXC_CLASS) == "builtins.ConnectionError"
+        assert failed.header(records.H_EXC_MESSAGE) == "recipient topic unavailable"
+        assert failed.header(records.H_ATTEMPTS) == "3", "first try plus two retry tiers"
+        assert failed.header(records.H_EVENT_ID) == poison_id
+        assert json.loads(failed.value or b"")["id"] == poison_id
+
+        broken["on"] = False
+        audits = await dlq.redrive(bootstrap_servers=kafka, names=hub.names, store=hub.store, producer=hub.producer,
+                                   selection=dlq.Selection(case_id=poison_case), actor="ops-test", reason="fixed")
+        assert len(audits) == 1
+
+        async def poison_done() -> bool:
+            return bool(await hub.store.processed_ids([poison_id]))
+
+        await eventually(poison_done)
+        trace = await hub.store.trace(poison_case)
+        assert trace["case"]["event_count"] == 1
+        lineage = json.loads(trace["events"][0]["redrive_lineage"])
+        assert lineage["actor"] == "ops-test" and lineage["original_offset"] == 1
+        assert trace["dead_letters"][0]["redrive_count"] == 1
+
+        # A second redrive of the same dead letter is audited but changes nothing.
+        again = await dlq.redrive(bootstrap_servers=kafka, names=hub.names, store=hub.store, producer=hub.producer,
+                                  selection=dlq.Selection(ids=(trace["dead_letters"][0]["dlq_id"],)),
+                                  actor="ops-test")
+        assert len(again) == 1
+        redriven = await topic_records(kafka, topic)
+
+        async def consumed_again() -> bool:
+            return hub.core.processed >= 1001 and len(redriven) >= 1003
+
+        await eventually(consumed_again)
+        assert (await hub.store.trace(poison_case))["case"]["event_count"] == 1
+        ops = await topic_records(kafka, settings.topic_prefix + "hub.ops-audit.v1")
+        assert len(ops) == 2
+
+        live = await hub.store.snapshot()
+
+    rebuilt_store = Store(store_url + ("-rebuilt" if store_url.startswith("sqlite") else ""))
+    if not store_url.startswith("sqlite"):
+        rebuilt_store = Store(store_url)  # same database: rebuild drops and recreates every table
+    try:
+        await rebuild(rebuilt_store, kafka, hub.names, settings.source_uri)
+        assert await rebuilt_store.snapshot() == live
+    finally:
+        await rebuilt_store.close()
+
+
+async def test_outbound_and_audit_records_are_keyed_by_case(kafka: str, sqlite_url: str) -> None:
+    settings = isolated_settings(sqlite_url)
+    async with running_hub(settings, kafka) as hub, producer(kafka) as p:
+        ids = [await send_event(p, settings, panel_outcome(f"K-{i}")) for i in range(20)]
+
+        async def done() -> bool:
+            return len(await hub.store.processed_ids(ids)) == 20
+
+        await eventually(done)
+    audit = await topic_records(kafka, settings.topic_prefix + "hub.audit.v1")
+    assert len({json.loads(r.value or b"")["id"] for r in audit}) == 60
+    school = await topic_records(kafka, settings.topic_prefix + "out.school.v1")
+    assert Counter(r.key for r in school) == Counter(f"K-{i}".encode() for i in range(20))
+    assert all(r.header("content-type") == "application/cloudevents+json" for r in school)
