@@ -1,0 +1,125 @@
+"""The hub as a separate process: the README's path, and kill -9 in the middle of a stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.store import Store
+from schemas.envelope import encode, envelope_for
+from tests.helpers import assessment_requested, eventually, isolated_settings, panel_outcome, producer, topic_records
+from tests.integration.hub_process import HubProcess, hub_cli
+
+pytestmark = pytest.mark.kafka
+
+PERSONAL = ("Amira", "Okafor", "2010-03-14")
+
+
+async def test_one_event_sent_with_the_cli_is_routed_and_traced(kafka: str, sqlite_url: str, tmp_path: Path) -> None:
+    settings = isolated_settings(sqlite_url)
+    hub = HubProcess(settings, kafka, tmp_path / "hub.log")
+    await asyncio.to_thread(hub.start)
+    try:
+        event = panel_outcome("CASE-README")
+        doc = json.loads(encode(envelope_for(event, source="/la/202/sen")))
+        sent = await asyncio.to_thread(hub_cli, ["send", "-"], hub.env, json.dumps(doc))
+        assert sent.returncode == 0, sent.stderr
+        assert f"sent {doc['id']} to ehc.panel-outcomes.v1" in sent.stdout
+
+        async def traced() -> bool:
+            result = await asyncio.to_thread(hub_cli, ["trace", "CASE-README"], hub.env)
+            return result.returncode == 0 and len(json.loads(result.stdout)["deliveries"]) == 3
+
+        await eventually(traced)
+        bad = dict(doc, id="other", data=dict(doc["data"], la_code="2"))
+        refused = await asyncio.to_thread(hub_cli, ["send", "-"], hub.env, json.dumps(bad))
+        assert refused.returncode == 2
+        assert "data.la_code" in refused.stderr and "la-code-format" in refused.stderr
+    finally:
+        hub.stop()
+
+
+async def test_http_ingress_answers_bad_input_with_the_field_and_rule(kafka: str, sqlite_url: str, tmp_path: Path) -> None:
+    settings = isolated_settings(sqlite_url)
+    hub = HubProcess(settings, kafka, tmp_path / "hub.log")
+    await asyncio.to_thread(hub.start)
+    try:
+        async with httpx.AsyncClient(base_url=hub.url) as client:
+            good = {"type": "assessment-requested", "source": "/la/202/sen",
+                    "data": assessment_requested("CASE-HTTP", 3).model_dump(mode="json", exclude_none=True)}
+            accepted = await client.post("/api/v1/events", json=good)
+            assert accepted.status_code == 202
+            assert accepted.json()["topic"] == "ehc.assessment-requests.v1"
+            bad_nhs = json.loads(json.dumps(good))
+            bad_nhs["data"]["person"]["nhs_number"] = "9434765918"
+            r = await client.post("/api/v1/events", json=bad_nhs)
+            assert r.status_code == 422
+            assert r.json()["field"] == "data.person.nhs_number"
+            assert r.json()["rule"] == "nhs-number-modulus-11"
+            r = await client.post("/api/v1/events", content=b"{not json")
+            assert r.status_code == 400 and r.json()["rule"] == "json"
+            r = await client.post("/api/v1/events", json={"type": "no-such-event", "data": {}})
+            assert r.status_code == 422 and r.json()["rule"] == "known-event-type"
+
+            async def traced() -> bool:
+                return (await client.get("/ops/cases/CASE-HTTP/trace")).status_code == 200
+
+            await eventually(traced)
+            assert (await client.get("/ops/cases/NOPE/trace")).status_code == 404
+            spec = (await client.get("/asyncapi")).json()
+            assert spec["asyncapi"].startswith("3.")
+            assert any("ehc.assessment-requests.v1" in name for name in spec["channels"])
+        log = (tmp_path / "hub.log").read_text()
+        assert "CASE-HTTP" in log, "the processed event is logged by id"
+        for secret in (*PERSONAL, assessment_requested("x", 3).person.nhs_number or ""):
+            assert secret not in log
+    finally:
+        hub.stop()
+
+
+async def test_kill_9_in_the_middle_of_10000_events_loses_and_duplicates_nothing(
+    kafka: str, store_url: str, tmp_path: Path
+) -> None:
+    total = 10_000
+    settings = isolated_settings(store_url)
+    hub = HubProcess(settings, kafka, tmp_path / "hub.log")
+    await asyncio.to_thread(hub.start)
+    store = Store(store_url)
+    try:
+        async with producer(kafka) as p:
+            topic = settings.topic_prefix + "ehc.panel-outcomes.v1"
+            ids = []
+            for i in range(total):
+                env = envelope_for(panel_outcome(f"K9-{i}"), source="/la/202")
+                ids.append(env.id)
+                await p.send(topic, encode(env), key=f"K9-{i}".encode())
+                if i == total // 2:
+                    await p.flush()
+
+                    async def some_processed() -> bool:
+                        return (await store.counts())["processed_events"] > 500
+
+                    await eventually(some_processed, timeout=120)
+                    await asyncio.to_thread(hub.kill9)
+            await p.flush()
+        await asyncio.to_thread(hub.start)
+
+        async def all_processed() -> bool:
+            return (await store.counts())["processed_events"] == total
+
+        await eventually(all_processed, timeout=300)
+        counts = await store.counts()
+        assert counts["cases"] == total
+        assert counts["deliveries"] == 3 * total
+        snapshot = await store.snapshot()
+        assert {c["event_count"] for c in snapshot["cases"]} == {1}
+        assert {e["event_id"] for e in snapshot["processed_events"]} == set(ids)
+        nhs = await topic_records(kafka, settings.topic_prefix + "out.nhs.v1")
+        assert len({json.loads(r.value or b"")["causationid"] for r in nhs}) == total
+    finally:
+        hub.stop()
+        await store.close()
