@@ -42,7 +42,7 @@ def _bootstrap(settings: Settings) -> str:
     from hub.service import resolve_bootstrap
 
     try:
-        return resolve_bootstrap(settings, start_local=False)
+        return resolve_bootstrap(settings, start_local=False)[0]
     except kafka_local.LocalKafkaError as exc:
         _fail(str(exc))
         raise  # unreachable
@@ -54,7 +54,9 @@ def _print(doc: Any) -> None:
 
 @app.command()
 def run(
-    local_kafka: Annotated[bool, typer.Option(help="start the local broker when KAFKA_BOOTSTRAP_SERVERS is unset")] = True,
+    local_kafka: Annotated[
+        bool, typer.Option(help="start the local broker when KAFKA_BOOTSTRAP_SERVERS is unset")
+    ] = True,
 ) -> None:
     """Run the hub (consumers, HTTP ingress, ops API) on Kafka and the configured store."""
     from hub.service import resolve_bootstrap, serve
@@ -62,11 +64,15 @@ def run(
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     try:
-        bootstrap = resolve_bootstrap(settings, start_local=local_kafka)
+        bootstrap, started = resolve_bootstrap(settings, start_local=local_kafka)
     except kafka_local.LocalKafkaError as exc:
         _fail(str(exc))
         return
-    serve(settings, bootstrap)
+    try:
+        serve(settings, bootstrap)
+    finally:
+        if started:  # a broker this command started goes down with it; one started by `hub kafka up` stays
+            kafka_local.down()
 
 
 @kafka_app.command("up")
@@ -121,7 +127,9 @@ def topics_list() -> None:
 
 
 @schemas_app.command("export")
-def schemas_export(out: Annotated[Path, typer.Option(help="directory for the JSON Schema files")] = Path("build/schemas")) -> None:
+def schemas_export(
+    out: Annotated[Path, typer.Option(help="directory for the JSON Schema files")] = Path("build/schemas"),
+) -> None:
     """Write one JSON Schema file per event version (and the envelope)."""
     from schemas.export import write_schemas
 
@@ -194,8 +202,11 @@ def send(path: Annotated[str, typer.Argument(help="a CloudEvent JSON file, or - 
         await producer.start()
         try:
             topic = TopicNames(settings.topic_prefix).physical(event.topic)
-            return await (await producer.send(topic, encode(envelope), event.key().encode(),
-                                              [("content-type", b"application/cloudevents+json")]))
+            return await (
+                await producer.send(
+                    topic, encode(envelope), event.key().encode(), [("content-type", b"application/cloudevents+json")]
+                )
+            )
         finally:
             await producer.stop()
 
@@ -234,8 +245,11 @@ def rebuild() -> None:
 
     settings = get_settings()
     bootstrap = _bootstrap(settings)
-    counts = _with_store(lambda store: do_rebuild(store, bootstrap, TopicNames(settings.topic_prefix),
-                                                  settings.source_uri, **kafka_client_config(settings)))
+    counts = _with_store(
+        lambda store: do_rebuild(
+            store, bootstrap, TopicNames(settings.topic_prefix), settings.source_uri, **kafka_client_config(settings)
+        )
+    )
     _print(counts)
 
 
@@ -262,8 +276,11 @@ def dlq_show(dlq_id: str) -> None:
     from hub.runtime import kafka_client_config
 
     settings = get_settings()
-    records = _run(dlq.dead_letter_records(_bootstrap(settings), TopicNames(settings.topic_prefix),
-                                           **kafka_client_config(settings)))
+    records = _run(
+        dlq.dead_letter_records(
+            _bootstrap(settings), TopicNames(settings.topic_prefix), **kafka_client_config(settings)
+        )
+    )
     counts = {r["dlq_id"]: r["redrive_count"] for r in _with_store(lambda store: store.dead_letters())}
     for record in records:
         if f"{record.partition}-{record.offset}" == dlq_id:
@@ -299,9 +316,14 @@ def dlq_redrive(
         await producer.start()
         try:
             return await dlq.redrive(
-                bootstrap_servers=bootstrap, names=TopicNames(settings.topic_prefix), store=store,
-                producer=producer, selection=dlq.Selection(tuple(ids or ()), case, event_type, stage),
-                actor=actor, reason=reason, client_config=kafka_client_config(settings),
+                bootstrap_servers=bootstrap,
+                names=TopicNames(settings.topic_prefix),
+                store=store,
+                producer=producer,
+                selection=dlq.Selection(tuple(ids or ()), case, event_type, stage),
+                actor=actor,
+                reason=reason,
+                client_config=kafka_client_config(settings),
             )
         finally:
             await producer.stop()

@@ -112,16 +112,20 @@ class DeliveryCore:
 
         routed: list[Accepted] = []
         for a in pending:
-            bind_message_context(event_id=a.envelope.id, correlation_id=a.envelope.correlationid,
-                                 causation_id=a.envelope.causationid)
+            bind_message_context(
+                event_id=a.envelope.id, correlation_id=a.envelope.correlationid, causation_id=a.envelope.causationid
+            )
             try:
                 await self._hook("route", a.envelope)
                 a.routing = route(
-                    a.envelope, a.event, topic=self.names.logical(a.origin.topic), hub_source=self.hub_source,
+                    a.envelope,
+                    a.event,
+                    topic=self.names.logical(a.origin.topic),
+                    hub_source=self.hub_source,
                     lineage=a.record.header(h.H_LINEAGE),
                 )
                 routed.append(a)
-            except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
+            except Exception as exc:
                 await self._retry_or_dead_letter(a, "route", exc)
 
         published = await self._publish_all(routed)
@@ -131,16 +135,21 @@ class DeliveryCore:
             for a in published:
                 await self._hook("store", a.envelope)
             applied = await self.store.apply([a.routing.effect for a in published if a.routing])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             for a in published:
                 await self._retry_or_dead_letter(a, "store", exc)
             return
         self.processed += applied
         for a in published:
-            bind_message_context(event_id=a.envelope.id, correlation_id=a.envelope.correlationid,
-                                 causation_id=a.envelope.causationid)
-            log.info("event routed", event_type=a.event.event_type, case_id=getattr(a.event, "case_id", None),
-                     recipients=len(a.routing.effect.deliveries) if a.routing else 0)
+            bind_message_context(
+                event_id=a.envelope.id, correlation_id=a.envelope.correlationid, causation_id=a.envelope.causationid
+            )
+            log.info(
+                "event routed",
+                event_type=a.event.event_type,
+                case_id=getattr(a.event, "case_id", None),
+                recipients=len(a.routing.effect.deliveries) if a.routing else 0,
+            )
 
     async def _publish_all(self, routed: list[Accepted]) -> list[Accepted]:
         async def publish_one(a: Accepted) -> Accepted | None:
@@ -150,7 +159,7 @@ class DeliveryCore:
                 futures = [await self._send(o) for o in a.routing.records]
                 await asyncio.gather(*futures)
                 return a
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 await self._retry_or_dead_letter(a, "publish", exc)
                 return None
 
@@ -184,8 +193,7 @@ class DeliveryCore:
             (h.H_NOT_BEFORE, str(int((time.time() + delay) * 1000)).encode()),
         ]
         await (await self.producer.send(h_retry_topic(self.names, attempts), a.record.value, a.record.key, headers))
-        log.warning("event scheduled for retry", stage=stage, attempt=attempts, delay_s=delay,
-                    error=type(exc).__name__)
+        log.warning("event scheduled for retry", stage=stage, attempt=attempts, delay_s=delay, error=type(exc).__name__)
 
     async def _dead_letter(
         self,
@@ -199,8 +207,10 @@ class DeliveryCore:
         event: Accepted | None = None,
     ) -> None:
         attempts = origin.attempts + 1
-        headers = [*record.business_headers(), *_context_headers(origin, stage, exc, attempts,
-                                                                  origin.first_failure or now_utc())]
+        headers = [
+            *record.business_headers(),
+            *_context_headers(origin, stage, exc, attempts, origin.first_failure or now_utc()),
+        ]
         if rule:
             headers.append((h.H_RULE, rule.encode()))
         if field:
@@ -212,9 +222,16 @@ class DeliveryCore:
         stored = Record(dlq, meta.partition, meta.offset, record.key, record.value, tuple(headers))
         await self.store.record_dead_letter(dead_letter_row(stored))
         self.dead_lettered += 1
-        log.error("record dead-lettered", stage=stage, error=type(exc).__name__, rule=rule, field=field,
-                  original_topic=origin.topic, original_partition=origin.partition,
-                  original_offset=origin.offset)
+        log.error(
+            "record dead-lettered",
+            stage=stage,
+            error=type(exc).__name__,
+            rule=rule,
+            field=field,
+            original_topic=origin.topic,
+            original_partition=origin.partition,
+            original_offset=origin.offset,
+        )
 
     def due_time(self, record: Record) -> float:
         not_before = record.header(h.H_NOT_BEFORE)
@@ -225,7 +242,9 @@ def h_retry_topic(names: TopicNames, tier: int) -> str:
     return names.physical(f"hub.retry-{tier}.v1")
 
 
-def _context_headers(origin: Origin, stage: str, exc: Exception, attempts: int, first: datetime) -> list[tuple[str, bytes]]:
+def _context_headers(
+    origin: Origin, stage: str, exc: Exception, attempts: int, first: datetime
+) -> list[tuple[str, bytes]]:
     message = exc.reason if isinstance(exc, EventRejected) else str(exc)
     stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=8))
     return [
@@ -257,8 +276,8 @@ def _identify(record: Record, event: Accepted | None) -> dict[str, str | None]:
         return {}
     if not isinstance(doc, dict):
         return {}
-    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
-    case_id = data.get("case_id") or doc.get("subject")
+    data = doc.get("data")
+    case_id = (data.get("case_id") if isinstance(data, dict) else None) or doc.get("subject")
     return {
         h.H_EVENT_ID: _short_str(doc.get("id")),
         h.H_EVENT_TYPE: _short_str(doc.get("type")),

@@ -80,10 +80,16 @@ async def redrive(
         at = datetime.now(UTC)
         redrive_id = derived_id(f"{row['dlq_id']}:{row['redrive_count']}", "redrive")
         lineage = lineage_header(
-            redrive_id=redrive_id, dlq_topic=record.topic, dlq_partition=record.partition,
-            dlq_offset=record.offset, original_topic=row["original_topic"],
-            original_partition=row["original_partition"], original_offset=row["original_offset"],
-            redrive_number=row["redrive_count"] + 1, actor=actor, at=at.isoformat(),
+            redrive_id=redrive_id,
+            dlq_topic=record.topic,
+            dlq_partition=record.partition,
+            dlq_offset=record.offset,
+            original_topic=row["original_topic"],
+            original_partition=row["original_partition"],
+            original_offset=row["original_offset"],
+            redrive_number=row["redrive_count"] + 1,
+            actor=actor,
+            at=at.isoformat(),
         )
         headers = [*record.business_headers(), lineage]
         await (await producer.send(row["original_topic"], record.value, record.key, headers))
@@ -93,17 +99,23 @@ async def redrive(
             "actor": actor,
             "at": at,
             "detail": {
-                "dlq_id": row["dlq_id"], "original_topic": row["original_topic"],
-                "original_partition": row["original_partition"], "original_offset": row["original_offset"],
-                "event_id": row["event_id"], "case_id": row["case_id"], "reason": reason,
+                "dlq_id": row["dlq_id"],
+                "original_topic": row["original_topic"],
+                "original_partition": row["original_partition"],
+                "original_offset": row["original_offset"],
+                "event_id": row["event_id"],
+                "case_id": row["case_id"],
+                "reason": reason,
             },
         }
-        await (await producer.send(
-            names.physical(OPS_AUDIT_TOPIC),
-            json.dumps(audit, default=str).encode(),
-            redrive_id.encode(),
-            [("content-type", b"application/json")],
-        ))
+        await (
+            await producer.send(
+                names.physical(OPS_AUDIT_TOPIC),
+                json.dumps(audit, default=str).encode(),
+                redrive_id.encode(),
+                [("content-type", b"application/json")],
+            )
+        )
         await store.record_ops_audit(audit)
         done.append(audit)
     return done

@@ -92,7 +92,9 @@ def require_tools() -> tuple[str, str]:
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     major = _java_major(out)
     if major is not None and major < 17:
-        raise LocalKafkaError(f"Java {major} found at {java}; Kafka 4 needs Java 17 or newer (openjdk-17-jre-headless).")
+        raise LocalKafkaError(
+            f"Java {major} found at {java}; Kafka 4 needs Java 17 or newer (openjdk-17-jre-headless)."
+        )
     mvn = shutil.which("mvn")
     if mvn is None:
         raise LocalKafkaError(
@@ -121,8 +123,15 @@ def ensure_jars(cache_dir: Path | None = None, version: str = KAFKA_VERSION) -> 
     _, mvn = require_tools()
     libs.mkdir(parents=True, exist_ok=True)
     cmd = [
-        mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-        f"-Dkafka.version={version}", f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        f"-Dkafka.version={version}",
+        f"-DoutputDirectory={libs}",
+        "-DincludeScope=runtime",
     ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -224,17 +233,39 @@ def up(
         props = node_dir / "server.properties"
         props.write_text(_node_properties(i + 1, port, cport, voters, data, nodes))
         fmt = subprocess.run(
-            [java, "-cp", classpath, f"-Dlog4j2.configurationFile={state / 'log4j2.yaml'}",
-             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-            capture_output=True, text=True,
+            [
+                java,
+                "-cp",
+                classpath,
+                f"-Dlog4j2.configurationFile={state / 'log4j2.yaml'}",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ],
+            capture_output=True,
+            text=True,
         )
         if fmt.returncode != 0:
             raise LocalKafkaError(f"formatting KRaft storage failed: {fmt.stdout}{fmt.stderr}")
         log = open(node_dir / "broker.log", "wb")  # noqa: SIM115 - handed to the child process
         proc = subprocess.Popen(
-            [java, f"-Xms{min(256, heap_mb)}m", f"-Xmx{heap_mb}m", "-cp", classpath,
-             f"-Dlog4j2.configurationFile={state / 'log4j2.yaml'}", "kafka.Kafka", str(props)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                java,
+                f"-Xms{min(256, heap_mb)}m",
+                f"-Xmx{heap_mb}m",
+                "-cp",
+                classpath,
+                f"-Dlog4j2.configurationFile={state / 'log4j2.yaml'}",
+                "kafka.Kafka",
+                str(props),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         infos.append(NodeInfo(i + 1, port, cport, proc.pid))
     info = ClusterInfo(",".join(f"127.0.0.1:{n.port}" for n in infos), cluster_id, infos)
@@ -262,7 +293,7 @@ def wait_ready(info: ClusterInfo, timeout: float, state_dir: Path) -> None:
         try:
             if metadata_brokers(info.bootstrap_servers) >= len(info.nodes):
                 return
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception as exc:
             last_error = repr(exc)
         time.sleep(0.5)
     raise LocalKafkaError(f"the local broker did not answer within {timeout:.0f}s ({last_error})")

@@ -43,8 +43,9 @@ async def rebuild(
                 envelope, event = decode(record.value)
             except EventRejected:
                 continue
-            result = route(envelope, event, topic=names.logical(topic), hub_source=hub_source,
-                           lineage=record.header(H_LINEAGE))
+            result = route(
+                envelope, event, topic=names.logical(topic), hub_source=hub_source, lineage=record.header(H_LINEAGE)
+            )
             pending.append(result.effect)
             if len(pending) >= BATCH:
                 await store.apply(pending)

@@ -53,7 +53,9 @@ class RoutingResult:
     effect: CaseEffect
 
 
-def route(envelope: Envelope, event: Event, *, topic: str, hub_source: str, lineage: str | None = None) -> RoutingResult:
+def route(
+    envelope: Envelope, event: Event, *, topic: str, hub_source: str, lineage: str | None = None
+) -> RoutingResult:
     """Work out every record to publish for ``event`` and the effect it has on the store."""
     records: list[OutboundRecord] = []
     deliveries: list[Delivery] = []

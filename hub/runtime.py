@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.specification import AsyncAPI
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from faststream.specification import AsyncAPI
 
 from hub.delivery import DeliveryCore, StageHook, TopicNames
 from hub.logging import get_logger

@@ -16,20 +16,24 @@ from hub.topics import apply_topics, catalogue
 log = get_logger("hub.service")
 
 
-def resolve_bootstrap(settings: Settings, *, start_local: bool) -> str:
-    """KAFKA_BOOTSTRAP_SERVERS if set; else the running local broker; else start one (if allowed)."""
+def resolve_bootstrap(settings: Settings, *, start_local: bool) -> tuple[str, bool]:
+    """KAFKA_BOOTSTRAP_SERVERS if set; else the running local broker; else start one (if allowed).
+
+    Returns the bootstrap address and whether this call started the broker.
+    """
     if settings.kafka_bootstrap_servers:
-        return settings.kafka_bootstrap_servers
+        return settings.kafka_bootstrap_servers, False
     running = kafka_local.status()
     if running is not None:
-        return running.bootstrap_servers
+        return running.bootstrap_servers, False
     if not start_local:
         raise kafka_local.LocalKafkaError(
             "no Kafka: set KAFKA_BOOTSTRAP_SERVERS, or start the local broker with `hub kafka up`"
         )
+    log.info("starting the local Kafka broker (the first start downloads its jars)")
     info = kafka_local.up()
     log.info("local kafka started", bootstrap_servers=info.bootstrap_servers)
-    return info.bootstrap_servers
+    return info.bootstrap_servers, True
 
 
 async def ensure_topics(settings: Settings, bootstrap: str) -> tuple[list[str], list[str]]:
@@ -46,6 +50,10 @@ async def ensure_topics(settings: Settings, bootstrap: str) -> tuple[list[str], 
 def serve(settings: Settings, bootstrap: str) -> None:
     asyncio.run(ensure_topics(settings, bootstrap))
     app = create_app(HubRuntime(settings, bootstrap))
-    log.info("hub listening", url=f"http://{settings.http_host}:{settings.http_port}", kafka=bootstrap,
-             database=settings.database_url.split("@")[-1])
+    log.info(
+        "hub listening",
+        url=f"http://{settings.http_host}:{settings.http_port}",
+        kafka=bootstrap,
+        database=settings.database_url.split("@")[-1],
+    )
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

@@ -64,7 +64,9 @@ def _compare(o: Schema, n: Schema, oroot: Schema, nroot: Schema, path: str, out:
         _compare_branch(ob, matches[0], oroot, nroot, path, out, seen)
 
 
-def _compare_branch(o: Schema, n: Schema, oroot: Schema, nroot: Schema, path: str, out: list[str], seen: set[str]) -> None:
+def _compare_branch(
+    o: Schema, n: Schema, oroot: Schema, nroot: Schema, path: str, out: list[str], seen: set[str]
+) -> None:
     if "enum" in o or "const" in o:
         old_values = set(map(str, o.get("enum", [o.get("const")])))
         new_values = set(map(str, n.get("enum", [n.get("const")]))) if ("enum" in n or "const" in n) else old_values

@@ -66,8 +66,14 @@ async def send_event(p: AIOKafkaProducer, settings: Settings, event: Event, **en
 
 
 def person(n: int = 0) -> PersonRef:
-    return PersonRef(nhs_number=nhs_number(n), la_person_id=f"P{n}", la_code="202",
-                     given_name="Amira", family_name="Okafor", date_of_birth=date(2010, 3, 14))
+    return PersonRef(
+        nhs_number=nhs_number(n),
+        la_person_id=f"P{n}",
+        la_code="202",
+        given_name="Amira",
+        family_name="Okafor",
+        date_of_birth=date(2010, 3, 14),
+    )
 
 
 def nhs_number(n: int) -> str:
@@ -81,14 +87,21 @@ def nhs_number(n: int) -> str:
 
 
 def assessment_requested(case_id: str, n: int = 0) -> AssessmentRequested:
-    return AssessmentRequested(case_id=case_id, la_code="202", person=person(n), requested_by="parent",
-                               received_date=date(2026, 1, 5))
+    return AssessmentRequested(
+        case_id=case_id, la_code="202", person=person(n), requested_by="parent", received_date=date(2026, 1, 5)
+    )
 
 
 def panel_outcome(case_id: str) -> PanelOutcomeRecorded:
-    return PanelOutcomeRecorded(case_id=case_id, la_code="202", panel_date=date(2026, 3, 2), outcome="issue-plan",
-                                health_summary="speech and language therapy weekly",
-                                social_care_summary="short breaks", education_summary="specialist placement")
+    return PanelOutcomeRecorded(
+        case_id=case_id,
+        la_code="202",
+        panel_date=date(2026, 3, 2),
+        outcome="issue-plan",
+        health_summary="speech and language therapy weekly",
+        social_care_summary="short breaks",
+        education_summary="specialist placement",
+    )
 
 
 async def topic_records(bootstrap: str, topic: str) -> list[Record]:

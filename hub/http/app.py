@@ -59,7 +59,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         state: HubState = request.app.state.hub
         try:
             await state.store.counts()
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:
             return JSONResponse(status_code=503, content={"status": "store unavailable", "error": type(exc).__name__})
         return JSONResponse({"status": "ready"})
 

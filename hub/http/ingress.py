@@ -56,11 +56,18 @@ async def submit_event(request: Request) -> JSONResponse:
     except EventRejected as exc:
         return problem(422, exc.reason, field=exc.field, rule=exc.rule)
     topic = state.names.physical(event.topic)
-    meta = await (await state.producer.send(
-        topic, encode(envelope), event.key().encode(), [("content-type", b"application/cloudevents+json")]
-    ))
+    meta = await (
+        await state.producer.send(
+            topic, encode(envelope), event.key().encode(), [("content-type", b"application/cloudevents+json")]
+        )
+    )
     return JSONResponse(
         status_code=202,
-        content={"id": envelope.id, "type": envelope.type, "topic": event.topic,
-                 "partition": meta.partition, "offset": meta.offset},
+        content={
+            "id": envelope.id,
+            "type": envelope.type,
+            "topic": event.topic,
+            "partition": meta.partition,
+            "offset": meta.offset,
+        },
     )

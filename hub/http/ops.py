@@ -27,7 +27,9 @@ async def trace_case(case_id: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/dead-letters")
-async def list_dead_letters(request: Request, case_id: str | None = None, pending: bool = False) -> list[dict[str, Any]]:
+async def list_dead_letters(
+    request: Request, case_id: str | None = None, pending: bool = False
+) -> list[dict[str, Any]]:
     return await _state(request).store.dead_letters(case_id, pending_only=pending)
 
 

@@ -86,9 +86,10 @@ class Store:
 
     async def _claim(self, conn: AsyncConnection, effects: Sequence[CaseEffect]) -> list[CaseEffect]:
         ids = [e.event_id for e in effects]
-        done = {r[0] for r in await conn.execute(
-            select(processed_events.c.event_id).where(processed_events.c.event_id.in_(ids))
-        )}
+        done = {
+            r[0]
+            for r in await conn.execute(select(processed_events.c.event_id).where(processed_events.c.event_id.in_(ids)))
+        }
         fresh: list[CaseEffect] = []
         for e in effects:
             if e.event_id in done:
@@ -100,9 +101,14 @@ class Store:
                 processed_events.insert(),
                 [
                     {
-                        "event_id": e.event_id, "topic": e.topic, "event_type": e.event_type,
-                        "case_id": e.case_id, "correlation_id": e.correlation_id,
-                        "causation_id": e.causation_id, "occurred_at": e.occurred_at, "source": e.source,
+                        "event_id": e.event_id,
+                        "topic": e.topic,
+                        "event_type": e.event_type,
+                        "case_id": e.case_id,
+                        "correlation_id": e.correlation_id,
+                        "causation_id": e.causation_id,
+                        "occurred_at": e.occurred_at,
+                        "source": e.source,
                         "redrive_lineage": e.redrive_lineage,
                     }
                     for e in fresh
@@ -113,8 +119,11 @@ class Store:
     async def _apply_one(self, conn: AsyncConnection, e: CaseEffect) -> None:
         if e.case_id is not None:
             ins = self._insert(cases).values(
-                case_id=e.case_id, la_code=e.la_code, received_date=e.received_date,
-                stage_rank=e.stage_rank, event_count=1,
+                case_id=e.case_id,
+                la_code=e.la_code,
+                received_date=e.received_date,
+                stage_rank=e.stage_rank,
+                event_count=1,
             )
             # Commutative merge, so replaying topics in any interleaving gives the same row.
             await conn.execute(
@@ -133,8 +142,12 @@ class Store:
                 self._insert(deliveries).on_conflict_do_nothing(),
                 [
                     {
-                        "delivery_id": d.delivery_id, "source_event_id": e.event_id, "case_id": e.case_id,
-                        "recipient": d.recipient, "topic": d.topic, "event_type": d.event_type,
+                        "delivery_id": d.delivery_id,
+                        "source_event_id": e.event_id,
+                        "case_id": e.case_id,
+                        "recipient": d.recipient,
+                        "topic": d.topic,
+                        "event_type": d.event_type,
                         "fields": d.fields,
                     }
                     for d in e.deliveries
@@ -174,7 +187,8 @@ class Store:
         return {
             "case": await self.case(case_id),
             "events": await self._rows(
-                select(processed_events).where(processed_events.c.case_id == case_id)
+                select(processed_events)
+                .where(processed_events.c.case_id == case_id)
                 .order_by(processed_events.c.occurred_at, processed_events.c.event_id)
             ),
             "deliveries": await self._rows(

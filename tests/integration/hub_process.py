@@ -29,9 +29,12 @@ def hub_env(settings: Settings, bootstrap: str, port: int) -> dict[str, str]:
     return env
 
 
-def hub_cli(args: list[str], env: dict[str, str], stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hub", *args], env=env, input=stdin, capture_output=True,
-                          text=True, timeout=timeout)
+def hub_cli(
+    args: list[str], env: dict[str, str], stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout
+    )
 
 
 class HubProcess:
@@ -49,8 +52,9 @@ class HubProcess:
 
     def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "hub", "run"], env=self.env, stdout=log, stderr=log,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", "run"], env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

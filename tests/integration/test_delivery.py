@@ -86,8 +86,16 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
         assert not_json.value == b"\x00not json at all", "the dead letter holds the record unchanged"
         assert not_json.header(records.H_ATTEMPTS) == "1", "an invalid record is not retried"
         assert not_json.header(records.H_RULE) == "json"
-        for name in (records.H_TOPIC, records.H_PARTITION, records.H_OFFSET, records.H_STAGE,
-                     records.H_EXC_CLASS, records.H_EXC_MESSAGE, records.H_ATTEMPTS, records.H_FIRST_FAILURE):
+        for name in (
+            records.H_TOPIC,
+            records.H_PARTITION,
+            records.H_OFFSET,
+            records.H_STAGE,
+            records.H_EXC_CLASS,
+            records.H_EXC_MESSAGE,
+            records.H_ATTEMPTS,
+            records.H_FIRST_FAILURE,
+        ):
             assert failed.header(name), f"missing dead-letter header {name}"
         assert failed.header(records.H_TOPIC) == topic
         assert failed.header(records.H_PARTITION) == "0"
@@ -99,8 +107,15 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
         assert json.loads(failed.value or b"")["id"] == poison_id
 
         broken["on"] = False
-        audits = await dlq.redrive(bootstrap_servers=kafka, names=hub.names, store=hub.store, producer=hub.producer,
-                                   selection=dlq.Selection(case_id=poison_case), actor="ops-test", reason="fixed")
+        audits = await dlq.redrive(
+            bootstrap_servers=kafka,
+            names=hub.names,
+            store=hub.store,
+            producer=hub.producer,
+            selection=dlq.Selection(case_id=poison_case),
+            actor="ops-test",
+            reason="fixed",
+        )
         assert len(audits) == 1
 
         async def poison_done() -> bool:
@@ -114,9 +129,14 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
         assert trace["dead_letters"][0]["redrive_count"] == 1
 
         # A second redrive of the same dead letter is audited but changes nothing.
-        again = await dlq.redrive(bootstrap_servers=kafka, names=hub.names, store=hub.store, producer=hub.producer,
-                                  selection=dlq.Selection(ids=(trace["dead_letters"][0]["dlq_id"],)),
-                                  actor="ops-test")
+        again = await dlq.redrive(
+            bootstrap_servers=kafka,
+            names=hub.names,
+            store=hub.store,
+            producer=hub.producer,
+            selection=dlq.Selection(ids=(trace["dead_letters"][0]["dlq_id"],)),
+            actor="ops-test",
+        )
         assert len(again) == 1
         redriven = await topic_records(kafka, topic)
 

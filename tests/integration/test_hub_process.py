@@ -43,14 +43,19 @@ async def test_one_event_sent_with_the_cli_is_routed_and_traced(kafka: str, sqli
         hub.stop()
 
 
-async def test_http_ingress_answers_bad_input_with_the_field_and_rule(kafka: str, sqlite_url: str, tmp_path: Path) -> None:
+async def test_http_ingress_answers_bad_input_with_the_field_and_rule(
+    kafka: str, sqlite_url: str, tmp_path: Path
+) -> None:
     settings = isolated_settings(sqlite_url)
     hub = HubProcess(settings, kafka, tmp_path / "hub.log")
     await asyncio.to_thread(hub.start)
     try:
         async with httpx.AsyncClient(base_url=hub.url) as client:
-            good = {"type": "assessment-requested", "source": "/la/202/sen",
-                    "data": assessment_requested("CASE-HTTP", 3).model_dump(mode="json", exclude_none=True)}
+            good = {
+                "type": "assessment-requested",
+                "source": "/la/202/sen",
+                "data": assessment_requested("CASE-HTTP", 3).model_dump(mode="json", exclude_none=True),
+            }
             accepted = await client.post("/api/v1/events", json=good)
             assert accepted.status_code == 202
             assert accepted.json()["topic"] == "ehc.assessment-requests.v1"

@@ -27,8 +27,13 @@ def test_panel_outcome_is_minimised_per_recipient_and_audited() -> None:
 
 
 def test_plan_sections_reach_only_the_agencies_that_need_them() -> None:
-    plan = PlanRecorded(case_id="C-1", la_code="202", kind="issued", event_date=__import__("datetime").date(2026, 5, 1),
-                        sections=PlanSections(b="needs", c="health", d="care", g="therapy", h1="csdpa", h2="other"))
+    plan = PlanRecorded(
+        case_id="C-1",
+        la_code="202",
+        kind="issued",
+        event_date=__import__("datetime").date(2026, 5, 1),
+        sections=PlanSections(b="needs", c="health", d="care", g="therapy", h1="csdpa", h2="other"),
+    )
     env = envelope_for(plan, source="/la/202")
     out = {r.topic: r.envelope.data for r in route(env, plan, topic="ehc.plans.v1", hub_source="/hub").records}
     assert out["out.nhs.v1"]["sections"] == {"c": "health", "g": "therapy"}
