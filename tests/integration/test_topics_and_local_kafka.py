@@ -1,0 +1,87 @@
+"""The topic catalogue on a real broker, and the local broker's own behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from hub import kafka_local
+from hub.service import ensure_topics
+from hub.topics import catalogue
+from tests.helpers import isolated_settings
+
+pytestmark = pytest.mark.kafka
+
+
+async def _topic_config(bootstrap: str, topic: str) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        resources = response.to_object()["resources"]
+        return {c["config_names"]: c["config_value"] for c in resources[0]["config_entries"]}
+    finally:
+        await admin.close()
+
+
+async def test_topics_apply_is_idempotent_and_sets_policies(kafka: str, sqlite_url: str) -> None:
+    settings = isolated_settings(sqlite_url)
+    created, existing = await ensure_topics(settings, kafka)
+    expected = len(catalogue(len(settings.retry_delays_seconds)))
+    assert (len(created), len(existing)) == (expected, 0)
+    created, existing = await ensure_topics(settings, kafka)
+    assert (len(created), len(existing)) == (0, expected)
+    compacted = await _topic_config(kafka, settings.topic_prefix + "identity.persons.v1")
+    assert compacted["cleanup.policy"] == "compact"
+    canonical = await _topic_config(kafka, settings.topic_prefix + "ehc.assessment-requests.v1")
+    assert canonical["cleanup.policy"] == "delete"
+    assert canonical["retention.ms"] == "-1"
+    retry = await _topic_config(kafka, settings.topic_prefix + "hub.retry-1.v1")
+    assert retry["retention.ms"] == str(7 * 24 * 3600 * 1000)
+
+
+def test_missing_java_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(kafka_local.LocalKafkaError, match="openjdk-17-jre-headless"):
+        kafka_local.require_tools()
+
+
+def test_cached_jars_are_not_downloaded_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    libs = tmp_path / f"kafka-{kafka_local.KAFKA_VERSION}" / "libs"
+    libs.mkdir(parents=True)
+    (libs / ".complete").write_text(kafka_local.KAFKA_VERSION)
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither mvn nor java can run now
+    assert kafka_local.ensure_jars(tmp_path) == libs
+
+
+@pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="uses the local JVM broker itself")
+async def test_three_node_cluster_survives_losing_one_broker(tmp_path: Path) -> None:
+    info = await asyncio.to_thread(kafka_local.up, 3, tmp_path / "cluster", None, 120.0, 384)
+    try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=info.bootstrap_servers)
+        await admin.start()
+        try:
+            assert len((await admin.describe_cluster())["brokers"]) == 3
+        finally:
+            await admin.close()
+        settings = isolated_settings("sqlite+aiosqlite://", topic_replication_factor=3)
+        await ensure_topics(settings, info.bootstrap_servers)
+        topic = settings.topic_prefix + "ehc.assessment-requests.v1"
+        assert (await _topic_config(info.bootstrap_servers, topic))["min.insync.replicas"] == "2"
+        producer = AIOKafkaProducer(bootstrap_servers=info.bootstrap_servers, acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"before", key=b"k")
+            await asyncio.to_thread(kafka_local.stop_node, info.nodes[2], True)
+            meta = await asyncio.wait_for(producer.send_and_wait(topic, b"after", key=b"k"), 60)
+            assert meta.offset >= 1, "acks=all still succeeds with 2 of 3 replicas in sync"
+        finally:
+            await producer.stop()
+    finally:
+        await asyncio.to_thread(kafka_local.down, tmp_path / "cluster")
