@@ -79,6 +79,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO", stream: Any = None
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.getLogger("hub.faststream").setLevel(logging.WARNING)  # per-message lines only on failure
 
 
 def bind_message_context(**ids: str | None) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -98,7 +100,7 @@ class HubRuntime:
         self.broker = KafkaBroker(
             bootstrap_servers,
             client_id="ehc-hub",
-            logger=None,
+            logger=logging.getLogger("hub.faststream"),
             security=faststream_security(settings),
         )
         self._register()
@@ -114,6 +116,8 @@ class HubRuntime:
             max_records=MAX_BATCH,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            parser=tolerant_batch_parser,
+            decoder=undecoded,
         )
         async def on_canonical(message: KafkaMessage) -> None:
             await core.handle_batch(_records(message.raw_message))
@@ -126,6 +130,8 @@ class HubRuntime:
                 max_records=MAX_BATCH,
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
+                parser=tolerant_batch_parser,
+                decoder=undecoded,
             )(self._retry_handler())
 
         for event in ALL_EVENTS:  # documents each canonical channel with its payload schema
@@ -164,6 +170,36 @@ class HubRuntime:
         await self.broker.stop()
         await self.producer.stop()
         await self.store.close()
+
+
+async def tolerant_batch_parser(records: tuple[Any, ...], original: Callable[..., Awaitable[Any]]) -> Any:
+    """FastStream's parser decodes every header as UTF-8 and would fail on a producer's binary header,
+    redelivering the batch forever. Give it a text view, but keep the exact records for the core,
+    so a dead letter still holds the headers byte for byte."""
+    safe = tuple(
+        r if _headers_are_text(r.headers) else dataclasses.replace(r, headers=_text_headers(r.headers)) for r in records
+    )
+    message = await original(safe)
+    message.raw_message = records
+    return message
+
+
+async def undecoded(message: Any, original: Callable[..., Awaitable[Any]]) -> Any:
+    """The core decodes records itself (and dead-letters those it cannot); FastStream need not try."""
+    return message.body
+
+
+def _headers_are_text(headers: Sequence[tuple[str, bytes]]) -> bool:
+    try:
+        for _, value in headers:
+            value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _text_headers(headers: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    return [(k, v.decode("utf-8", errors="replace").encode()) for k, v in headers]
 
 
 def _records(raw: Any) -> Sequence[Record]:

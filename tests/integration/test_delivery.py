@@ -65,7 +65,8 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
 
     async with running_hub(settings, kafka, stage_hook=fail_poison) as hub, producer(kafka) as p:
         topic = settings.topic_prefix + "ehc.panel-outcomes.v1"
-        await p.send_and_wait(topic, b"\x00not json at all", key=b"CASE-0")
+        # Not JSON, and with a binary header that a text-only parser would choke on.
+        await p.send_and_wait(topic, b"\x00not json at all", key=b"CASE-0", headers=[("trace", b"\xff\xfe")])
         poison_id = await send_event(p, settings, panel_outcome(poison_case))
         behind = [await send_event(p, settings, panel_outcome(f"CASE-{i}")) for i in range(1000)]
 
@@ -84,6 +85,7 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
         by_stage = {r.header(records.H_STAGE): r for r in dead}
         not_json, failed = by_stage["validate"], by_stage["publish"]
         assert not_json.value == b"\x00not json at all", "the dead letter holds the record unchanged"
+        assert ("trace", b"\xff\xfe") in not_json.headers
         assert not_json.header(records.H_ATTEMPTS) == "1", "an invalid record is not retried"
         assert not_json.header(records.H_RULE) == "json"
         for name in (

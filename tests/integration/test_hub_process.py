@@ -39,6 +39,28 @@ async def test_one_event_sent_with_the_cli_is_routed_and_traced(kafka: str, sqli
         refused = await asyncio.to_thread(hub_cli, ["send", "-"], hub.env, json.dumps(bad))
         assert refused.returncode == 2
         assert "data.la_code" in refused.stderr and "la-code-format" in refused.stderr
+
+        # A record that bypassed validation is dead-lettered; the operator lists, inspects, redrives it.
+        async with producer(kafka) as p:
+            await p.send_and_wait(settings.topic_prefix + "ehc.plans.v1", json.dumps(bad).encode(), key=b"CASE-README")
+
+        async def listed() -> bool:
+            result = await asyncio.to_thread(hub_cli, ["dlq", "list"], hub.env)
+            return "1 dead letter(s)" in result.stdout
+
+        await eventually(listed)
+        listing = (await asyncio.to_thread(hub_cli, ["dlq", "list"], hub.env)).stdout
+        assert "validate" in listing and "la_code" in listing and "case=CASE-README" in listing
+        dlq_id = listing.split()[0]
+        shown = await asyncio.to_thread(hub_cli, ["dlq", "show", dlq_id], hub.env)
+        detail = json.loads(shown.stdout)
+        assert detail["headers"]["__connect.errors.stage"] == "validate"
+        assert detail["headers"]["hub.errors.field"] == "data.la_code"
+        assert json.loads(detail["value"])["id"] == "other"
+        redriven = await asyncio.to_thread(hub_cli, ["dlq", "redrive", "--all", "--actor", "ops-1"], hub.env)
+        assert redriven.returncode == 0 and "1 redriven" in redriven.stdout
+        nothing = await asyncio.to_thread(hub_cli, ["dlq", "redrive"], hub.env)
+        assert nothing.returncode == 2 and "say which dead letters" in nothing.stderr
     finally:
         hub.stop()
 
