@@ -30,8 +30,10 @@ from hub import records as h
 from hub.logging import bind_message_context, get_logger
 from hub.records import Origin, Record, now_utc
 from hub.routing import OutboundRecord, RoutingResult, route
+from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.store.tables import dead_letters
+from hub.workflow import RuleViolation
 from schemas.envelope import Envelope, EventRejected, decode, encode
 from schemas.events import Event
 
@@ -77,8 +79,10 @@ class DeliveryCore:
         names: TopicNames,
         retry_delays: Sequence[float],
         hub_source: str,
+        rules: StatutoryRules | None = None,
         stage_hook: StageHook | None = None,
     ) -> None:
+        self.rules = rules or StatutoryRules()
         self.store = store
         self.producer = producer
         self.names = names
@@ -110,8 +114,14 @@ class DeliveryCore:
             seen.add(a.envelope.id)
             pending.append(a)
 
+        for wave in waves_by_case(pending):
+            await self._process_wave(wave)
+
+    async def _process_wave(self, wave: list[Accepted]) -> None:
+        """Events of distinct cases: each is judged against its case as the store has it now."""
+        contexts = await self.store.case_contexts(sorted({c for a in wave if (c := case_of(a.event))}))
         routed: list[Accepted] = []
-        for a in pending:
+        for a in wave:
             bind_message_context(
                 event_id=a.envelope.id, correlation_id=a.envelope.correlationid, causation_id=a.envelope.causationid
             )
@@ -123,8 +133,15 @@ class DeliveryCore:
                     topic=self.names.logical(a.origin.topic),
                     hub_source=self.hub_source,
                     lineage=a.record.header(h.H_LINEAGE),
+                    context=contexts.get(case_of(a.event) or ""),
+                    rules=self.rules,
                 )
                 routed.append(a)
+            except RuleViolation as exc:
+                if exc.retryable:
+                    await self._retry_or_dead_letter(a, "rules", exc)
+                else:
+                    await self._dead_letter(a.record, a.origin, "rules", exc, rule=exc.rule, field=exc.field, event=a)
             except Exception as exc:
                 await self._retry_or_dead_letter(a, "route", exc)
 
@@ -147,7 +164,7 @@ class DeliveryCore:
             log.info(
                 "event routed",
                 event_type=a.event.event_type,
-                case_id=getattr(a.event, "case_id", None),
+                case_id=case_of(a.event),
                 recipients=len(a.routing.effect.deliveries) if a.routing else 0,
             )
 
@@ -207,6 +224,8 @@ class DeliveryCore:
         event: Accepted | None = None,
     ) -> None:
         attempts = origin.attempts + 1
+        rule = rule or getattr(exc, "rule", None)
+        field = field or getattr(exc, "field", None)
         headers = [
             *record.business_headers(),
             *_context_headers(origin, stage, exc, attempts, origin.first_failure or now_utc()),
@@ -236,6 +255,26 @@ class DeliveryCore:
     def due_time(self, record: Record) -> float:
         not_before = record.header(h.H_NOT_BEFORE)
         return int(not_before) / 1000 if not_before else 0.0
+
+
+def case_of(event: Event) -> str | None:
+    case_id = getattr(event, "case_id", None)
+    return str(case_id) if case_id else None
+
+
+def waves_by_case(items: Sequence[Accepted]) -> list[list[Accepted]]:
+    """Split a batch so each wave holds at most one event per case, in arrival order: an event
+    sees the effects of the earlier events of its case, and distinct cases still go together."""
+    waves: list[list[Accepted]] = []
+    depth: dict[str, int] = {}
+    for a in items:
+        key = case_of(a.event) or a.envelope.id
+        level = depth.get(key, 0)
+        depth[key] = level + 1
+        if level == len(waves):
+            waves.append([])
+        waves[level].append(a)
+    return waves
 
 
 def h_retry_topic(names: TopicNames, tier: int) -> str:

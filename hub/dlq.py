@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.delivery import Producer, TopicNames, dead_letter_row
+from hub.ids import derived_id
 from hub.kafka_io import read_topic
 from hub.records import Record, lineage_header
-from hub.routing import derived_id
 from hub.store import Store
 from hub.topics import DLQ_TOPIC, OPS_AUDIT_TOPIC
 

@@ -2,29 +2,64 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from hub.delivery import TopicNames, dead_letter_row
+from hub.delivery import Accepted, TopicNames, case_of, dead_letter_row, waves_by_case
 from hub.dlq import audit_row_from_record
 from hub.kafka_io import read_topic
-from hub.records import H_LINEAGE
-from hub.routing import route
+from hub.records import H_LINEAGE, Origin
+from hub.routing import alert_row, route
+from hub.settings import StatutoryRules
 from hub.store import Store
-from hub.topics import DLQ_TOPIC, OPS_AUDIT_TOPIC
+from hub.topics import ALERTS_TOPIC, DLQ_TOPIC, OPS_AUDIT_TOPIC
+from hub.workflow import RuleViolation
 from schemas.envelope import EventRejected, decode
-from schemas.events import INBOUND_EVENTS
+from schemas.events import INBOUND_EVENTS, AlertRaised
 
 BATCH = 2000
 
 
+async def _replay(
+    store: Store, chunk: list[Accepted], names: TopicNames, hub_source: str, rules: StatutoryRules
+) -> None:
+    """Apply events as live processing did: each judged against its case, rule-breakers skipped
+    (live processing dead-lettered them, and only a redriven copy counts)."""
+    done = await store.processed_ids([a.envelope.id for a in chunk])
+    for wave in waves_by_case([a for a in chunk if a.envelope.id not in done]):
+        contexts = await store.case_contexts(sorted({c for a in wave if (c := case_of(a.event))}))
+        effects = []
+        for a in wave:
+            try:
+                result = route(
+                    a.envelope,
+                    a.event,
+                    topic=names.logical(a.record.topic),
+                    hub_source=hub_source,
+                    lineage=a.record.header(H_LINEAGE),
+                    context=contexts.get(case_of(a.event) or ""),
+                    rules=rules,
+                )
+            except RuleViolation:
+                continue
+            effects.append(result.effect)
+        await store.apply(effects)
+
+
 async def rebuild(
-    store: Store, bootstrap_servers: str, names: TopicNames, hub_source: str, **client_config: Any
+    store: Store,
+    bootstrap_servers: str,
+    names: TopicNames,
+    hub_source: str,
+    rules: StatutoryRules | None = None,
+    **client_config: Any,
 ) -> dict[str, int]:
     """Drop and refill every table. Returns the row counts afterwards.
 
     Dead letters are read first: a record that was dead-lettered is skipped where it first
     arrived, because live processing never applied it (only a redriven copy, if any, counts).
     """
+    rules = rules or StatutoryRules()
     await store.drop_schema()
     await store.create_schema()
     dead: set[tuple[str, int, int]] = set()
@@ -35,7 +70,7 @@ async def rebuild(
     async for record in read_topic(bootstrap_servers, names.physical(OPS_AUDIT_TOPIC), client_config=client_config):
         await store.record_ops_audit(audit_row_from_record(record))
     for topic in dict.fromkeys(names.physical(e.topic) for e in INBOUND_EVENTS):
-        pending = []
+        chunk: list[Accepted] = []
         async for record in read_topic(bootstrap_servers, topic, client_config=client_config):
             if (record.topic, record.partition, record.offset) in dead:
                 continue
@@ -43,12 +78,15 @@ async def rebuild(
                 envelope, event = decode(record.value)
             except EventRejected:
                 continue
-            result = route(
-                envelope, event, topic=names.logical(topic), hub_source=hub_source, lineage=record.header(H_LINEAGE)
-            )
-            pending.append(result.effect)
-            if len(pending) >= BATCH:
-                await store.apply(pending)
-                pending = []
-        await store.apply(pending)
+            chunk.append(Accepted(record, Origin.of(record), envelope, event))
+            if len(chunk) >= BATCH:
+                await _replay(store, chunk, names, hub_source, rules)
+                chunk = []
+        await _replay(store, chunk, names, hub_source, rules)
+    async for record in read_topic(bootstrap_servers, names.physical(ALERTS_TOPIC), client_config=client_config):
+        _, alert = decode(record.value)
+        assert isinstance(alert, AlertRaised)
+        await store.record_alerts(
+            [alert_row(alert, raised_on=date.fromisoformat(record.header("hub-raised-on") or "1970-01-01"))]
+        )
     return await store.counts()

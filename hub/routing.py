@@ -1,21 +1,28 @@
 """Routing: from one validated canonical event to the records the hub must publish.
 
-Pure functions of the event, so the same input always yields the same records with the same
-ids. That determinism is what makes redelivery harmless: a record published twice carries the
-same event id, and every consumer dedupes on it.
+Pure functions of the event and its case as the store knows it, so the same input always
+yields the same records with the same ids. That determinism is what makes redelivery harmless:
+a record published twice carries the same event id, and every consumer dedupes on it.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-from hub.policy import ALL, minimise, shares_for
+from hub.ids import derived_id
+from hub.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, minimise, shares_for
+from hub.settings import StatutoryRules
 from hub.store import CaseEffect, Delivery
 from hub.topics import outbound_topic
+from hub.workflow import CaseContext, evaluate
+from schemas.common import Agency
 from schemas.envelope import Envelope
 from schemas.events import (
+    AdviceRequested,
     AdviceSubmitted,
+    AlertRaised,
     AssessmentDecisionMade,
     AssessmentRequested,
     Event,
@@ -24,8 +31,6 @@ from schemas.events import (
     RecordDisclosed,
 )
 
-_NAMESPACE = uuid.UUID("5b0c3a52-4d0e-4f0a-9a57-2f3c8e1d9b11")
-
 STAGE_RANK: dict[type[Event], int] = {
     AssessmentRequested: 1,
     AssessmentDecisionMade: 2,
@@ -33,10 +38,6 @@ STAGE_RANK: dict[type[Event], int] = {
     PanelOutcomeRecorded: 4,
     PlanRecorded: 5,
 }
-
-
-def derived_id(source_event_id: str, purpose: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{source_event_id}:{purpose}"))
 
 
 @dataclass(frozen=True)
@@ -54,54 +55,34 @@ class RoutingResult:
 
 
 def route(
-    envelope: Envelope, event: Event, *, topic: str, hub_source: str, lineage: str | None = None
+    envelope: Envelope,
+    event: Event,
+    *,
+    topic: str,
+    hub_source: str,
+    lineage: str | None = None,
+    context: CaseContext | None = None,
+    rules: StatutoryRules | None = None,
 ) -> RoutingResult:
-    """Work out every record to publish for ``event`` and the effect it has on the store."""
-    records: list[OutboundRecord] = []
-    deliveries: list[Delivery] = []
-    data = envelope.data
+    """Work out every record to publish for ``event`` and the effect it has on the store.
+
+    Raises RuleViolation when the event contradicts its case (or its case is not known yet).
+    """
+    outcome = evaluate(event, context, rules or StatutoryRules(), event_id=envelope.id)
     case_id = getattr(event, "case_id", None)
+    builder = _Builder(envelope, hub_source, str(case_id or event.key()))
     for share in shares_for(event.event_type):
-        delivery_id = derived_id(envelope.id, share.recipient.value)
-        minimised = minimise(data, share.fields)
-        out_topic = outbound_topic(share.recipient)
-        out = envelope.model_copy(
-            update={
-                "id": delivery_id,
-                "source": hub_source,
-                "causationid": envelope.id,
-                "data": minimised,
-            }
-        )
-        records.append(
-            OutboundRecord(out_topic, event.key(), out, (("hub-recipient", share.recipient.value.encode()),))
-        )
-        fields = sorted(minimised) if share.fields != ALL else ["*"]
-        deliveries.append(Delivery(delivery_id, share.recipient.value, out_topic, envelope.type, fields))
-        audit = RecordDisclosed(
-            audit_id=derived_id(envelope.id, f"audit:{share.recipient.value}"),
-            case_id=str(case_id or event.key()),
-            source_event_id=envelope.id,
-            recipient=share.recipient.value,
-            fields=fields,
-            lawful_basis=share.lawful_basis,
-        )
-        records.append(
-            OutboundRecord(
-                RecordDisclosed.topic,
-                audit.key(),
-                Envelope(
-                    id=audit.audit_id,
-                    source=hub_source,
-                    type=RecordDisclosed.cloudevent_type(),
-                    subject=audit.key(),
-                    time=envelope.time,
-                    correlationid=envelope.correlationid,
-                    causationid=envelope.id,
-                    data=audit.model_dump(mode="json"),
-                ),
+        builder.deliver(envelope, event.key(), share.recipient, None, share.fields, share.lawful_basis)
+    alerts: list[dict[str, Any]] = []
+    for emitted in outcome.emitted:
+        child = builder.child(emitted)
+        builder.records.append(OutboundRecord(emitted.topic, emitted.key(), child))
+        if isinstance(emitted, AdviceRequested):
+            builder.deliver(
+                child, emitted.key(), emitted.recipient.agency, emitted.recipient.code, ALL, lawful_basis_for(emitted)
             )
-        )
+        elif isinstance(emitted, AlertRaised):
+            alerts.append(alert_row(emitted, raised_on=envelope.time.date()))
     effect = CaseEffect(
         event_id=envelope.id,
         topic=topic,
@@ -114,7 +95,94 @@ def route(
         la_code=getattr(event, "la_code", None),
         received_date=event.received_date if isinstance(event, AssessmentRequested) else None,
         stage_rank=STAGE_RANK.get(type(event), 0),
-        deliveries=deliveries,
+        deliveries=builder.deliveries,
         redrive_lineage=lineage,
+        case_fields=outcome.case_fields,
+        advice_requests=outcome.advice_requests,
+        advice_updates=outcome.advice_updates,
+        exceptions=outcome.exceptions,
+        alerts=alerts,
     )
-    return RoutingResult(records, effect)
+    return RoutingResult(builder.records, effect)
+
+
+def alert_row(alert: AlertRaised, raised_on: date) -> dict[str, Any]:
+    return {
+        "alert_id": alert.alert_id,
+        "case_id": alert.case_id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "due_date": alert.due_date,
+        "agency": alert.organisation.agency.value if alert.organisation else None,
+        "organisation": alert.organisation.code if alert.organisation else None,
+        "message": alert.message,
+        "raised_on": raised_on,
+    }
+
+
+def lawful_basis_for(request: AdviceRequested) -> str:
+    return PUBLIC_TASK_HEALTH if request.recipient.agency == Agency.NHS else PUBLIC_TASK_STATUTORY
+
+
+class _Builder:
+    """Accumulates outbound records, deliveries and disclosure audits for one source event."""
+
+    def __init__(self, source: Envelope, hub_source: str, case_id: str) -> None:
+        self.source = source
+        self.hub_source = hub_source
+        self.case_id = case_id
+        self.records: list[OutboundRecord] = []
+        self.deliveries: list[Delivery] = []
+
+    def child(self, event: Event) -> Envelope:
+        """An envelope for an event the hub derives from the source event (same conversation)."""
+        return Envelope(
+            id=derived_id(self.source.id, f"emit:{event.event_type}:{event.key()}:{_discriminator(event)}"),
+            source=self.hub_source,
+            type=event.cloudevent_type(),
+            subject=event.key(),
+            time=self.source.time,
+            dataschema=f"urn:ehc-hub:schema:{event.event_type}:v{event.version}",
+            correlationid=self.source.correlationid,
+            causationid=self.source.id,
+            data=event.model_dump(mode="json", exclude_none=True),
+        )
+
+    def deliver(
+        self,
+        envelope: Envelope,
+        key: str,
+        agency: Agency,
+        org_code: str | None,
+        fields: tuple[str, ...],
+        lawful_basis: str,
+    ) -> None:
+        delivery_id = derived_id(envelope.id, agency.value)
+        minimised = minimise(envelope.data, fields)
+        out_topic = outbound_topic(agency)
+        out = envelope.model_copy(
+            update={"id": delivery_id, "source": self.hub_source, "causationid": envelope.id, "data": minimised}
+        )
+        headers = [("hub-recipient", agency.value.encode())]
+        if org_code:
+            headers.append(("hub-recipient-org", org_code.encode()))
+        self.records.append(OutboundRecord(out_topic, key, out, tuple(headers)))
+        shared = sorted(minimised) if fields != ALL else ["*"]
+        self.deliveries.append(Delivery(delivery_id, agency.value, out_topic, envelope.type, shared))
+        audit = RecordDisclosed(
+            audit_id=derived_id(envelope.id, f"audit:{agency.value}"),
+            case_id=self.case_id,
+            source_event_id=envelope.id,
+            recipient=f"{agency.value}:{org_code}" if org_code else agency.value,
+            fields=shared,
+            lawful_basis=lawful_basis,
+        )
+        audit_envelope = self.child(audit).model_copy(update={"id": audit.audit_id, "causationid": envelope.id})
+        self.records.append(OutboundRecord(RecordDisclosed.topic, audit.key(), audit_envelope))
+
+
+def _discriminator(event: Event) -> str:
+    for name in ("request_id", "alert_id", "audit_id"):
+        if hasattr(event, name):
+            return str(getattr(event, name))
+    return ""

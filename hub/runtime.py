@@ -95,6 +95,7 @@ class HubRuntime:
             names=self.names,
             retry_delays=settings.retry_delays_seconds,
             hub_source=settings.source_uri,
+            rules=settings.rules,
             stage_hook=stage_hook,
         )
         self.broker = KafkaBroker(

@@ -4,12 +4,36 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class StatutoryRules(BaseModel):
+    """Time limits and thresholds from SEND Regs 2014 and CFA 2014 (domain.md 1.3).
+
+    Every number is configuration with the statutory value as its default, because several are
+    marked unconfirmed in the brief and councils apply local practice on top (set, for example,
+    ``HUB_RULES__WARNING_DAYS=10``).
+    """
+
+    decision_weeks: int = Field(default=6, description="reg 5(1): decision whether to assess")
+    advice_weeks: int = Field(default=6, description="reg 8(1): advice, from the adviser's receipt of the request")
+    not_issue_weeks: int = Field(default=16, description="reg 10(1): notice of a decision not to issue")
+    final_plan_weeks: int = Field(default=20, description="reg 13(2): final EHC plan")
+    annual_review_months: int = Field(default=12, description="s44(1) CFA: review within every 12 months")
+    closure_min_weeks: int = Field(default=4, description="regs 5(4)(a), 10(4)(a)/(b): closure of at least 4 weeks")
+    closure_window_offset_days: int = Field(
+        default=7, description="the closure window runs from 1 week before closure to 1 week before reopening"
+    )
+    absence_min_weeks: int = Field(default=4, description="regs 5(4), 8(2)(b), 10(4)(d): absence from the area")
+    warning_days: int = Field(default=14, description="alert this many days before a deadline")
+    pfa_from_year_group: int = Field(default=9, description="reg 6(1)(g): preparing-for-adulthood advice from Year 9")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore", env_nested_delimiter="__")
+
+    rules: StatutoryRules = Field(default_factory=StatutoryRules)
 
     kafka_bootstrap_servers: str | None = Field(
         default=None,

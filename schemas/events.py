@@ -60,6 +60,13 @@ class AssessmentRequested(Event):
     year_group: int | None = Field(default=None, ge=-2, le=14, description="NCY; from 9 PfA advice is required")
 
 
+class AdviceSource(Contract):
+    """One kind of advice and the organisation the LA asks for it."""
+
+    advice_kind: AdviceKind
+    organisation: OrganisationRef
+
+
 class ExistingAdviceAgreement(Contract):
     """Reg 6(4): advice already given that the adviser, the LA and the family agree is sufficient."""
 
@@ -85,8 +92,16 @@ class AssessmentDecisionMade(Event):
     la_code: LaCode
     decision: Literal["assess", "not-assess"]
     decision_date: date
-    advisers: list[OrganisationRef] = Field(default_factory=list, description="who to ask for each kind of advice")
+    advisers: list[OrganisationRef] = Field(
+        default_factory=list,
+        description="who to ask for advice; the kind follows from the agency (school: education, "
+        "educational-psychology, nhs: health, childrens-social-care: social care)",
+    )
     existing_advice: list[ExistingAdviceAgreement] = Field(default_factory=list)
+    advice_sources: list[AdviceSource] = Field(
+        default_factory=list,
+        description="advice kinds named explicitly with their adviser (PfA, hearing or vision, others the LA names)",
+    )
 
 
 class AdviceRequested(Event):
@@ -102,6 +117,51 @@ class AdviceRequested(Event):
     person: PersonRef
     requested_date: date
     due_date: date
+
+
+class AdviceRequestReceived(Event):
+    """F2: an adviser received the LA's request (webhook delivered or first fetch); reg 8's clock starts."""
+
+    event_type: ClassVar[str] = "advice-request-received"
+    topic: ClassVar[str] = "ehc.advice-receipts.v1"
+
+    case_id: CaseId
+    request_id: str
+    recipient: OrganisationRef
+    received_date: date
+    channel: Literal["webhook", "poll", "fhir-push", "fhir-poll", "manual"]
+
+
+class ExceptionKind(StrEnum):
+    """Permitted exceptions to the EHC time limits (regs 5(4), 8(2), 10(4), 13(3))."""
+
+    SCHOOL_CLOSURE = "school-closure"
+    EARLY_YEARS_CLOSURE = "early-years-closure"
+    EXCEPTIONAL_PERSONAL_CIRCUMSTANCES = "exceptional-personal-circumstances"
+    ABSENT_FROM_AREA = "absent-from-area"
+    MISSED_APPOINTMENT = "missed-appointment"
+
+
+class CaseExceptionRecorded(Event):
+    """An exception to the time limits, recorded by the LA for one case, with its dates."""
+
+    event_type: ClassVar[str] = "case-exception-recorded"
+    topic: ClassVar[str] = "ehc.case-exceptions.v1"
+
+    exception_id: str
+    case_id: CaseId
+    kind: ExceptionKind
+    start_date: date
+    end_date: date
+    request_id: str | None = Field(default=None, description="for reg 8(2): the advice request it affects")
+    recorded_by: str
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CaseExceptionRecorded:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
 
 
 class AdviceSubmitted(Event):
@@ -287,6 +347,8 @@ class RecordDisclosed(Event):
 INBOUND_EVENTS: tuple[type[Event], ...] = (
     AssessmentRequested,
     AssessmentDecisionMade,
+    AdviceRequestReceived,
+    CaseExceptionRecorded,
     AdviceSubmitted,
     PanelOutcomeRecorded,
     PlanRecorded,

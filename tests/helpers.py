@@ -116,3 +116,18 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60.0
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def open_cases(store: Any, p: AIOKafkaProducer, settings: Settings, case_ids: list[str]) -> None:
+    """Record an assessment request for each case and wait until the hub has applied them all."""
+    ids = []
+    for n, case_id in enumerate(case_ids):
+        env = envelope_for(assessment_requested(case_id, n), source="/tests")
+        await p.send(settings.topic_prefix + AssessmentRequested.topic, encode(env), key=case_id.encode())
+        ids.append(env.id)
+    await p.flush()
+
+    async def applied() -> bool:
+        return len(await store.processed_ids(ids)) == len(ids)
+
+    await eventually(applied, timeout=120)

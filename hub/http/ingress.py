@@ -21,8 +21,12 @@ MAX_BODY = 1024 * 1024
 
 
 def complete_envelope(doc: dict[str, Any], default_source: str) -> dict[str, Any]:
-    """Fill the envelope attributes a simple sender may leave out (id, time, source, correlation id)."""
+    """Fill the envelope attributes a simple sender may leave out (id, time, source, correlation id),
+    and accept the short event type name of the latest version."""
     doc = dict(doc)
+    short = {m.event_type: t for t, m in EVENTS_BY_TYPE.items()}
+    if doc.get("type") in short:  # "assessment-requested" for "uk.ehc-hub.assessment-requested.v1"
+        doc["type"] = short[doc["type"]]
     doc.setdefault("specversion", "1.0")
     doc.setdefault("id", str(uuid.uuid4()))
     doc.setdefault("time", datetime.now(UTC).isoformat())
@@ -48,8 +52,6 @@ async def submit_event(request: Request) -> JSONResponse:
         return problem(400, f"body is not JSON: {exc}", rule="json")
     if not isinstance(doc, dict):
         return problem(422, "body must be a JSON object (a CloudEvent)", rule="type")
-    if doc.get("type") in {m.event_type for m in EVENTS_BY_TYPE.values()}:
-        doc["type"] = next(t for t, m in EVENTS_BY_TYPE.items() if m.event_type == doc["type"])
     raw = json.dumps(complete_envelope(doc, "/api/v1/anonymous")).encode()
     try:
         envelope, event = decode(raw)

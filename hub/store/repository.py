@@ -8,11 +8,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from hub.store.tables import ALL_TABLES, cases, dead_letters, deliveries, metadata, ops_audit, processed_events
+from hub.store.tables import (
+    ALL_TABLES,
+    advice_requests,
+    alerts,
+    case_exceptions,
+    cases,
+    dead_letters,
+    deliveries,
+    metadata,
+    ops_audit,
+    processed_events,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,11 @@ class CaseEffect:
     stage_rank: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
     redrive_lineage: str | None = None
+    case_fields: dict[str, Any] = field(default_factory=dict)
+    advice_requests: list[dict[str, Any]] = field(default_factory=list)
+    advice_updates: list[dict[str, Any]] = field(default_factory=list)
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Store:
@@ -118,25 +134,15 @@ class Store:
 
     async def _apply_one(self, conn: AsyncConnection, e: CaseEffect) -> None:
         if e.case_id is not None:
-            ins = self._insert(cases).values(
-                case_id=e.case_id,
-                la_code=e.la_code,
-                received_date=e.received_date,
-                stage_rank=e.stage_rank,
-                event_count=1,
-            )
-            # Commutative merge, so replaying topics in any interleaving gives the same row.
-            await conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[cases.c.case_id],
-                    set_={
-                        "la_code": func.coalesce(cases.c.la_code, ins.excluded.la_code),
-                        "received_date": func.coalesce(cases.c.received_date, ins.excluded.received_date),
-                        "stage_rank": _greatest(self.engine.dialect.name, cases.c.stage_rank, ins.excluded.stage_rank),
-                        "event_count": cases.c.event_count + 1,
-                    },
-                )
-            )
+            await self._merge_case(conn, e)
+        if e.advice_requests:
+            await conn.execute(self._insert(advice_requests).on_conflict_do_nothing(), e.advice_requests)
+        for u in e.advice_updates:
+            await self._update_advice(conn, u)
+        if e.exceptions:
+            await conn.execute(self._insert(case_exceptions).on_conflict_do_nothing(), e.exceptions)
+        if e.alerts:
+            await conn.execute(self._insert(alerts).on_conflict_do_nothing(), e.alerts)
         if e.deliveries:
             await conn.execute(
                 self._insert(deliveries).on_conflict_do_nothing(),
@@ -153,6 +159,112 @@ class Store:
                     for d in e.deliveries
                 ],
             )
+
+    async def _merge_case(self, conn: AsyncConnection, e: CaseEffect) -> None:
+        """Upsert a case so that replaying the topics in any interleaving gives the same row:
+        first-seen facts are kept, review dates take the latest, the panel outcome follows its date."""
+        values = {"la_code": e.la_code, "received_date": e.received_date, **e.case_fields}
+        ins = self._insert(cases).values(case_id=e.case_id, stage_rank=e.stage_rank, event_count=1, **values)
+        x = ins.excluded
+        dialect = self.engine.dialect.name
+        later_panel = case((cases.c.panel_date.is_(None), True), else_=x.panel_date > cases.c.panel_date)
+        set_: dict[str, Any] = {
+            "stage_rank": _greatest(dialect, cases.c.stage_rank, x.stage_rank),
+            "event_count": cases.c.event_count + 1,
+            "last_review_date": func.coalesce(
+                _greatest(dialect, cases.c.last_review_date, x.last_review_date),
+                cases.c.last_review_date,
+                x.last_review_date,
+            ),
+        }
+        if "panel_date" in values:
+            set_["panel_outcome"] = case((later_panel, x.panel_outcome), else_=cases.c.panel_outcome)
+            set_["panel_date"] = case((later_panel, x.panel_date), else_=cases.c.panel_date)
+        for name in SET_ONCE_CASE_FIELDS:
+            if name in values:
+                set_[name] = func.coalesce(cases.c[name], x[name])
+        await conn.execute(ins.on_conflict_do_update(index_elements=[cases.c.case_id], set_=set_))
+
+    async def _update_advice(self, conn: AsyncConnection, u: dict[str, Any]) -> None:
+        t = advice_requests.c
+        values: dict[str, Any] = {}
+        if u.get("received_date") is not None:
+            values["received_date"] = case(
+                (t.received_date.is_(None), u["received_date"]),
+                (t.received_date > u["received_date"], u["received_date"]),
+                else_=t.received_date,
+            )
+        if u.get("submitted_date") is not None:
+            values["submitted_date"] = func.coalesce(t.submitted_date, u["submitted_date"])
+            values["submission_event_id"] = func.coalesce(t.submission_event_id, u["submission_event_id"])
+            values["signed_off"] = func.coalesce(t.signed_off, u.get("signed_off"))
+        if values:
+            await conn.execute(update(advice_requests).where(t.request_id == u["request_id"]).values(**values))
+
+    async def case_contexts(self, case_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Each known case with its advice requests: what the workflow needs to judge the next event."""
+        if not case_ids:
+            return {}
+        ids = list(case_ids)
+        out = {
+            r["case_id"]: {**r, "advice": {}, "exceptions": []}
+            for r in await self._rows(select(cases).where(cases.c.case_id.in_(ids)))
+        }
+        for r in await self._rows(select(advice_requests).where(advice_requests.c.case_id.in_(ids))):
+            if r["case_id"] in out:
+                out[r["case_id"]]["advice"][r["request_id"]] = r
+        for r in await self._rows(select(case_exceptions).where(case_exceptions.c.case_id.in_(ids))):
+            if r["case_id"] in out:
+                out[r["case_id"]]["exceptions"].append(r)
+        return out
+
+    async def open_case_ids(self) -> list[str]:
+        """Cases whose statutory clocks may still need watching (not ceased)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(cases.c.case_id).where(cases.c.ceased_date.is_(None)))
+            return [r[0] for r in rows]
+
+    async def record_alerts(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+        """Insert alerts not raised before; returns the ids that are new."""
+        if not rows:
+            return []
+        async with self.engine.begin() as conn:
+            existing = {
+                r[0]
+                for r in await conn.execute(
+                    select(alerts.c.alert_id).where(alerts.c.alert_id.in_([r["alert_id"] for r in rows]))
+                )
+            }
+            fresh = [r for r in rows if r["alert_id"] not in existing]
+            if fresh:
+                await conn.execute(self._insert(alerts).on_conflict_do_nothing(), fresh)
+            return [r["alert_id"] for r in fresh]
+
+    async def alerts(self, agency: str | None = None, case_id: str | None = None) -> list[dict[str, Any]]:
+        q = select(alerts).order_by(alerts.c.raised_on, alerts.c.alert_id)
+        if agency:
+            q = q.where(alerts.c.agency == agency)
+        if case_id:
+            q = q.where(alerts.c.case_id == case_id)
+        return await self._rows(q)
+
+    async def advice_requests_for(self, recipient_code: str, pending_only: bool = True) -> list[dict[str, Any]]:
+        q = select(advice_requests).where(advice_requests.c.recipient_code == recipient_code)
+        if pending_only:
+            q = q.where(advice_requests.c.submitted_date.is_(None), advice_requests.c.reused.is_(None))
+        return await self._rows(q.order_by(advice_requests.c.requested_date, advice_requests.c.request_id))
+
+    async def cases_rows(self, la_code: str | None = None) -> list[dict[str, Any]]:
+        q = select(cases).order_by(cases.c.case_id)
+        if la_code:
+            q = q.where(cases.c.la_code == la_code)
+        return await self._rows(q)
+
+    async def try_leader_lock(self, conn: AsyncConnection, key: int) -> bool:
+        """PostgreSQL advisory lock for work that must run on one instance; SQLite is single-instance."""
+        if self.engine.dialect.name != "postgresql":
+            return True
+        return bool((await conn.execute(select(func.pg_try_advisory_lock(key)))).scalar_one())
 
     async def record_dead_letter(self, row: dict[str, Any]) -> None:
         async with self.engine.begin() as conn:
@@ -215,6 +327,19 @@ class Store:
     async def _rows(self, query: Any) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             return [dict(r._mapping) for r in await conn.execute(query)]
+
+
+SET_ONCE_CASE_FIELDS = (
+    "la_code",
+    "received_date",
+    "person",
+    "year_group",
+    "decision",
+    "decision_date",
+    "draft_date",
+    "final_plan_date",
+    "ceased_date",
+)
 
 
 def _greatest(dialect: str, a: Any, b: Any) -> Any:

@@ -28,6 +28,58 @@ cases = Table(
     Column("received_date", Date),
     Column("stage_rank", Integer, nullable=False, default=0),
     Column("event_count", Integer, nullable=False, default=0),
+    Column("person", JSON),
+    Column("year_group", Integer),
+    Column("decision", String(16)),
+    Column("decision_date", Date),
+    Column("panel_date", Date),
+    Column("panel_outcome", String(32)),
+    Column("draft_date", Date),
+    Column("final_plan_date", Date),
+    Column("last_review_date", Date),
+    Column("ceased_date", Date),
+)
+
+advice_requests = Table(
+    "advice_requests",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("advice_kind", String(64), nullable=False),
+    Column("recipient_agency", String(64), nullable=False),
+    Column("recipient_code", String(64), nullable=False, index=True),
+    Column("requested_date", Date, nullable=False),
+    Column("received_date", Date),
+    Column("submitted_date", Date),
+    Column("submission_event_id", String(128)),
+    Column("signed_off", Integer),
+    Column("reused", JSON, doc="reg 6(4): who agreed existing advice is sufficient, when this advice is reused"),
+)
+
+case_exceptions = Table(
+    "case_exceptions",
+    metadata,
+    Column("exception_id", String(128), primary_key=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("request_id", String(128)),
+    Column("recorded_by", String(255), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", String(128), primary_key=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("due_date", Date),
+    Column("agency", String(64)),
+    Column("organisation", String(64)),
+    Column("message", Text, nullable=False),
+    Column("raised_on", Date, nullable=False),
 )
 
 deliveries = Table(
@@ -72,4 +124,4 @@ ops_audit = Table(
     Column("detail", JSON, nullable=False),
 )
 
-ALL_TABLES = (processed_events, cases, deliveries, dead_letters, ops_audit)
+ALL_TABLES = (processed_events, cases, advice_requests, case_exceptions, alerts, deliveries, dead_letters, ops_audit)

@@ -14,6 +14,7 @@ from schemas.envelope import Envelope
 from tests.helpers import (
     eventually,
     isolated_settings,
+    open_cases,
     panel_outcome,
     producer,
     running_hub,
@@ -30,11 +31,12 @@ async def test_crash_half_way_redelivers_and_the_effect_happens_once(kafka: str,
 
     def crash_after_publishing(stage: str, envelope: Envelope) -> None:
         # Outbound records are already on Kafka when the store step crashes: the worst moment.
-        if stage == "store" and not crashed:
+        if stage == "store" and envelope.subject == "CASE-CRASH" and "panel" in envelope.type and not crashed:
             crashed.append(envelope.id)
             raise RuntimeError("simulated crash between publish and store")
 
     async with running_hub(settings, kafka, stage_hook=crash_after_publishing) as hub, producer(kafka) as p:
+        await open_cases(hub.store, p, settings, ["CASE-CRASH"])
         event_id = await send_event(p, settings, panel_outcome("CASE-CRASH"))
 
         async def applied() -> bool:
@@ -43,8 +45,8 @@ async def test_crash_half_way_redelivers_and_the_effect_happens_once(kafka: str,
         await eventually(applied)
         assert crashed == [event_id]
         trace = await hub.store.trace("CASE-CRASH")
-        assert trace["case"]["event_count"] == 1
-        assert len(trace["events"]) == 1
+        assert trace["case"]["event_count"] == 2, "the request and the panel outcome, each once"
+        assert len(trace["events"]) == 2
         assert sorted(d["recipient"] for d in trace["deliveries"]) == ["childrens-social-care", "nhs", "school"]
         nhs = await topic_records(kafka, settings.topic_prefix + "out.nhs.v1")
         ids = {json.loads(r.value or b"")["id"] for r in nhs}
@@ -60,10 +62,11 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
     poison_case = "CASE-POISON"
 
     def fail_poison(stage: str, envelope: Envelope) -> None:
-        if broken["on"] and envelope.subject == poison_case and stage == "publish":
+        if broken["on"] and envelope.subject == poison_case and "panel" in envelope.type and stage == "publish":
             raise ConnectionError("recipient topic unavailable")
 
     async with running_hub(settings, kafka, stage_hook=fail_poison) as hub, producer(kafka) as p:
+        await open_cases(hub.store, p, settings, [poison_case, *(f"CASE-{i}" for i in range(1000))])
         topic = settings.topic_prefix + "ehc.panel-outcomes.v1"
         # Not JSON, and with a binary header that a text-only parser would choke on.
         await p.send_and_wait(topic, b"\x00not json at all", key=b"CASE-0", headers=[("trace", b"\xff\xfe")])
@@ -125,8 +128,9 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
 
         await eventually(poison_done)
         trace = await hub.store.trace(poison_case)
-        assert trace["case"]["event_count"] == 1
-        lineage = json.loads(trace["events"][0]["redrive_lineage"])
+        assert trace["case"]["event_count"] == 2
+        [redriven_event] = [e for e in trace["events"] if e["event_id"] == poison_id]
+        lineage = json.loads(redriven_event["redrive_lineage"])
         assert lineage["actor"] == "ops-test" and lineage["original_offset"] == 1
         assert trace["dead_letters"][0]["redrive_count"] == 1
 
@@ -143,10 +147,10 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
         redriven = await topic_records(kafka, topic)
 
         async def consumed_again() -> bool:
-            return hub.core.processed >= 1001 and len(redriven) >= 1003
+            return hub.core.processed >= 2002 and len(redriven) >= 1003
 
         await eventually(consumed_again)
-        assert (await hub.store.trace(poison_case))["case"]["event_count"] == 1
+        assert (await hub.store.trace(poison_case))["case"]["event_count"] == 2
         ops = await topic_records(kafka, settings.topic_prefix + "hub.ops-audit.v1")
         assert len(ops) == 2
 
@@ -165,6 +169,7 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
 async def test_outbound_and_audit_records_are_keyed_by_case(kafka: str, sqlite_url: str) -> None:
     settings = isolated_settings(sqlite_url)
     async with running_hub(settings, kafka) as hub, producer(kafka) as p:
+        await open_cases(hub.store, p, settings, [f"K-{i}" for i in range(20)])
         ids = [await send_event(p, settings, panel_outcome(f"K-{i}")) for i in range(20)]
 
         async def done() -> bool:

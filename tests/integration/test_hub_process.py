@@ -11,7 +11,15 @@ import pytest
 
 from hub.store import Store
 from schemas.envelope import encode, envelope_for
-from tests.helpers import assessment_requested, eventually, isolated_settings, panel_outcome, producer, topic_records
+from tests.helpers import (
+    assessment_requested,
+    eventually,
+    isolated_settings,
+    open_cases,
+    panel_outcome,
+    producer,
+    topic_records,
+)
 from tests.integration.hub_process import HubProcess, hub_cli
 
 pytestmark = pytest.mark.kafka
@@ -24,6 +32,13 @@ async def test_one_event_sent_with_the_cli_is_routed_and_traced(kafka: str, sqli
     hub = HubProcess(settings, kafka, tmp_path / "hub.log")
     await asyncio.to_thread(hub.start)
     try:
+        request = {
+            "type": "assessment-requested",
+            "source": "/la/202/sen",
+            "data": assessment_requested("CASE-README").model_dump(mode="json", exclude_none=True),
+        }
+        opened = await asyncio.to_thread(hub_cli, ["send", "-"], hub.env, json.dumps(request))
+        assert opened.returncode == 0, opened.stderr
         event = panel_outcome("CASE-README")
         doc = json.loads(encode(envelope_for(event, source="/la/202/sen")))
         sent = await asyncio.to_thread(hub_cli, ["send", "-"], hub.env, json.dumps(doc))
@@ -118,6 +133,7 @@ async def test_kill_9_in_the_middle_of_10000_events_loses_and_duplicates_nothing
     store = Store(store_url)
     try:
         async with producer(kafka) as p:
+            await open_cases(store, p, settings, [f"K9-{i}" for i in range(total)])
             topic = settings.topic_prefix + "ehc.panel-outcomes.v1"
             ids = []
             for i in range(total):
@@ -128,7 +144,7 @@ async def test_kill_9_in_the_middle_of_10000_events_loses_and_duplicates_nothing
                     await p.flush()
 
                     async def some_processed() -> bool:
-                        return (await store.counts())["processed_events"] > 500
+                        return (await store.counts())["processed_events"] > total + 500
 
                     await eventually(some_processed, timeout=120)
                     await asyncio.to_thread(hub.kill9)
@@ -136,15 +152,16 @@ async def test_kill_9_in_the_middle_of_10000_events_loses_and_duplicates_nothing
         await asyncio.to_thread(hub.start)
 
         async def all_processed() -> bool:
-            return (await store.counts())["processed_events"] == total
+            return (await store.counts())["processed_events"] == 2 * total
 
         await eventually(all_processed, timeout=300)
         counts = await store.counts()
         assert counts["cases"] == total
         assert counts["deliveries"] == 3 * total
         snapshot = await store.snapshot()
-        assert {c["event_count"] for c in snapshot["cases"]} == {1}
-        assert {e["event_id"] for e in snapshot["processed_events"]} == set(ids)
+        assert {c["event_count"] for c in snapshot["cases"]} == {2}
+        assert {c["panel_outcome"] for c in snapshot["cases"]} == {"issue-plan"}
+        assert set(ids) <= {e["event_id"] for e in snapshot["processed_events"]}
         nhs = await topic_records(kafka, settings.topic_prefix + "out.nhs.v1")
         assert len({json.loads(r.value or b"")["causationid"] for r in nhs}) == total
     finally:

@@ -1,0 +1,71 @@
+"""Which advice to request on a decision to assess (SEND Regs reg 6), and from whom.
+
+Reg 6(1) lists the advice the LA must seek; reg 6(4) says not to seek advice that has already
+been given when the adviser, the LA and the parent or young person all agree it is sufficient.
+A required kind with no adviser named is not guessed: it is reported, so the LA can name one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from hub.settings import StatutoryRules
+from schemas.common import AdviceKind, Agency, OrganisationRef
+from schemas.events import AssessmentDecisionMade, ExistingAdviceAgreement
+
+ADVICE_FROM_AGENCY: dict[Agency, AdviceKind] = {
+    Agency.SCHOOL: AdviceKind.EDUCATION,
+    Agency.EDUCATIONAL_PSYCHOLOGY: AdviceKind.EDUCATIONAL_PSYCHOLOGY,
+    Agency.NHS: AdviceKind.HEALTH,
+    Agency.CHILDRENS_SOCIAL_CARE: AdviceKind.SOCIAL_CARE,
+    Agency.FAMILY: AdviceKind.PARENT_OR_YOUNG_PERSON,
+}
+ALWAYS_REQUIRED = (
+    AdviceKind.PARENT_OR_YOUNG_PERSON,
+    AdviceKind.EDUCATION,
+    AdviceKind.HEALTH,
+    AdviceKind.EDUCATIONAL_PSYCHOLOGY,
+    AdviceKind.SOCIAL_CARE,
+)
+
+
+@dataclass(frozen=True)
+class AdvicePlan:
+    to_request: dict[AdviceKind, OrganisationRef]
+    reused: dict[AdviceKind, ExistingAdviceAgreement]
+    unassigned: list[AdviceKind]
+
+
+def plan_advice(decision: AssessmentDecisionMade, year_group: int | None, rules: StatutoryRules) -> AdvicePlan:
+    sources: dict[AdviceKind, OrganisationRef] = {
+        AdviceKind.PARENT_OR_YOUNG_PERSON: OrganisationRef(agency=Agency.FAMILY, code=decision.la_code),
+    }
+    for org in decision.advisers:
+        kind = ADVICE_FROM_AGENCY.get(org.agency)
+        if kind is not None:
+            sources[kind] = org
+    for named in decision.advice_sources:  # explicit naming wins over inference from the agency
+        sources[named.advice_kind] = named.organisation
+    required = list(ALWAYS_REQUIRED)
+    if year_group is not None and year_group >= rules.pfa_from_year_group:
+        required.append(AdviceKind.PREPARING_FOR_ADULTHOOD)
+    required += [k for k in sources if k not in required]
+    sufficient = {a.advice_kind: a for a in decision.existing_advice if a.sufficient}
+    to_request: dict[AdviceKind, OrganisationRef] = {}
+    reused: dict[AdviceKind, ExistingAdviceAgreement] = {}
+    unassigned: list[AdviceKind] = []
+    for kind in required:
+        if kind in sufficient:
+            reused[kind] = sufficient[kind]
+        elif kind in sources:
+            to_request[kind] = sources[kind]
+        else:
+            unassigned.append(kind)
+    return AdvicePlan(to_request, reused, unassigned)
+
+
+def add_weeks(start: date, weeks: int) -> date:
+    from datetime import timedelta
+
+    return start + timedelta(weeks=weeks)
