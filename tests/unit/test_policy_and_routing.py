@@ -4,6 +4,8 @@ from schemas.envelope import envelope_for
 from schemas.events import PlanRecorded, PlanSections
 from tests.helpers import assessment_requested, panel_outcome
 
+KNOWN_CASE = {"received_date": __import__("datetime").date(2026, 1, 5), "advice": {}, "exceptions": []}
+
 
 def test_minimise_keeps_only_listed_paths() -> None:
     data = {"a": 1, "b": {"x": 1, "y": 2}, "c": 3}
@@ -14,7 +16,7 @@ def test_minimise_keeps_only_listed_paths() -> None:
 
 def test_panel_outcome_is_minimised_per_recipient_and_audited() -> None:
     env = envelope_for(panel_outcome("C-7"), source="/la/202")
-    result = route(env, panel_outcome("C-7"), topic="ehc.panel-outcomes.v1", hub_source="/hub")
+    result = route(env, panel_outcome("C-7"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=KNOWN_CASE)
     out = {r.topic: r.envelope.data for r in result.records if r.topic.startswith("out.")}
     assert set(out) == {"out.nhs.v1", "out.childrens-social-care.v1", "out.school.v1"}
     assert "health_summary" in out["out.nhs.v1"] and "social_care_summary" not in out["out.nhs.v1"]
@@ -35,7 +37,10 @@ def test_plan_sections_reach_only_the_agencies_that_need_them() -> None:
         sections=PlanSections(b="needs", c="health", d="care", g="therapy", h1="csdpa", h2="other"),
     )
     env = envelope_for(plan, source="/la/202")
-    out = {r.topic: r.envelope.data for r in route(env, plan, topic="ehc.plans.v1", hub_source="/hub").records}
+    out = {
+        r.topic: r.envelope.data
+        for r in route(env, plan, topic="ehc.plans.v1", hub_source="/hub", context=KNOWN_CASE).records
+    }
     assert out["out.nhs.v1"]["sections"] == {"c": "health", "g": "therapy"}
     assert out["out.childrens-social-care.v1"]["sections"] == {"d": "care", "h1": "csdpa", "h2": "other"}
 
@@ -43,8 +48,8 @@ def test_plan_sections_reach_only_the_agencies_that_need_them() -> None:
 def test_routing_is_deterministic() -> None:
     """Redelivery must produce the same outbound ids, so consumers can dedupe."""
     env = envelope_for(panel_outcome("C-1"), source="/la/202")
-    first = route(env, panel_outcome("C-1"), topic="t", hub_source="/hub")
-    second = route(env, panel_outcome("C-1"), topic="t", hub_source="/hub")
+    first = route(env, panel_outcome("C-1"), topic="t", hub_source="/hub", context=KNOWN_CASE)
+    second = route(env, panel_outcome("C-1"), topic="t", hub_source="/hub", context=KNOWN_CASE)
     assert [r.envelope.id for r in first.records] == [r.envelope.id for r in second.records]
     assert all(r.envelope.causationid == env.id for r in first.records)
     assert all(r.envelope.correlationid == env.correlationid for r in first.records)

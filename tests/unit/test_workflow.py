@@ -1,0 +1,148 @@
+"""The EHC workflow rules with plain data: fan-out, reuse of advice, and contradictions refused."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from hub.settings import StatutoryRules
+from hub.workflow import RuleViolation, evaluate
+from schemas.common import AdviceKind, Adviser, Agency, OrganisationRef
+from schemas.events import (
+    AdviceRequested,
+    AdviceSubmitted,
+    AlertRaised,
+    AssessmentDecisionMade,
+    ExistingAdviceAgreement,
+)
+from tests.helpers import person
+
+RULES = StatutoryRules()
+SCHOOL = OrganisationRef(agency=Agency.SCHOOL, code="100001", name="Hillside Primary")
+EP = OrganisationRef(agency=Agency.EDUCATIONAL_PSYCHOLOGY, code="202-EPS")
+NHS = OrganisationRef(agency=Agency.NHS, code="RBS")
+CSC = OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code="202-CSC")
+
+
+def case(year_group: int | None = 5, **extra: object) -> dict:
+    return {
+        "received_date": date(2026, 1, 5),
+        "person": person(1).model_dump(mode="json"),
+        "year_group": year_group,
+        "advice": {},
+        "exceptions": [],
+        **extra,
+    }
+
+
+def decision(**kw: object) -> AssessmentDecisionMade:
+    values = {
+        "case_id": "C-1",
+        "la_code": "202",
+        "decision": "assess",
+        "decision_date": date(2026, 2, 9),
+        "advisers": [SCHOOL, EP, NHS, CSC],
+    }
+    values.update(kw)
+    return AssessmentDecisionMade.model_validate(values)
+
+
+def test_decision_to_assess_requests_each_advice_from_the_right_organisation() -> None:
+    out = evaluate(decision(), case(), RULES, event_id="e1")
+    requests = {e.advice_kind: e for e in out.emitted if isinstance(e, AdviceRequested)}
+    assert set(requests) == {
+        AdviceKind.PARENT_OR_YOUNG_PERSON,
+        AdviceKind.EDUCATION,
+        AdviceKind.HEALTH,
+        AdviceKind.EDUCATIONAL_PSYCHOLOGY,
+        AdviceKind.SOCIAL_CARE,
+    }
+    assert requests[AdviceKind.HEALTH].recipient == NHS
+    assert requests[AdviceKind.EDUCATION].recipient == SCHOOL
+    assert requests[AdviceKind.PARENT_OR_YOUNG_PERSON].recipient.agency == Agency.FAMILY
+    assert requests[AdviceKind.HEALTH].due_date == date(2026, 3, 23)
+    assert requests[AdviceKind.HEALTH].person.nhs_number == person(1).nhs_number
+    assert len({r["request_id"] for r in out.advice_requests}) == 5
+    assert out.case_fields == {"decision": "assess", "decision_date": date(2026, 2, 9)}
+
+
+def test_from_year_9_preparing_for_adulthood_advice_is_required() -> None:
+    out = evaluate(decision(), case(year_group=9), RULES, event_id="e1")
+    alerts = [e for e in out.emitted if isinstance(e, AlertRaised)]
+    assert [a.kind for a in alerts] == ["advice-adviser-missing"]
+    assert "preparing-for-adulthood" in alerts[0].message
+    named = decision(advice_sources=[{"advice_kind": "preparing-for-adulthood", "organisation": CSC.model_dump()}])
+    out = evaluate(named, case(year_group=9), RULES, event_id="e1")
+    kinds = [e.advice_kind for e in out.emitted if isinstance(e, AdviceRequested)]
+    assert AdviceKind.PREPARING_FOR_ADULTHOOD in kinds
+    assert not [e for e in out.emitted if isinstance(e, AlertRaised)]
+
+
+def test_existing_advice_agreed_sufficient_by_all_three_is_reused_not_requested() -> None:
+    ep_report = Adviser(name="Dr Lee", role="Educational psychologist", organisation=EP)
+    agreed = ExistingAdviceAgreement(
+        advice_kind=AdviceKind.EDUCATIONAL_PSYCHOLOGY,
+        adviser=ep_report,
+        given_date=date(2025, 11, 1),
+        agreed_by_adviser=True,
+        agreed_by_la=True,
+        agreed_by_family=True,
+    )
+    half = agreed.model_copy(update={"advice_kind": AdviceKind.HEALTH, "agreed_by_family": False})
+    out = evaluate(decision(existing_advice=[agreed, half]), case(), RULES, event_id="e1")
+    kinds = {e.advice_kind for e in out.emitted if isinstance(e, AdviceRequested)}
+    assert AdviceKind.EDUCATIONAL_PSYCHOLOGY not in kinds
+    assert AdviceKind.HEALTH in kinds, "without the family's agreement the advice is sought again"
+    [reused] = [r for r in out.advice_requests if r["reused"]]
+    assert reused["advice_kind"] == "educational-psychology"
+    assert reused["reused"]["agreed_by_family"] is True
+
+
+def test_contradictions_are_refused_with_field_and_rule() -> None:
+    with pytest.raises(RuleViolation) as err:
+        evaluate(decision(decision_date=date(2026, 1, 1)), case(), RULES, event_id="e1")
+    assert (err.value.field, err.value.rule, err.value.retryable) == (
+        "data.decision_date",
+        "decision-after-request",
+        False,
+    )
+    with pytest.raises(RuleViolation) as err:
+        evaluate(decision(), None, RULES, event_id="e1")
+    assert (err.value.rule, err.value.retryable) == ("known-case", True)
+
+
+def _advice(request_id: str = "R1", submitted: date = date(2026, 3, 1)) -> AdviceSubmitted:
+    return AdviceSubmitted(
+        case_id="C-1",
+        request_id=request_id,
+        advice_kind="health",
+        adviser=Adviser(name="Dr A", role="Paediatrician", organisation=NHS),
+        submitted_date=submitted,
+    )
+
+
+def test_advice_must_answer_a_request_once() -> None:
+    requested = {
+        "R1": {
+            "request_id": "R1",
+            "requested_date": date(2026, 2, 9),
+            "received_date": None,
+            "submission_event_id": None,
+            "submitted_date": None,
+        }
+    }
+    with pytest.raises(RuleViolation) as err:
+        evaluate(_advice("R-UNKNOWN"), case(advice=requested), RULES, event_id="a1")
+    assert err.value.rule == "known-advice-request"
+    out = evaluate(_advice(), case(advice=requested), RULES, event_id="a1")
+    assert out.advice_updates[0]["submitted_date"] == date(2026, 3, 1)
+    assert out.advice_updates[0]["received_date"] == date(2026, 3, 1)
+    done = {"R1": {**requested["R1"], "submission_event_id": "a1", "submitted_date": date(2026, 3, 1)}}
+    assert evaluate(_advice(), case(advice=done), RULES, event_id="a1").advice_updates, "a redelivery is fine"
+    with pytest.raises(RuleViolation) as err:
+        evaluate(_advice(), case(advice=done), RULES, event_id="a2")
+    assert err.value.rule == "single-submission"
+    with pytest.raises(RuleViolation) as err:
+        evaluate(_advice(submitted=date(2026, 2, 1)), case(advice=requested), RULES, event_id="a3")
+    assert err.value.rule == "submitted-after-request"
