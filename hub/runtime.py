@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -19,6 +21,7 @@ from faststream.specification import AsyncAPI
 from hub.delivery import DeliveryCore, StageHook, TopicNames
 from hub.logging import get_logger
 from hub.records import Record
+from hub.scheduler import ClockWatcher, london_today
 from hub.settings import Settings
 from hub.store import Store
 from hub.topics import retry_topic
@@ -104,6 +107,15 @@ class HubRuntime:
             logger=logging.getLogger("hub.faststream"),
             security=faststream_security(settings),
         )
+        self.watcher = ClockWatcher(
+            self.store,
+            self.producer,
+            self.names,
+            settings.rules,
+            settings.source_uri,
+            today=_pinned(settings.today) if settings.today else london_today,
+        )
+        self._watch_task: asyncio.Task[None] | None = None
         self._register()
 
     def _register(self) -> None:
@@ -165,9 +177,15 @@ class HubRuntime:
         await self.store.create_schema()
         await self.producer.start()
         await self.broker.start()
+        if self.settings.clock_sweep_seconds > 0:
+            self._watch_task = asyncio.create_task(self.watcher.run_forever(self.settings.clock_sweep_seconds))
         log.info("hub started", group_id=self.settings.group_id, topic_prefix=self.settings.topic_prefix)
 
     async def stop(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
         await self.broker.stop()
         await self.producer.stop()
         await self.store.close()
@@ -201,6 +219,10 @@ def _headers_are_text(headers: Sequence[tuple[str, bytes]]) -> bool:
 
 def _text_headers(headers: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     return [(k, v.decode("utf-8", errors="replace").encode()) for k, v in headers]
+
+
+def _pinned(day: date) -> Callable[[], date]:
+    return lambda: day
 
 
 def _records(raw: Any) -> Sequence[Record]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 
 from pydantic import BaseModel, Field
@@ -58,6 +59,8 @@ class Settings(BaseSettings):
         default=[1.0, 10.0, 60.0],
         description="one retry tier per delay; after the last, the record is dead-lettered",
     )
+    clock_sweep_seconds: float = Field(default=300.0, description="how often statutory clocks are checked")
+    today: date | None = Field(default=None, description="pin today's date (replays, demonstrations)")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     source_uri: str = "/ehc-hub"

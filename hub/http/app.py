@@ -39,6 +39,8 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         names=runtime.names,
         bootstrap_servers=runtime.bootstrap_servers,
         client_config=kafka_client_config(runtime.settings),
+        rules=runtime.settings.rules,
+        today=runtime.watcher.today,
         asyncapi=runtime.asyncapi(),
     )
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)

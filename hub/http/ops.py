@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from hub import dlq
+from hub.clocks import Clock, case_clocks, timeliness
 from hub.http.state import HubState
+from hub.settings import StatutoryRules
 
 router = APIRouter(prefix="/ops", tags=["operations"])
 
@@ -57,6 +60,68 @@ async def redrive_dead_letters(body: RedriveRequest, request: Request) -> dict[s
         client_config=state.client_config,
     )
     return {"redriven": len(audits), "audit_ids": [a["audit_id"] for a in audits]}
+
+
+@router.get("/cases/{case_id}/clocks")
+async def case_clock_status(case_id: str, request: Request) -> list[dict[str, Any]]:
+    """Every statutory clock of one case with its state today."""
+    state = _state(request)
+    contexts = await state.store.case_contexts([case_id])
+    if case_id not in contexts:
+        raise HTTPException(404, f"no case {case_id!r} is known to the hub")
+    today = state.today()
+    return [_clock_json(c, today, state.rules) for c in case_clocks(contexts[case_id], state.rules)]
+
+
+@router.get("/clocks")
+async def clocks_by_organisation(
+    request: Request, agency: str | None = None, organisation: str | None = None, state_filter: str | None = None
+) -> list[dict[str, Any]]:
+    """Clocks across open cases, e.g. every overdue advice request of one NHS provider."""
+    state = _state(request)
+    today = state.today()
+    out = []
+    ids = await state.store.open_case_ids()
+    for i in range(0, len(ids), 500):
+        for ctx in (await state.store.case_contexts(ids[i : i + 500])).values():
+            for clock in case_clocks(ctx, state.rules):
+                if (agency and clock.agency != agency) or (organisation and clock.organisation != organisation):
+                    continue
+                row = _clock_json(clock, today, state.rules)
+                if state_filter is None or row["state"] == state_filter:
+                    out.append(row)
+    return out
+
+
+@router.get("/alerts")
+async def list_alerts(request: Request, agency: str | None = None, case_id: str | None = None) -> list[dict[str, Any]]:
+    return await _state(request).store.alerts(agency, case_id)
+
+
+@router.get("/timeliness")
+async def timeliness_figure(request: Request, la_code: str | None = None) -> dict[str, Any]:
+    """The DfE headline: new plans issued within 20 weeks, excluding cases with exceptions."""
+    state = _state(request)
+    rows = await state.store.cases_rows(la_code)
+    contexts = await state.store.case_contexts([r["case_id"] for r in rows])
+    return {"la_code": la_code, **timeliness(list(contexts.values()), state.rules)}
+
+
+def _clock_json(clock: Clock, today: date, rules: StatutoryRules) -> dict[str, Any]:
+    return {
+        "clock_id": clock.clock_id,
+        "case_id": clock.case_id,
+        "kind": clock.kind,
+        "start": clock.start,
+        "due": clock.due,
+        "stopped": clock.stopped,
+        "state": clock.state(today, rules.warning_days),
+        "exceptions": list(clock.exceptions),
+        "agency": clock.agency,
+        "organisation": clock.organisation,
+        "request_id": clock.request_id,
+        **clock.detail,
+    }
 
 
 @router.get("/stats")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from hub.delivery import Producer, TopicNames
+from hub.scheduler import london_today
+from hub.settings import StatutoryRules
 from hub.store import Store
 
 
@@ -16,4 +20,6 @@ class HubState:
     names: TopicNames
     bootstrap_servers: str
     client_config: dict[str, Any]
+    rules: StatutoryRules = field(default_factory=StatutoryRules)
+    today: Callable[[], date] = london_today
     asyncapi: Any = None

@@ -240,6 +240,11 @@ class Store:
                 await conn.execute(self._insert(alerts).on_conflict_do_nothing(), fresh)
             return [r["alert_id"] for r in fresh]
 
+    async def alerts_by_id(self, alert_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not alert_ids:
+            return []
+        return await self._rows(select(alerts).where(alerts.c.alert_id.in_(list(alert_ids))))
+
     async def alerts(self, agency: str | None = None, case_id: str | None = None) -> list[dict[str, Any]]:
         q = select(alerts).order_by(alerts.c.raised_on, alerts.c.alert_id)
         if agency:

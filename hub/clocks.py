@@ -1,0 +1,229 @@
+"""Statutory clocks of one EHC case, computed from what the store knows and today's date.
+
+Each clock has a start, a due date, the date it stopped (if it has) and the exceptions that
+apply to it. The rules for exceptions follow the regulations (domain.md 1.3):
+
+- decision whether to assess, reg 5(4): a school or post-16 closure of at least 4 weeks whose
+  window (1 week before closing to 1 week before reopening) overlaps the period; exceptional
+  personal circumstances; absence from the area of at least 4 weeks.
+- each adviser's advice, reg 8(2): exceptional circumstances, absence of at least 4 continuous
+  weeks, a missed appointment. A waiting list is not an exception.
+- notice not to issue and the final plan, regs 10(4) and 13(3): advice requested from a school
+  (or early-years provider) inside a closure window; exceptional personal circumstances;
+  absence of at least 4 continuous weeks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from hub.settings import StatutoryRules
+
+PERSONAL = ("exceptional-personal-circumstances",)
+ABSENCE = "absent-from-area"
+
+
+@dataclass(frozen=True)
+class Clock:
+    clock_id: str
+    case_id: str
+    kind: str
+    start: date
+    due: date
+    stopped: date | None
+    exceptions: tuple[str, ...] = ()
+    agency: str | None = None
+    organisation: str | None = None
+    request_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def state(self, today: date, warning_days: int) -> str:
+        """running, due-soon, met, late, overdue, or excepted (a permitted exception applies)."""
+        if self.stopped is not None:
+            if self.stopped <= self.due:
+                return "met"
+            return "excepted" if self.exceptions else "late"
+        if today > self.due:
+            return "excepted" if self.exceptions else "overdue"
+        if today >= self.due - timedelta(days=warning_days):
+            return "due-soon"
+        return "running"
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=d)
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def _overlaps(a_start: date, a_end: date, b_start: date, b_end: date) -> bool:
+    return a_start <= b_end and b_start <= a_end
+
+
+def _weeks(e: dict[str, Any]) -> float:
+    return ((e["end_date"] - e["start_date"]).days + 1) / 7
+
+
+def _closure_window(e: dict[str, Any], rules: StatutoryRules) -> tuple[date, date]:
+    offset = timedelta(days=rules.closure_window_offset_days)
+    return e["start_date"] - offset, e["end_date"] + timedelta(days=1) - offset
+
+
+def _long_closures(exceptions: list[dict[str, Any]], kinds: tuple[str, ...], rules: StatutoryRules) -> list[dict]:
+    return [e for e in exceptions if e["kind"] in kinds and _weeks(e) >= rules.closure_min_weeks]
+
+
+def _personal(exceptions: list[dict[str, Any]], start: date, end: date, rules: StatutoryRules) -> list[str]:
+    found = []
+    for e in exceptions:
+        if not _overlaps(e["start_date"], e["end_date"], start, end):
+            continue
+        if e["kind"] in PERSONAL or (e["kind"] == ABSENCE and _weeks(e) >= rules.absence_min_weeks):
+            found.append(f"{e['kind']}:{e['exception_id']}")
+    return found
+
+
+def case_clocks(case: dict[str, Any], rules: StatutoryRules) -> list[Clock]:
+    """Every clock of one case (a store context: the case row with its advice and exceptions)."""
+    received: date | None = case.get("received_date")
+    if received is None:
+        return []
+    cid = case["case_id"]
+    exceptions: list[dict[str, Any]] = case.get("exceptions", [])
+    advice: dict[str, dict[str, Any]] = case.get("advice", {})
+    clocks: list[Clock] = []
+
+    decision_due = received + timedelta(weeks=rules.decision_weeks)
+    school_closures = _long_closures(exceptions, ("school-closure",), rules)
+    reasons = [
+        f"school-closure:{e['exception_id']}"
+        for e in school_closures
+        if _overlaps(*_closure_window(e, rules), received, decision_due)
+    ]
+    reasons += _personal(exceptions, received, decision_due, rules)
+    clocks.append(
+        Clock(
+            f"{cid}:decision",
+            cid,
+            "decision",
+            received,
+            decision_due,
+            case.get("decision_date"),
+            tuple(reasons),
+            agency="la-sen",
+            organisation=case.get("la_code"),
+        )
+    )
+
+    for request in sorted(advice.values(), key=lambda r: r["request_id"]):
+        if request.get("reused"):
+            continue
+        start = request.get("received_date") or request["requested_date"]
+        due = start + timedelta(weeks=rules.advice_weeks)
+        linked = [e for e in exceptions if e.get("request_id") in (None, request["request_id"])]
+        reasons = _personal(linked, start, due, rules)
+        reasons += [
+            f"missed-appointment:{e['exception_id']}"
+            for e in linked
+            if e["kind"] == "missed-appointment" and _overlaps(e["start_date"], e["end_date"], start, due)
+        ]
+        clocks.append(
+            Clock(
+                f"{cid}:advice:{request['request_id']}",
+                cid,
+                "advice",
+                start,
+                due,
+                request.get("submitted_date"),
+                tuple(reasons),
+                agency=request["recipient_agency"],
+                organisation=request["recipient_code"],
+                request_id=request["request_id"],
+                detail={"advice_kind": request["advice_kind"], "received": request.get("received_date") is not None},
+            )
+        )
+
+    if case.get("decision") == "not-assess":
+        return clocks
+    closures = _long_closures(exceptions, ("school-closure", "early-years-closure"), rules)
+    requested_in_window = [
+        f"{e['kind']}:{e['exception_id']}"
+        for e in closures
+        for r in advice.values()
+        if r["recipient_agency"] == "school"
+        and not r.get("reused")
+        and _closure_window(e, rules)[0] <= r["requested_date"] <= _closure_window(e, rules)[1]
+    ]
+    for kind, weeks, stopped in (
+        (
+            "not-issue-notice",
+            rules.not_issue_weeks,
+            case.get("panel_date") if case.get("panel_outcome") == "not-issue-plan" else None,
+        ),
+        ("final-plan", rules.final_plan_weeks, case.get("final_plan_date")),
+    ):
+        if kind == "not-issue-notice" and case.get("panel_outcome") == "issue-plan":
+            continue  # no notice is due once the panel decided to issue a plan
+        if kind == "final-plan" and case.get("panel_outcome") == "not-issue-plan":
+            continue
+        due = received + timedelta(weeks=weeks)
+        reasons = sorted(set(requested_in_window + _personal(exceptions, received, due, rules)))
+        clocks.append(
+            Clock(
+                f"{cid}:{kind}",
+                cid,
+                kind,
+                received,
+                due,
+                stopped,
+                tuple(reasons),
+                agency="la-sen",
+                organisation=case.get("la_code"),
+            )
+        )
+
+    issued = case.get("final_plan_date")
+    if issued is not None and case.get("ceased_date") is None:
+        last = max(issued, case.get("last_review_date") or issued)
+        clocks.append(
+            Clock(
+                f"{cid}:annual-review:{last.isoformat()}",
+                cid,
+                "annual-review",
+                last,
+                add_months(last, rules.annual_review_months),
+                None,
+                (),
+                agency="la-sen",
+                organisation=case.get("la_code"),
+            )
+        )
+    return clocks
+
+
+def timeliness(cases: list[dict[str, Any]], rules: StatutoryRules) -> dict[str, Any]:
+    """The DfE headline: of new plans issued, the share issued within 20 weeks, excluding cases
+    where a permitted exception applied to the final-plan time limit."""
+    issued = within = excluded = 0
+    for case in cases:
+        final = next((c for c in case_clocks(case, rules) if c.kind == "final-plan"), None)
+        if final is None or final.stopped is None:
+            continue
+        if final.exceptions:
+            excluded += 1
+            continue
+        issued += 1
+        within += final.stopped <= final.due
+    return {
+        "plans_issued": issued,
+        "within_20_weeks": within,
+        "excluded_with_exceptions": excluded,
+        "percent_within_20_weeks": round(100 * within / issued, 1) if issued else None,
+    }

@@ -1,0 +1,157 @@
+"""Statutory clocks with plain data: due dates, exceptions as the regulations say, the DfE figure."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hub.clocks import add_months, case_clocks, timeliness
+from hub.scheduler import alerts_for
+from hub.settings import StatutoryRules
+
+RULES = StatutoryRules()
+
+
+def case(**kw: object) -> dict:
+    base = {
+        "case_id": "C-1",
+        "la_code": "202",
+        "received_date": date(2026, 1, 5),
+        "decision": "assess",
+        "decision_date": date(2026, 2, 9),
+        "advice": {},
+        "exceptions": [],
+    }
+    base.update(kw)
+    return base
+
+
+def advice(
+    request_id: str, agency: str, requested: date, received: date | None = None, submitted: date | None = None
+) -> dict:
+    return {
+        "request_id": request_id,
+        "advice_kind": "health" if agency == "nhs" else "education",
+        "recipient_agency": agency,
+        "recipient_code": "RBS" if agency == "nhs" else "100001",
+        "requested_date": requested,
+        "received_date": received,
+        "submitted_date": submitted,
+        "reused": None,
+    }
+
+
+def by_kind(clocks: list) -> dict:
+    return {c.kind if c.kind != "advice" else f"advice:{c.request_id}": c for c in clocks}
+
+
+def test_due_dates_run_from_day_one_and_advice_from_receipt() -> None:
+    clocks = by_kind(case_clocks(case(advice={"H": advice("H", "nhs", date(2026, 2, 9), date(2026, 2, 12))}), RULES))
+    assert clocks["decision"].due == date(2026, 2, 16)
+    assert clocks["decision"].state(date(2026, 3, 1), 14) == "met"
+    assert clocks["advice:H"].start == date(2026, 2, 12), "reg 8: six weeks from the adviser's receipt"
+    assert clocks["advice:H"].due == date(2026, 3, 26)
+    assert clocks["not-issue-notice"].due == date(2026, 4, 27)
+    assert clocks["final-plan"].due == date(2026, 5, 25)
+
+
+def test_states_and_alerts_before_and_at_breach() -> None:
+    clock = by_kind(case_clocks(case(advice={"H": advice("H", "nhs", date(2026, 2, 9))}), RULES))["advice:H"]
+    assert clock.state(date(2026, 3, 1), 14) == "running"
+    assert clock.state(date(2026, 3, 10), 14) == "due-soon"
+    assert clock.state(date(2026, 3, 24), 14) == "overdue"
+    assert [a.severity for a in alerts_for(clock, date(2026, 3, 10), RULES)] == ["warning"]
+    breach = alerts_for(clock, date(2026, 3, 24), RULES)
+    assert [a.severity for a in breach] == ["warning", "breach"]
+    assert breach[1].organisation is not None and breach[1].organisation.code == "RBS"
+    assert alerts_for(clock, date(2026, 3, 24), RULES)[1].alert_id == breach[1].alert_id, "stable ids"
+
+
+def test_school_closure_of_4_weeks_during_school_advice_window_excepts_the_16_and_20_week_limits() -> None:
+    closure = {
+        "exception_id": "X1",
+        "kind": "school-closure",
+        "start_date": date(2026, 2, 12),
+        "end_date": date(2026, 3, 15),
+        "request_id": None,
+    }
+    ctx = case(exceptions=[closure], advice={"S": advice("S", "school", date(2026, 2, 9))})
+    clocks = by_kind(case_clocks(ctx, RULES))
+    assert clocks["final-plan"].exceptions == ("school-closure:X1",)
+    assert clocks["not-issue-notice"].exceptions == ("school-closure:X1",)
+    assert clocks["advice:S"].exceptions == (), "reg 8(2) has no closure exception"
+    short = dict(closure, end_date=date(2026, 3, 1))  # under 4 weeks: no exception
+    clocks = by_kind(
+        case_clocks(case(exceptions=[short], advice={"S": advice("S", "school", date(2026, 2, 9))}), RULES)
+    )
+    assert clocks["final-plan"].exceptions == ()
+
+
+def test_closure_window_starts_a_week_before_closing() -> None:
+    closure = {
+        "exception_id": "X2",
+        "kind": "school-closure",
+        "start_date": date(2026, 2, 15),
+        "end_date": date(2026, 3, 20),
+        "request_id": None,
+    }
+    inside = case(exceptions=[closure], advice={"S": advice("S", "school", date(2026, 2, 9))})
+    outside = case(exceptions=[closure], advice={"S": advice("S", "school", date(2026, 2, 7))})
+    assert by_kind(case_clocks(inside, RULES))["final-plan"].exceptions
+    assert not by_kind(case_clocks(outside, RULES))["final-plan"].exceptions
+
+
+def test_missed_appointment_excepts_only_that_advice() -> None:
+    missed = {
+        "exception_id": "M",
+        "kind": "missed-appointment",
+        "start_date": date(2026, 3, 2),
+        "end_date": date(2026, 3, 2),
+        "request_id": "H",
+    }
+    ctx = case(
+        exceptions=[missed],
+        advice={"H": advice("H", "nhs", date(2026, 2, 9)), "S": advice("S", "school", date(2026, 2, 9))},
+    )
+    clocks = by_kind(case_clocks(ctx, RULES))
+    assert clocks["advice:H"].exceptions == ("missed-appointment:M",)
+    assert clocks["advice:S"].exceptions == ()
+    assert clocks["final-plan"].exceptions == ()
+
+
+def test_annual_review_within_12_months_of_the_plan_or_last_review() -> None:
+    clocks = by_kind(
+        case_clocks(
+            case(panel_outcome="issue-plan", final_plan_date=date(2026, 5, 20), last_review_date=date(2027, 5, 1)),
+            RULES,
+        )
+    )
+    assert clocks["annual-review"].due == date(2028, 5, 1)
+    assert "not-issue-notice" not in clocks
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+
+
+def test_rules_are_configuration() -> None:
+    rules = StatutoryRules(final_plan_weeks=18, warning_days=3)
+    assert by_kind(case_clocks(case(), rules))["final-plan"].due == date(2026, 5, 11)
+
+
+def test_timeliness_excludes_cases_with_exceptions() -> None:
+    closure = {
+        "exception_id": "X",
+        "kind": "exceptional-personal-circumstances",
+        "start_date": date(2026, 3, 1),
+        "end_date": date(2026, 3, 30),
+        "request_id": None,
+    }
+    cases = [
+        case(case_id="A", final_plan_date=date(2026, 5, 1)),
+        case(case_id="B", final_plan_date=date(2026, 6, 30)),
+        case(case_id="C", final_plan_date=date(2026, 7, 30), exceptions=[closure]),
+        case(case_id="D"),
+    ]
+    assert timeliness(cases, RULES) == {
+        "plans_issued": 2,
+        "within_20_weeks": 1,
+        "excluded_with_exceptions": 1,
+        "percent_within_20_weeks": 50.0,
+    }
