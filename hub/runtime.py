@@ -18,18 +18,22 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 
+from adapters.webhooks import PermanentDeliveryError, WebhookDispatcher
 from hub.delivery import DeliveryCore, StageHook, TopicNames
 from hub.logging import get_logger
 from hub.records import Record
 from hub.scheduler import ClockWatcher, london_today
 from hub.settings import Settings
 from hub.store import Store
-from hub.topics import retry_topic
+from hub.submit import HubEventPort
+from hub.topics import outbound_topic, retry_topic
+from schemas.common import Agency
 from schemas.events import ALL_EVENTS, INBOUND_EVENTS
 
 log = get_logger("hub.runtime")
 
 MAX_BATCH = 500
+WEBHOOK_AGENCIES = (Agency.SCHOOL, Agency.EDUCATIONAL_PSYCHOLOGY, Agency.CHILDRENS_SOCIAL_CARE)
 
 
 def kafka_client_config(settings: Settings) -> dict[str, Any]:
@@ -116,6 +120,10 @@ class HubRuntime:
             today=_pinned(settings.today) if settings.today else london_today,
         )
         self._watch_task: asyncio.Task[None] | None = None
+        self.event_port = HubEventPort(self.store, self.producer, self.names, settings.rules)
+        self.webhooks = WebhookDispatcher(
+            settings.webhooks, self.event_port, self.watcher.today, settings.webhook_retry_delays_seconds
+        )
         self._register()
 
     def _register(self) -> None:
@@ -146,6 +154,24 @@ class HubRuntime:
                 parser=tolerant_batch_parser,
                 decoder=undecoded,
             )(self._retry_handler())
+
+        dispatcher = self.webhooks
+
+        @self.broker.subscriber(
+            *(self.names.physical(outbound_topic(a)) for a in WEBHOOK_AGENCIES),
+            group_id=f"{self.settings.group_id}.webhooks",
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            max_poll_interval_ms=60 * 60 * 1000,  # a recipient may be down for a while; we keep retrying
+            parser=tolerant_parser,
+            decoder=undecoded,
+        )
+        async def on_outbound(message: KafkaMessage) -> None:
+            try:
+                await dispatcher.deliver(_records(message.raw_message)[0].value)
+            except PermanentDeliveryError as exc:
+                # Left for the recipient to fetch from the advice-request inbox instead.
+                log.error("webhook refused advice request", error=str(exc))
 
         for event in ALL_EVENTS:  # documents each canonical channel with its payload schema
             self.broker.publisher(
@@ -200,6 +226,12 @@ async def tolerant_batch_parser(records: tuple[Any, ...], original: Callable[...
     )
     message = await original(safe)
     message.raw_message = records
+    return message
+
+
+async def tolerant_parser(record: Any, original: Callable[..., Awaitable[Any]]) -> Any:
+    message = await tolerant_batch_parser((record,), lambda safe: original(safe[0]))
+    message.raw_message = record
     return message
 
 

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     )
     clock_sweep_seconds: float = Field(default=300.0, description="how often statutory clocks are checked")
     today: date | None = Field(default=None, description="pin today's date (replays, demonstrations)")
+    webhooks: dict[str, str] = Field(
+        default_factory=dict,
+        description='organisation code -> URL receiving its advice requests, e.g. {"100001": "https://..."}',
+    )
+    webhook_retry_delays_seconds: list[float] = Field(default=[1, 2, 5, 10, 30, 60])
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     source_uri: str = "/ehc-hub"

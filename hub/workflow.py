@@ -163,17 +163,16 @@ def _fan_out(
     person = PersonRef.model_validate(ctx["person"])
     for kind, org in plan.to_request.items():
         request_id = derived_id(event_id, f"advice:{kind.value}")
-        out.emitted.append(
-            AdviceRequested(
-                case_id=decision.case_id,
-                request_id=request_id,
-                advice_kind=kind,
-                recipient=org,
-                person=person,
-                requested_date=decision.decision_date,
-                due_date=add_weeks(decision.decision_date, rules.advice_weeks),
-            )
+        request = AdviceRequested(
+            case_id=decision.case_id,
+            request_id=request_id,
+            advice_kind=kind,
+            recipient=org,
+            person=person,
+            requested_date=decision.decision_date,
+            due_date=add_weeks(decision.decision_date, rules.advice_weeks),
         )
+        out.emitted.append(request)
         out.advice_requests.append(
             {
                 "request_id": request_id,
@@ -183,6 +182,7 @@ def _fan_out(
                 "recipient_code": org.code,
                 "requested_date": decision.decision_date,
                 "reused": None,
+                "request": request.model_dump(mode="json", exclude_none=True),
             }
         )
     for kind, agreement in plan.reused.items():
@@ -195,6 +195,7 @@ def _fan_out(
                 "recipient_code": agreement.adviser.organisation.code,
                 "requested_date": decision.decision_date,
                 "reused": agreement.model_dump(mode="json"),
+                "request": None,
             }
         )
     for kind in plan.unassigned:

@@ -11,9 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+from adapters import advice_inbox
+from adapters.childrens_social_care import api as csc_api
+from adapters.education import api as education_api
 from hub.http import errors, ingress, ops
 from hub.http.state import HubState
 from hub.runtime import HubRuntime, kafka_client_config
+from hub.submit import HubAdviceInbox
 
 
 def create_app(runtime: HubRuntime) -> FastAPI:
@@ -43,8 +47,14 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         today=runtime.watcher.today,
         asyncapi=runtime.asyncapi(),
     )
+    app.state.event_port = runtime.event_port
+    app.state.advice_inbox = HubAdviceInbox(runtime.store)
+    app.state.today = runtime.watcher.today
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
     app.include_router(ingress.router)
+    app.include_router(education_api.router)
+    app.include_router(csc_api.router)
+    app.include_router(advice_inbox.router)
     app.include_router(ops.router)
     registry = CollectorRegistry()
     processed = Gauge("hub_events_processed", "events applied by this instance", registry=registry)

@@ -54,6 +54,7 @@ advice_requests = Table(
     Column("submission_event_id", String(128)),
     Column("signed_off", Integer),
     Column("reused", JSON, doc="reg 6(4): who agreed existing advice is sufficient, when this advice is reused"),
+    Column("request", JSON, doc="the AdviceRequested event as sent, for recipients that fetch their work"),
 )
 
 case_exceptions = Table(

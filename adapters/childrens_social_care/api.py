@@ -1,0 +1,27 @@
+"""REST ingress for children's social care systems."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from adapters.childrens_social_care.mapping import CSV_KINDS
+from adapters.http import add_csv_endpoint, add_event_endpoint, adviser_source
+from schemas.events import AdviceSubmitted, CareAssessmentRecorded
+
+router = APIRouter(prefix="/api/v1/social-care", tags=["children's social care"])
+
+add_event_endpoint(
+    router,
+    "/advice",
+    AdviceSubmitted,
+    adviser_source,
+    "F3: social care advice for an EHC needs assessment",
+)
+add_event_endpoint(
+    router,
+    "/assessments",
+    CareAssessmentRecorded,
+    lambda e: f"/la/{getattr(e, 'la_code', 'unknown')}/childrens-social-care",
+    "F6: a Care Act s58, s60 or s63 transition assessment",
+)
+add_csv_endpoint(router, CSV_KINDS, "/childrens-social-care/csv")

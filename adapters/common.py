@@ -1,0 +1,46 @@
+"""What every adapter shares: the port through which it hands canonical events to the hub, and
+the error type its mapping code raises. Adapters depend on this and on ``schemas``, never on the
+hub's internals; the hub supplies the port's implementation when it mounts an adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from schemas.events import Event
+
+
+class MappingError(ValueError):
+    """An agency record that cannot become a canonical event: names the field and the rule."""
+
+    def __init__(self, message: str, *, field: str, rule: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class Submission:
+    event: Event
+    source: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """``accepted``: durably on Kafka; ``unchanged``: this exact event was accepted before;
+    ``rejected``: refused with the field, the rule and an HTTP status to answer with."""
+
+    outcome: Literal["accepted", "unchanged", "rejected"]
+    event_id: str
+    status: int = 202
+    message: str = ""
+    field: str | None = None
+    rule: str | None = None
+
+
+class EventPort(Protocol):
+    async def submit_many(self, submissions: list[Submission]) -> list[SubmitResult]:
+        """Judge each submission against what the hub knows, then publish the acceptable ones."""
+        ...

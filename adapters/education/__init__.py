@@ -1,0 +1,1 @@
+"""Education adapter: LA SEN case-management systems, schools and educational psychologists."""

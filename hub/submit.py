@@ -1,0 +1,90 @@
+"""The hub's side of the adapters' EventPort: judge submissions against the store, then publish.
+
+Checking the workflow rules before publishing lets the HTTP and CSV ingress answer a sender at
+once (404 unknown case, 409 duplicate submission, 422 a contradiction) instead of only dead-
+lettering later. The delivery core applies the same rules again when it consumes the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from adapters.common import Submission, SubmitResult
+from hub.delivery import Producer, TopicNames
+from hub.settings import StatutoryRules
+from hub.store import Store
+from hub.workflow import RuleViolation, evaluate
+from schemas.envelope import encode, envelope_for
+
+STATUS_FOR_RULE = {"known-case": 404, "known-advice-request": 404, "single-submission": 409}
+
+
+class HubEventPort:
+    def __init__(self, store: Store, producer: Producer, names: TopicNames, rules: StatutoryRules) -> None:
+        self.store = store
+        self.producer = producer
+        self.names = names
+        self.rules = rules
+
+    async def submit_many(self, submissions: list[Submission]) -> list[SubmitResult]:
+        envelopes = [envelope_for(s.event, source=s.source, event_id=s.event_id) for s in submissions]
+        done = await self.store.processed_ids([e.id for e in envelopes])
+        case_ids = sorted({str(c) for s in submissions if (c := getattr(s.event, "case_id", None))})
+        contexts: dict[str, Any] = await self.store.case_contexts(case_ids)
+        results: list[SubmitResult] = []
+        sends = []
+        for sub, env in zip(submissions, envelopes, strict=True):
+            if env.id in done:
+                results.append(SubmitResult("unchanged", env.id, 200, "already accepted"))
+                continue
+            case_id = str(getattr(sub.event, "case_id", "") or "")
+            try:
+                outcome = evaluate(sub.event, contexts.get(case_id), self.rules, event_id=env.id)
+            except RuleViolation as exc:
+                if not (exc.rule == "known-case" and _opens_case_in_batch(case_id, submissions)):
+                    status = STATUS_FOR_RULE.get(exc.rule, 422)
+                    results.append(SubmitResult("rejected", env.id, status, exc.message, exc.field, exc.rule))
+                    continue
+                outcome = None
+            if outcome is not None and case_id:
+                _absorb(contexts, case_id, sub, outcome)
+            sends.append(
+                await self.producer.send(
+                    self.names.physical(sub.event.topic),
+                    encode(env),
+                    sub.event.key().encode(),
+                    [("content-type", b"application/cloudevents+json")],
+                )
+            )
+            results.append(SubmitResult("accepted", env.id))
+        await asyncio.gather(*sends)
+        return results
+
+
+def _opens_case_in_batch(case_id: str, submissions: list[Submission]) -> bool:
+    return any(
+        getattr(s.event, "case_id", None) == case_id and s.event.event_type == "assessment-requested"
+        for s in submissions
+    )
+
+
+def _absorb(contexts: dict[str, Any], case_id: str, sub: Submission, outcome: Any) -> None:
+    """Let later submissions in the same batch see this one's effect (a file may open a case and decide it)."""
+    ctx = contexts.setdefault(case_id, {"case_id": case_id, "advice": {}, "exceptions": []})
+    if sub.event.event_type == "assessment-requested":
+        ctx.setdefault("received_date", getattr(sub.event, "received_date", None))
+    for key, value in outcome.case_fields.items():
+        ctx.setdefault(key, value)
+    for request in outcome.advice_requests:
+        ctx["advice"].setdefault(request["request_id"], {**request, "submission_event_id": None})
+
+
+class HubAdviceInbox:
+    """The adapters' AdviceInbox over the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def pending_for(self, recipient_code: str) -> list[dict[str, Any]]:
+        return await self.store.advice_requests_for(recipient_code)
