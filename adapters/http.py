@@ -57,6 +57,7 @@ def add_event_endpoint(
         [result] = await port(request).submit_many([Submission(body, src, event_id_for(src, idempotency_key))])
         return answer(result)
 
+    submit.__annotations__["body"] = model  # a real class, not the postponed string, so FastAPI reads the body
     router.add_api_route(
         path,
         submit,

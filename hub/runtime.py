@@ -122,7 +122,7 @@ class HubRuntime:
         self._watch_task: asyncio.Task[None] | None = None
         self.event_port = HubEventPort(self.store, self.producer, self.names, settings.rules)
         self.webhooks = WebhookDispatcher(
-            settings.webhooks, self.event_port, self.watcher.today, settings.webhook_retry_delays_seconds
+            settings.webhooks, self.event_port, lambda: self.watcher.today(), settings.webhook_retry_delays_seconds
         )
         self._register()
 

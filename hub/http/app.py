@@ -44,12 +44,12 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         bootstrap_servers=runtime.bootstrap_servers,
         client_config=kafka_client_config(runtime.settings),
         rules=runtime.settings.rules,
-        today=runtime.watcher.today,
+        today=lambda: runtime.watcher.today(),
         asyncapi=runtime.asyncapi(),
     )
     app.state.event_port = runtime.event_port
     app.state.advice_inbox = HubAdviceInbox(runtime.store)
-    app.state.today = runtime.watcher.today
+    app.state.today = lambda: runtime.watcher.today()  # read at call time: tests and replays move it
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
     app.include_router(ingress.router)
     app.include_router(education_api.router)

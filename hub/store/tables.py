@@ -28,7 +28,7 @@ cases = Table(
     Column("received_date", Date),
     Column("stage_rank", Integer, nullable=False, default=0),
     Column("event_count", Integer, nullable=False, default=0),
-    Column("person", JSON),
+    Column("person", JSON(none_as_null=True)),
     Column("year_group", Integer),
     Column("decision", String(16)),
     Column("decision_date", Date),
@@ -53,8 +53,16 @@ advice_requests = Table(
     Column("submitted_date", Date),
     Column("submission_event_id", String(128)),
     Column("signed_off", Integer),
-    Column("reused", JSON, doc="reg 6(4): who agreed existing advice is sufficient, when this advice is reused"),
-    Column("request", JSON, doc="the AdviceRequested event as sent, for recipients that fetch their work"),
+    Column(
+        "reused",
+        JSON(none_as_null=True),
+        doc="reg 6(4): who agreed existing advice is sufficient, when this advice is reused",
+    ),
+    Column(
+        "request",
+        JSON(none_as_null=True),
+        doc="the AdviceRequested event as sent, for recipients that fetch their work",
+    ),
 )
 
 case_exceptions = Table(

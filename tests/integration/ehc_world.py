@@ -1,0 +1,114 @@
+"""A running hub with stand-in agency systems, for end-to-end journeys over real sockets."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+
+from hub.http.app import create_app
+from hub.runtime import HubRuntime
+from hub.service import ensure_topics
+from tests.helpers import eventually, isolated_settings, person, topic_records
+from tests.servers import AgencyEndpoint, serving
+
+LA = "202"
+SCHOOL = {"agency": "school", "code": "100001", "name": "Hillside Primary"}
+EP = {"agency": "educational-psychology", "code": "202-EPS"}
+NHS = {"agency": "nhs", "code": "RBS", "name": "Evelina London"}
+CSC = {"agency": "childrens-social-care", "code": "202-CSC"}
+
+
+@dataclass
+class World:
+    runtime: HubRuntime
+    client: httpx.AsyncClient
+    kafka: str
+    school: AgencyEndpoint
+    social_care: AgencyEndpoint
+    today: list[date] = field(default_factory=lambda: [date(2026, 1, 5)])
+
+    def set_today(self, day: date) -> None:
+        self.today[0] = day
+
+    async def post(self, path: str, body: dict[str, Any], expect: int = 202, **headers: str) -> dict[str, Any]:
+        response = await self.client.post(path, json=body, headers=headers)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    async def wait_applied(self, event_id: str) -> None:
+        async def applied() -> bool:
+            return bool(await self.runtime.store.processed_ids([event_id]))
+
+        await eventually(applied)
+
+    async def clocks(self, case_id: str) -> dict[str, dict[str, Any]]:
+        rows = (await self.client.get(f"/ops/cases/{case_id}/clocks")).json()
+        return {r["kind"] if r["kind"] != "advice" else f"advice:{r['advice_kind']}": r for r in rows}
+
+    async def received_by(self, agency: str) -> Counter[str]:
+        """Event types an agency's outbound topic carried, each distinct event once."""
+        records = await topic_records(self.kafka, self.runtime.names.physical(f"out.{agency}.v1"))
+        seen = {json.loads(r.value or b"")["id"]: json.loads(r.value or b"")["type"] for r in records}
+        return Counter(t.split(".")[2] for t in seen.values())
+
+
+@asynccontextmanager
+async def ehc_world(kafka: str, database_url: str, **overrides: Any) -> AsyncIterator[World]:
+    school, social_care = AgencyEndpoint(), AgencyEndpoint()
+    async with AsyncExitStack() as stack:
+        school_url = await stack.enter_async_context(serving(school.app))
+        csc_url = await stack.enter_async_context(serving(social_care.app))
+        settings = isolated_settings(
+            database_url,
+            webhooks={SCHOOL["code"]: f"{school_url}/inbox", CSC["code"]: f"{csc_url}/inbox"},
+            webhook_retry_delays_seconds=[0.1],
+            clock_sweep_seconds=0,
+            **overrides,
+        )
+        await ensure_topics(settings, kafka)
+        runtime = HubRuntime(settings, kafka)
+        world_today = [date(2026, 1, 5)]
+        runtime.watcher.today = lambda: world_today[0]
+        base = await stack.enter_async_context(serving(create_app(runtime)))
+        client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30))
+        yield World(runtime, client, kafka, school, social_care, world_today)
+
+
+def request_body(case_id: str, n: int = 1, received: str = "2026-01-05", year_group: int = 6) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "la_code": LA,
+        "requested_by": "parent",
+        "received_date": received,
+        "year_group": year_group,
+        "person": person(n).model_dump(mode="json", exclude_none=True),
+    }
+
+
+def decision_body(case_id: str, day: str = "2026-02-09", advisers: list[dict] | None = None) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "la_code": LA,
+        "decision": "assess",
+        "decision_date": day,
+        "advisers": advisers if advisers is not None else [SCHOOL, EP, NHS, CSC],
+    }
+
+
+def advice_body(case_id: str, request: dict[str, Any], day: str, org: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "request_id": request["request_id"],
+        "advice_kind": request["advice_kind"],
+        "submitted_date": day,
+        "summary": "needs described",
+        "adviser": {"name": "A Adviser", "role": "professional", "organisation": org},
+        **extra,
+    }

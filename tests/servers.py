@@ -1,0 +1,59 @@
+"""Real HTTP servers on loopback for tests: the hub's own app, and stand-ins for agency systems."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hub.kafka_local import free_port
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app on a free loopback port for the duration of the block."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class AgencyEndpoint:
+    """An agency system receiving webhooks: records every POST, can be made to fail for a while."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.fail_next = 0
+        self.fail_status = 503
+        self.app = Starlette(routes=[Route("/inbox", self._inbox, methods=["POST"])])
+
+    async def _inbox(self, request: Request) -> JSONResponse:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return JSONResponse({"error": "unavailable"}, status_code=self.fail_status)
+        self.headers.append(dict(request.headers))
+        self.received.append(await request.json())
+        return JSONResponse({"ok": True})
+
+    def distinct(self) -> list[dict[str, Any]]:
+        """What the agency's system keeps: one record per idempotency key."""
+        seen: dict[str, dict[str, Any]] = {}
+        for headers, body in zip(self.headers, self.received, strict=True):
+            seen.setdefault(headers.get("idempotency-key", ""), body)
+        return list(seen.values())
