@@ -1,0 +1,85 @@
+"""CSV batch import over HTTP: good rows in, bad rows reported precisely, re-import changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import eventually, nhs_number
+from tests.integration.ehc_world import ehc_world
+
+pytestmark = pytest.mark.kafka
+
+HEADER = "case_id,la_code,received_date,requested_by,nhs_number,upn,la_person_id,given_name,family_name,date_of_birth,year_group"
+BAD_ROWS = {  # row index -> (column, rule, how the row is broken)
+    5: ("nhs_number", "nhs-number-modulus-11", {"nhs_number": "9434765918"}),
+    77: ("case_id", "required", {"case_id": ""}),
+    140: ("received_date", "date", {"received_date": "31/02/2026"}),
+    600: ("requested_by", "requester", {"requested_by": "neighbour"}),
+    1234: ("la_code", "la-code-format", {"la_code": "99"}),
+    2000: ("upn", "upn-check-letter", {"upn": "Z801200001001"}),
+    4321: ("year_group", "integer", {"year_group": "nine"}),
+}
+
+
+def _row(i: int, **override: str) -> str:
+    values = {
+        "case_id": f"CSV-{i:05d}",
+        "la_code": "202",
+        "received_date": "05/01/2026",
+        "requested_by": "parent",
+        "nhs_number": nhs_number(i),
+        "upn": "H801200001001",
+        "la_person_id": f"P{i}",
+        "given_name": "Sam",
+        "family_name": "Jones",
+        "date_of_birth": "2015-09-01",
+        "year_group": "5",
+    }
+    values.update(override)
+    return ",".join(values[c] for c in HEADER.split(","))
+
+
+def _file() -> tuple[str, dict[int, tuple[str, str]]]:
+    """10,000 rows, 37 of them bad: the seven kinds above, repeated at spread-out positions."""
+    bad_at: dict[int, tuple[str, str]] = {}
+    kinds = list(BAD_ROWS.values())
+    positions = sorted({(k * 263 + 5) % 10_000 for k in range(37)})
+    assert len(positions) == 37
+    lines = [HEADER]
+    for i in range(10_000):
+        if i in positions:
+            column, rule, broken = kinds[positions.index(i) % len(kinds)]
+            lines.append(_row(i, **broken))
+            bad_at[i + 2] = (column, rule)  # line 1 is the header
+        else:
+            lines.append(_row(i))
+    return "\n".join(lines) + "\n", bad_at
+
+
+async def test_ten_thousand_rows_with_37_bad(kafka: str, sqlite_url: str) -> None:
+    text, bad_at = _file()
+    async with ehc_world(kafka, sqlite_url) as world:
+        response = await world.client.post(
+            "/api/v1/imports/assessment-requests", content=text.encode(), headers={"content-type": "text/csv"}
+        )
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert (report["rows"], report["imported"], report["rejected"]) == (10_000, 9_963, 37)
+        assert {p["line"]: (p["field"], p["rule"]) for p in report["problems"]} == bad_at
+        assert all(p["message"] for p in report["problems"])
+
+        async def all_applied() -> bool:
+            return (await world.runtime.store.counts())["cases"] == 9_963
+
+        await eventually(all_applied, timeout=180)
+        before = await world.runtime.store.snapshot()
+        again = (
+            await world.client.post(
+                "/api/v1/imports/assessment-requests", content=text.encode(), headers={"content-type": "text/csv"}
+            )
+        ).json()
+        assert (again["imported"], again["unchanged"], again["rejected"]) == (0, 9_963, 37)
+        assert await world.runtime.store.snapshot() == before
+
+        unknown = await world.client.post("/api/v1/imports/nonsense", content=b"a,b\n1,2\n")
+        assert unknown.status_code == 404 and "assessment-requests" in unknown.json()["kinds"]
