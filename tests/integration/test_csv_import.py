@@ -9,7 +9,10 @@ from tests.integration.ehc_world import ehc_world
 
 pytestmark = pytest.mark.kafka
 
-HEADER = "case_id,la_code,received_date,requested_by,nhs_number,upn,la_person_id,given_name,family_name,date_of_birth,year_group"
+HEADER = (
+    "case_id,la_code,received_date,requested_by,nhs_number,upn,la_person_id,"
+    "given_name,family_name,date_of_birth,year_group"
+)
 BAD_ROWS = {  # row index -> (column, rule, how the row is broken)
     5: ("nhs_number", "nhs-number-modulus-11", {"nhs_number": "9434765918"}),
     77: ("case_id", "required", {"case_id": ""}),
