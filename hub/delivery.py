@@ -27,9 +27,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hub import records as h
+from hub.identity import identifiers, persons_in
 from hub.logging import bind_message_context, get_logger
 from hub.records import Origin, Record, now_utc
-from hub.routing import OutboundRecord, RoutingResult, route
+from hub.routing import IdentityContext, OutboundRecord, RoutingResult, route
 from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.store.tables import dead_letters
@@ -119,7 +120,7 @@ class DeliveryCore:
 
     async def _process_wave(self, wave: list[Accepted]) -> None:
         """Events of distinct cases: each is judged against its case as the store has it now."""
-        contexts = await self.store.case_contexts(sorted({c for a in wave if (c := case_of(a.event))}))
+        contexts, identity = await load_contexts(self.store, wave)
         routed: list[Accepted] = []
         for a in wave:
             bind_message_context(
@@ -135,6 +136,7 @@ class DeliveryCore:
                     lineage=a.record.header(h.H_LINEAGE),
                     context=contexts.get(case_of(a.event) or ""),
                     rules=self.rules,
+                    identity=identity,
                 )
                 routed.append(a)
             except RuleViolation as exc:
@@ -260,6 +262,13 @@ class DeliveryCore:
 def case_of(event: Event) -> str | None:
     case_id = getattr(event, "case_id", None)
     return str(case_id) if case_id else None
+
+
+async def load_contexts(store: Store, wave: Sequence[Accepted]) -> tuple[dict[str, Any], IdentityContext]:
+    """What the store knows about the cases and people of one wave of events."""
+    contexts = await store.case_contexts(sorted({c for a in wave if (c := case_of(a.event))}))
+    ids = sorted({i for a in wave for ref in persons_in(a.event) for i in identifiers(ref)})
+    return contexts, await store.identity_context(ids)
 
 
 def waves_by_case(items: Sequence[Accepted]) -> list[list[Accepted]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hub.delivery import Accepted, TopicNames, case_of, dead_letter_row, waves_by_case
+from hub.delivery import Accepted, TopicNames, case_of, dead_letter_row, load_contexts, waves_by_case
 from hub.dlq import audit_row_from_record
 from hub.kafka_io import read_topic
 from hub.records import H_LINEAGE, Origin
@@ -27,7 +27,7 @@ async def _replay(
     (live processing dead-lettered them, and only a redriven copy counts)."""
     done = await store.processed_ids([a.envelope.id for a in chunk])
     for wave in waves_by_case([a for a in chunk if a.envelope.id not in done]):
-        contexts = await store.case_contexts(sorted({c for a in wave if (c := case_of(a.event))}))
+        contexts, identity = await load_contexts(store, wave)
         effects = []
         for a in wave:
             try:
@@ -39,6 +39,7 @@ async def _replay(
                     lineage=a.record.header(H_LINEAGE),
                     context=contexts.get(case_of(a.event) or ""),
                     rules=rules,
+                    identity=identity,
                 )
             except RuleViolation:
                 continue

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from hub.identity import link, persons_in
 from hub.ids import derived_id
 from hub.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, minimise, shares_for
 from hub.settings import StatutoryRules
 from hub.store import CaseEffect, Delivery
 from hub.topics import outbound_topic
-from hub.workflow import CaseContext, evaluate
+from hub.workflow import CaseContext, WorkflowOutcome, evaluate
 from schemas.common import Agency
 from schemas.envelope import Envelope
 from schemas.events import (
@@ -63,6 +64,7 @@ def route(
     lineage: str | None = None,
     context: CaseContext | None = None,
     rules: StatutoryRules | None = None,
+    identity: IdentityContext | None = None,
 ) -> RoutingResult:
     """Work out every record to publish for ``event`` and the effect it has on the store.
 
@@ -73,6 +75,9 @@ def route(
     builder = _Builder(envelope, hub_source, str(case_id or event.key()))
     for share in shares_for(event.event_type):
         builder.deliver(envelope, event.key(), share.recipient, None, share.fields, share.lawful_basis)
+    links, person_key = _link_people(event, identity or ({}, {}), envelope.id, outcome)
+    if person_key and isinstance(event, AssessmentRequested):
+        outcome.case_fields["person_key"] = person_key
     alerts: list[dict[str, Any]] = []
     for emitted in outcome.emitted:
         child = builder.child(emitted)
@@ -102,8 +107,40 @@ def route(
         advice_updates=outcome.advice_updates,
         exceptions=outcome.exceptions,
         alerts=alerts,
+        person_links=links,
     )
     return RoutingResult(builder.records, effect)
+
+
+IdentityContext = tuple[dict[tuple[str, str], str], dict[str, set[str]]]
+
+
+def _link_people(
+    event: Event, identity: IdentityContext, event_id: str, outcome: WorkflowOutcome
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Link the event's people to known persons; clashes become data-quality alerts, not merges."""
+    known, types_of = identity
+    links: list[dict[str, Any]] = []
+    subject_key: str | None = None
+    for n, ref in enumerate(persons_in(event)):
+        result = link(ref, known, types_of)
+        if n == 0:
+            subject_key = result.person_key
+        for id_type, value, key in result.new_links:
+            links.append({"id_type": id_type, "id_value": value, "person_key": key})
+            known[(id_type, value)] = key
+            types_of.setdefault(key, set()).add(id_type)
+        for i, conflict in enumerate(result.conflicts):
+            outcome.emitted.append(
+                AlertRaised(
+                    alert_id=derived_id(event_id, f"identity:{n}:{i}"),
+                    case_id=str(getattr(event, "case_id", None) or event.key()),
+                    kind="identity-conflict",
+                    severity="data-quality",
+                    message=f"not merged: {conflict}",
+                )
+            )
+    return links, subject_key
 
 
 def alert_row(alert: AlertRaised, raised_on: date) -> dict[str, Any]:

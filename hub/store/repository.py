@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, select, update
+from sqlalchemy import Table, case, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -22,6 +22,7 @@ from hub.store.tables import (
     deliveries,
     metadata,
     ops_audit,
+    person_links,
     processed_events,
 )
 
@@ -57,6 +58,7 @@ class CaseEffect:
     advice_updates: list[dict[str, Any]] = field(default_factory=list)
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    person_links: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Store:
@@ -143,6 +145,8 @@ class Store:
             await conn.execute(self._insert(case_exceptions).on_conflict_do_nothing(), e.exceptions)
         if e.alerts:
             await conn.execute(self._insert(alerts).on_conflict_do_nothing(), e.alerts)
+        if e.person_links:
+            await conn.execute(self._insert(person_links).on_conflict_do_nothing(), e.person_links)
         if e.deliveries:
             await conn.execute(
                 self._insert(deliveries).on_conflict_do_nothing(),
@@ -217,6 +221,31 @@ class Store:
             if r["case_id"] in out:
                 out[r["case_id"]]["exceptions"].append(r)
         return out
+
+    async def identity_context(
+        self, ids: Sequence[tuple[str, str]]
+    ) -> tuple[dict[tuple[str, str], str], dict[str, set[str]]]:
+        """For the given identifiers: who they point at, and which identifier types those people have."""
+        if not ids:
+            return {}, {}
+        t = person_links.c
+        async with self.engine.connect() as conn:
+            rows = list(
+                await conn.execute(
+                    select(t.id_type, t.id_value, t.person_key).where(tuple_(t.id_type, t.id_value).in_(list(ids)))
+                )
+            )
+            known = {(r[0], r[1]): r[2] for r in rows}
+            types: dict[str, set[str]] = {}
+            keys = sorted(set(known.values()))
+            if keys:
+                for r in await conn.execute(select(t.person_key, t.id_type).where(t.person_key.in_(keys))):
+                    types.setdefault(r[0], set()).add(r[1])
+        return known, types
+
+    async def person_identifiers(self, person_key: str) -> dict[str, str]:
+        rows = await self._rows(select(person_links).where(person_links.c.person_key == person_key))
+        return {r["id_type"]: r["id_value"] for r in rows}
 
     async def open_case_ids(self) -> list[str]:
         """Cases whose statutory clocks may still need watching (not ceased)."""
@@ -335,6 +364,7 @@ class Store:
 
 
 SET_ONCE_CASE_FIELDS = (
+    "person_key",
     "la_code",
     "received_date",
     "person",

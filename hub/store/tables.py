@@ -29,6 +29,7 @@ cases = Table(
     Column("stage_rank", Integer, nullable=False, default=0),
     Column("event_count", Integer, nullable=False, default=0),
     Column("person", JSON(none_as_null=True)),
+    Column("person_key", String(64), index=True),
     Column("year_group", Integer),
     Column("decision", String(16)),
     Column("decision_date", Date),
@@ -133,4 +134,22 @@ ops_audit = Table(
     Column("detail", JSON, nullable=False),
 )
 
-ALL_TABLES = (processed_events, cases, advice_requests, case_exceptions, alerts, deliveries, dead_letters, ops_audit)
+person_links = Table(
+    "person_links",
+    metadata,
+    Column("id_type", String(64), primary_key=True),
+    Column("id_value", String(64), primary_key=True),
+    Column("person_key", String(64), nullable=False, index=True),
+)
+
+ALL_TABLES = (
+    processed_events,
+    cases,
+    person_links,
+    advice_requests,
+    case_exceptions,
+    alerts,
+    deliveries,
+    dead_letters,
+    ops_audit,
+)

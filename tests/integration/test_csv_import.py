@@ -31,7 +31,7 @@ def _row(i: int, **override: str) -> str:
         "received_date": "05/01/2026",
         "requested_by": "parent",
         "nhs_number": nhs_number(i),
-        "upn": "H801200001001",
+        "upn": "",
         "la_person_id": f"P{i}",
         "given_name": "Sam",
         "family_name": "Jones",

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from tests.helpers import eventually
+from tests.helpers import eventually, nhs_number
 from tests.integration.ehc_world import (
     CSC,
     EP,
@@ -271,6 +271,19 @@ async def test_bad_input_gets_a_specific_answer_and_changes_nothing(kafka: str, 
         assert invalid.json()["field"] == "person.upn" and invalid.json()["rule"] == "upn-check-letter"
         trace = (await world.client.get("/ops/cases/J-4/trace")).json()
         assert trace["case"]["event_count"] == 1 and trace["case"]["decision"] is None
+
+        # The same LA person id with a different NHS number: accepted, flagged, not merged.
+        clash = request_body("J-7", 4)
+        clash["person"]["nhs_number"] = nhs_number(99)
+        await world.wait_applied((await world.post("/api/v1/assessment-requests", clash))["id"])
+        alerts = (await world.client.get("/ops/alerts", params={"case_id": "J-7"})).json()
+        assert [(a["kind"], a["severity"]) for a in alerts] == [("identity-conflict", "data-quality")]
+        assert "already has a different nhs_number" in alerts[0]["message"]
+        j4, j7 = (
+            (await world.client.get("/ops/cases/J-4/trace")).json(),
+            (await world.client.get("/ops/cases/J-7/trace")).json(),
+        )
+        assert j4["case"]["person_key"] == j7["case"]["person_key"], "linked by the LA person id"
 
 
 async def test_webhook_that_fails_twice_then_succeeds_delivers_once(kafka: str, sqlite_url: str) -> None:
