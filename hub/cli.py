@@ -229,6 +229,33 @@ def _with_store(fn: Callable[[Any], Awaitable[T]]) -> T:
 
 
 @app.command()
+def demo(url: Annotated[str, typer.Option(help="the running hub")] = "") -> None:
+    """Play synthetic journeys through every agency on the running hub (start it with `hub run`)."""
+    import httpx
+
+    from hub.demo import Demo
+    from hub.scheduler import london_today
+
+    settings = get_settings()
+    base = url or f"http://{settings.http_host}:{settings.http_port}"
+    bootstrap = _bootstrap(settings)
+
+    async def go() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            return await Demo(client, bootstrap, settings.topic_prefix, typer.echo).run(london_today())
+
+    try:
+        result = _run(go())
+    except (httpx.ConnectError, RuntimeError) as exc:
+        _fail(f"{exc} (is `hub run` serving {base}?)")
+        return
+    typer.echo("\nSee for yourself:")
+    for case_id in result["cases"]:
+        typer.echo(f"  hub trace {case_id}        curl {base}/ops/cases/{case_id}/clocks")
+    typer.echo(f"  hub dlq list              curl {base}/ops/alerts")
+
+
+@app.command()
 def trace(case_id: str) -> None:
     """Show everything that happened to one case: events in, deliveries out, dead letters."""
     result = _with_store(lambda store: store.trace(case_id))

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from adapters.education.mapping import CSV_KINDS
 from adapters.http import add_csv_endpoint, add_event_endpoint, adviser_source
 from schemas.events import (
+    AdviceRequestReceived,
     AdviceSubmitted,
     AssessmentDecisionMade,
     AssessmentRequested,
@@ -32,6 +33,13 @@ add_event_endpoint(
     AssessmentDecisionMade,
     _la_source,
     "F2: the LA decided whether to assess; on 'assess' the hub requests the advice",
+)
+add_event_endpoint(
+    router,
+    "/advice-receipts",
+    AdviceRequestReceived,
+    lambda e: "/la/sen",
+    "F2: an adviser's receipt of an advice request, recorded by hand (reg 8's clock runs from receipt)",
 )
 add_event_endpoint(
     router,

@@ -93,6 +93,14 @@ async def clocks_by_organisation(
     return out
 
 
+@router.post("/clocks/sweep")
+async def sweep_clocks(request: Request) -> dict[str, Any]:
+    """Check every clock now rather than at the next scheduled sweep; returns the alerts raised."""
+    watcher = request.app.state.watcher
+    raised = await watcher.sweep()
+    return {"raised": [a.model_dump(mode="json") for a in raised]}
+
+
 @router.get("/alerts")
 async def list_alerts(request: Request, agency: str | None = None, case_id: str | None = None) -> list[dict[str, Any]]:
     return await _state(request).store.alerts(agency, case_id)

@@ -1,0 +1,223 @@
+"""A guided demonstration: synthetic journeys played through every agency on a running hub.
+
+The people are made up; NHS numbers are in the 999 test range and UPNs carry valid check
+letters. Dates are set relative to today so that one journey has completed on time, one has
+health advice overdue (and alerted), and one advice submission names a request that was never
+made, which the hub dead-letters with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from schemas.identifiers import UPN_LETTERS
+
+LA = "202"
+SCHOOL = {"agency": "school", "code": "100001", "name": "Hillside Primary School"}
+EP = {"agency": "educational-psychology", "code": "202-EPS", "name": "Camden Educational Psychology"}
+NHS = {"agency": "nhs", "code": "RBS", "name": "Evelina London Children's Hospital"}
+CSC = {"agency": "childrens-social-care", "code": "202-CSC", "name": "Camden Children's Services"}
+FAMILY = {"agency": "family", "code": LA}
+ORG_FOR = {
+    "education": SCHOOL,
+    "educational-psychology": EP,
+    "health": NHS,
+    "social-care": CSC,
+    "parent-or-young-person": FAMILY,
+}
+
+PEOPLE = [
+    ("DEMO-AMIRA", "Amira", "Okafor", date(2016, 3, 14), "9990001006", 4),
+    ("DEMO-LEO", "Leo", "Brennan", date(2012, 7, 2), "9990002002", 8),
+    ("DEMO-SKY", "Skye", "Patel", date(2010, 11, 23), "9990003009", 10),
+]
+
+
+def demo_upn(serial: int) -> str:
+    """A real-looking UPN for LA 202 with its DfE check letter."""
+    body = f"202{1234:04d}{24:02d}{serial:03d}"
+    total = sum(w * int(c) for w, c in zip(range(2, 14), body, strict=True))
+    return UPN_LETTERS[total % 23] + body
+
+
+class Demo:
+    def __init__(self, client: httpx.AsyncClient, bootstrap: str, topic_prefix: str, say: Callable[[str], None]):
+        self.client = client
+        self.bootstrap = bootstrap
+        self.prefix = topic_prefix
+        self.say = say
+
+    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.client.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+        if response.status_code >= 400:
+            raise RuntimeError(f"{path} answered {response.status_code}: {response.text}")
+        return response.json()
+
+    async def wait_for(self, case_id: str, check: Callable[[dict[str, Any]], bool], tries: int = 100) -> dict:
+        import asyncio
+
+        for _ in range(tries):
+            response = await self.client.get(f"/ops/cases/{case_id}/trace")
+            if response.status_code == 200 and check(response.json()):
+                return response.json()
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"the hub did not process {case_id} in time; is `hub run` running?")
+
+    async def open_case(self, n: int, today: date, weeks_ago: int) -> tuple[str, date]:
+        case_id, given, family, dob, nhs, year = PEOPLE[n]
+        received = today - timedelta(weeks=weeks_ago)
+        await self.post(
+            "/api/v1/assessment-requests",
+            {
+                "case_id": case_id,
+                "la_code": LA,
+                "requested_by": "parent",
+                "received_date": received.isoformat(),
+                "year_group": year,
+                "school": SCHOOL,
+                "person": {
+                    "nhs_number": nhs,
+                    "upn": demo_upn(n + 1),
+                    "la_person_id": f"LA-{n + 1:04d}",
+                    "la_code": LA,
+                    "given_name": given,
+                    "family_name": family,
+                    "date_of_birth": dob.isoformat(),
+                },
+            },
+        )
+        await self.wait_for(case_id, lambda t: t["case"] is not None)
+        self.say(f"  {case_id}: request received {received} (Day 1); decision due within 6 weeks")
+        return case_id, received
+
+    async def decide(self, case_id: str, day: date, year_group: int) -> dict[str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "case_id": case_id,
+            "la_code": LA,
+            "decision": "assess",
+            "decision_date": day.isoformat(),
+            "advisers": [SCHOOL, EP, NHS, CSC],
+        }
+        if year_group >= 9:
+            body["advice_sources"] = [{"advice_kind": "preparing-for-adulthood", "organisation": CSC}]
+        await self.post("/api/v1/assessment-decisions", body)
+        await self.wait_for(case_id, lambda t: t["case"]["decision"] == "assess")
+        requests: dict[str, dict[str, Any]] = {}
+        for org in (SCHOOL, EP, NHS, CSC, FAMILY):
+            fetched = (await self.client.get("/api/v1/advice-requests", params={"recipient": org["code"]})).json()
+            for r in fetched:
+                if r["case_id"] == case_id:
+                    requests[r["advice_kind"]] = r
+        for r in requests.values():  # the demo replays history: each adviser had the request on the day
+            await self.post(
+                "/api/v1/advice-receipts",
+                {
+                    "case_id": case_id,
+                    "request_id": r["request_id"],
+                    "recipient": r["recipient"],
+                    "received_date": day.isoformat(),
+                    "channel": "manual",
+                },
+            )
+        self.say(f"  {case_id}: decision to assess on {day}; advice requested: {', '.join(sorted(requests))}")
+        return requests
+
+    async def advise(self, case_id: str, request: dict[str, Any], day: date) -> None:
+        org = request["recipient"]
+        body = {
+            "case_id": case_id,
+            "request_id": request["request_id"],
+            "advice_kind": request["advice_kind"],
+            "submitted_date": day.isoformat(),
+            "summary": f"{request['advice_kind']} advice",
+            "adviser": {"name": "Demo Adviser", "role": request["advice_kind"], "organisation": org},
+        }
+        if org["agency"] == "nhs":
+            body["signed_off_by"] = {"name": "Dr Rao", "role": "Designated Medical Officer", "organisation": org}
+            body["signed_off_date"] = day.isoformat()
+        path = "/api/v1/social-care/advice" if org["agency"] == "childrens-social-care" else "/api/v1/advice"
+        await self.post(path, body)
+
+    async def run(self, today: date) -> dict[str, Any]:
+        self.say("Journey 1: Amira, whole process on time")
+        amira, received = await self.open_case(0, today, 22)
+        requests = await self.decide(amira, received + timedelta(weeks=5), PEOPLE[0][5])
+        for i, request in enumerate(requests.values()):
+            await self.advise(amira, request, received + timedelta(weeks=8, days=i))
+        await self.post(
+            "/api/v1/panel-outcomes",
+            {
+                "case_id": amira,
+                "la_code": LA,
+                "outcome": "issue-plan",
+                "panel_date": (received + timedelta(weeks=14)).isoformat(),
+                "health_summary": "speech and language therapy",
+            },
+        )
+        for kind, week in (("drafted", 15), ("issued", 19)):
+            await self.post(
+                "/api/v1/plans",
+                {
+                    "case_id": amira,
+                    "la_code": LA,
+                    "kind": kind,
+                    "event_date": (received + timedelta(weeks=week)).isoformat(),
+                },
+            )
+        await self.wait_for(amira, lambda t: t["case"]["final_plan_date"] is not None)
+        self.say(f"  {amira}: panel agreed to issue; final plan issued in week 19 (due by week 20)")
+
+        self.say("Journey 2: Leo, health advice not returned in time")
+        leo, received = await self.open_case(1, today, 14)
+        requests = await self.decide(leo, received + timedelta(weeks=5), PEOPLE[1][5])
+        for kind, request in requests.items():
+            if kind != "health":
+                await self.advise(leo, request, received + timedelta(weeks=7))
+        self.say(f"  {leo}: every adviser replied except the NHS provider {NHS['code']}")
+
+        self.say("Journey 3: Skye, Year 10, preparing-for-adulthood advice; one submission goes astray")
+        skye, received = await self.open_case(2, today, 3)
+        await self.decide(skye, received + timedelta(weeks=2), PEOPLE[2][5])
+        await self._send_astray(skye, today)
+        self.say(f"  {skye}: advice naming a request that was never made was sent straight to Kafka;")
+        self.say("    the hub retries it (the request might be in flight), then dead-letters it with the reason")
+
+        sweep = (await self.client.post("/ops/clocks/sweep")).json()
+        self.say(f"Clock check: {len(sweep['raised'])} alert(s) raised")
+        for alert in sweep["raised"]:
+            self.say(f"  [{alert['severity']}] {alert['case_id']}: {alert['message']}")
+        return {"cases": [amira, leo, skye], "alerts": sweep["raised"]}
+
+    async def _send_astray(self, case_id: str, today: date) -> None:
+        event = {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "/nhs/RBS",
+            "time": f"{today}T09:00:00Z",
+            "type": "uk.ehc-hub.advice-submitted.v1",
+            "subject": case_id,
+            "correlationid": str(uuid.uuid4()),
+            "datacontenttype": "application/json",
+            "data": {
+                "case_id": case_id,
+                "request_id": "REQ-NEVER-MADE",
+                "advice_kind": "health",
+                "submitted_date": today.isoformat(),
+                "adviser": {"name": "Dr X", "role": "Paediatrician", "organisation": NHS},
+            },
+        }
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                f"{self.prefix}ehc.advice-submissions.v1", json.dumps(event).encode(), key=case_id.encode()
+            )
+        finally:
+            await producer.stop()

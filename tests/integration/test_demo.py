@@ -1,0 +1,46 @@
+"""The newcomer's demonstration plays every flow, including a late advice and a dead letter."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from hub.demo import Demo
+from tests.helpers import eventually
+from tests.integration.ehc_world import ehc_world
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_demo_shows_every_flow_a_late_advice_and_a_dead_letter(kafka: str, sqlite_url: str) -> None:
+    async with ehc_world(kafka, sqlite_url) as world:
+        today = date(2026, 11, 25)
+        world.set_today(today)
+        said: list[str] = []
+        result = await Demo(world.client, kafka, world.runtime.names.prefix, said.append).run(today)
+        assert result["cases"] == ["DEMO-AMIRA", "DEMO-LEO", "DEMO-SKY"]
+
+        amira = {
+            c["kind"]: c
+            for c in (await world.client.get("/ops/cases/DEMO-AMIRA/clocks")).json()
+            if c["kind"] != "advice"
+        }
+        assert amira["final-plan"]["state"] == "met"
+        breaches = [a for a in result["alerts"] if a["severity"] == "breach"]
+        assert [(a["case_id"], a["kind"], a["organisation"]["code"]) for a in breaches] == [
+            ("DEMO-LEO", "advice-breached", "RBS")
+        ]
+        skye_advice = [
+            c for c in (await world.client.get("/ops/cases/DEMO-SKY/clocks")).json() if c["kind"] == "advice"
+        ]
+        assert "preparing-for-adulthood" in {c["advice_kind"] for c in skye_advice}
+
+        async def dead_lettered() -> bool:
+            return bool((await world.client.get("/ops/dead-letters", params={"case_id": "DEMO-SKY"})).json())
+
+        await eventually(dead_lettered)
+        [dead] = (await world.client.get("/ops/dead-letters", params={"case_id": "DEMO-SKY"})).json()
+        assert dead["stage"] == "rules" and "REQ-NEVER-MADE" in dead["exception_message"]
+        assert any("Journey 2" in line for line in said)
+        assert await world.received_by("la-sen") and (await world.received_by("nhs"))["advice-requested"] == 3
