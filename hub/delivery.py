@@ -36,7 +36,7 @@ from hub.store import Store
 from hub.store.tables import dead_letters
 from hub.workflow import RuleViolation
 from schemas.envelope import Envelope, EventRejected, decode, encode
-from schemas.events import Event
+from schemas.events import Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
 
 log = get_logger("hub.delivery")
 
@@ -120,7 +120,7 @@ class DeliveryCore:
 
     async def _process_wave(self, wave: list[Accepted]) -> None:
         """Events of distinct cases: each is judged against its case as the store has it now."""
-        contexts, identity = await load_contexts(self.store, wave)
+        contexts, identity = await load_contexts(self.store, [a.event for a in wave])
         routed: list[Accepted] = []
         for a in wave:
             bind_message_context(
@@ -259,15 +259,26 @@ class DeliveryCore:
         return int(not_before) / 1000 if not_before else 0.0
 
 
+REFERRAL_CONTEXT = "referral:"
+
+
 def case_of(event: Event) -> str | None:
+    """What an event is judged against, and ordered by: its case, or for the adult service's
+    answers, the referral they answer."""
+    if isinstance(event, TransitionReferralAcknowledged | TreatAsAdultAssessmentDecision):
+        return REFERRAL_CONTEXT + event.referral_id
     case_id = getattr(event, "case_id", None)
     return str(case_id) if case_id else None
 
 
-async def load_contexts(store: Store, wave: Sequence[Accepted]) -> tuple[dict[str, Any], IdentityContext]:
-    """What the store knows about the cases and people of one wave of events."""
-    contexts = await store.case_contexts(sorted({c for a in wave if (c := case_of(a.event))}))
-    ids = sorted({i for a in wave for ref in persons_in(a.event) for i in identifiers(ref)})
+async def load_contexts(store: Store, events: Sequence[Event]) -> tuple[dict[str, Any], IdentityContext]:
+    """What the store knows about the cases, referrals and people of a set of events."""
+    keys = {c for e in events if (c := case_of(e))}
+    contexts = await store.case_contexts(sorted(k for k in keys if not k.startswith(REFERRAL_CONTEXT)))
+    referral_ids = sorted(k.removeprefix(REFERRAL_CONTEXT) for k in keys if k.startswith(REFERRAL_CONTEXT))
+    for referral_id, ctx in (await store.referral_contexts(referral_ids)).items():
+        contexts[REFERRAL_CONTEXT + referral_id] = ctx
+    ids = sorted({i for e in events for ref in persons_in(e) for i in identifiers(ref)})
     return contexts, await store.identity_context(ids)
 
 

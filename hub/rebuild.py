@@ -27,7 +27,7 @@ async def _replay(
     (live processing dead-lettered them, and only a redriven copy counts)."""
     done = await store.processed_ids([a.envelope.id for a in chunk])
     for wave in waves_by_case([a for a in chunk if a.envelope.id not in done]):
-        contexts, identity = await load_contexts(store, wave)
+        contexts, identity = await load_contexts(store, [a.event for a in wave])
         effects = []
         for a in wave:
             try:

@@ -17,7 +17,7 @@ from hub.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, minimise,
 from hub.settings import StatutoryRules
 from hub.store import CaseEffect, Delivery
 from hub.topics import outbound_topic
-from hub.workflow import CaseContext, WorkflowOutcome, evaluate
+from hub.workflow import CaseContext, evaluate
 from schemas.common import Agency
 from schemas.envelope import Envelope
 from schemas.events import (
@@ -26,6 +26,7 @@ from schemas.events import (
     AlertRaised,
     AssessmentDecisionMade,
     AssessmentRequested,
+    CareAssessmentRequested,
     Event,
     PanelOutcomeRecorded,
     PlanRecorded,
@@ -70,14 +71,15 @@ def route(
 
     Raises RuleViolation when the event contradicts its case (or its case is not known yet).
     """
-    outcome = evaluate(event, context, rules or StatutoryRules(), event_id=envelope.id)
+    links, person_keys, identity_alerts = _link_people(event, identity or ({}, {}), envelope.id)
+    outcome = evaluate(event, context, rules or StatutoryRules(), event_id=envelope.id, person_keys=person_keys)
+    outcome.emitted.extend(identity_alerts)
+    if person_keys and person_keys[0] and isinstance(event, AssessmentRequested):
+        outcome.case_fields["person_key"] = person_keys[0]
     case_id = getattr(event, "case_id", None)
     builder = _Builder(envelope, hub_source, str(case_id or event.key()))
     for share in shares_for(event.event_type):
         builder.deliver(envelope, event.key(), share.recipient, None, share.fields, share.lawful_basis)
-    links, person_key = _link_people(event, identity or ({}, {}), envelope.id, outcome)
-    if person_key and isinstance(event, AssessmentRequested):
-        outcome.case_fields["person_key"] = person_key
     alerts: list[dict[str, Any]] = []
     for emitted in outcome.emitted:
         child = builder.child(emitted)
@@ -86,6 +88,8 @@ def route(
             builder.deliver(
                 child, emitted.key(), emitted.recipient.agency, emitted.recipient.code, ALL, lawful_basis_for(emitted)
             )
+        elif isinstance(emitted, CareAssessmentRequested):
+            builder.deliver(child, emitted.key(), Agency.ADULT_SOCIAL_CARE, None, ALL, PUBLIC_TASK_STATUTORY)
         elif isinstance(emitted, AlertRaised):
             alerts.append(alert_row(emitted, raised_on=envelope.time.date()))
     effect = CaseEffect(
@@ -108,6 +112,8 @@ def route(
         exceptions=outcome.exceptions,
         alerts=alerts,
         person_links=links,
+        inserts=outcome.inserts,
+        referral_updates=outcome.referral_updates,
     )
     return RoutingResult(builder.records, effect)
 
@@ -116,22 +122,22 @@ IdentityContext = tuple[dict[tuple[str, str], str], dict[str, set[str]]]
 
 
 def _link_people(
-    event: Event, identity: IdentityContext, event_id: str, outcome: WorkflowOutcome
-) -> tuple[list[dict[str, Any]], str | None]:
+    event: Event, identity: IdentityContext, event_id: str
+) -> tuple[list[dict[str, Any]], list[str | None], list[AlertRaised]]:
     """Link the event's people to known persons; clashes become data-quality alerts, not merges."""
     known, types_of = identity
     links: list[dict[str, Any]] = []
-    subject_key: str | None = None
+    keys: list[str | None] = []
+    alerts: list[AlertRaised] = []
     for n, ref in enumerate(persons_in(event)):
         result = link(ref, known, types_of)
-        if n == 0:
-            subject_key = result.person_key
+        keys.append(result.person_key)
         for id_type, value, key in result.new_links:
             links.append({"id_type": id_type, "id_value": value, "person_key": key})
             known[(id_type, value)] = key
             types_of.setdefault(key, set()).add(id_type)
         for i, conflict in enumerate(result.conflicts):
-            outcome.emitted.append(
+            alerts.append(
                 AlertRaised(
                     alert_id=derived_id(event_id, f"identity:{n}:{i}"),
                     case_id=str(getattr(event, "case_id", None) or event.key()),
@@ -140,7 +146,7 @@ def _link_people(
                     message=f"not merged: {conflict}",
                 )
             )
-    return links, subject_key
+    return links, keys, alerts
 
 
 def alert_row(alert: AlertRaised, raised_on: date) -> dict[str, Any]:

@@ -18,12 +18,13 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 
+from adapters.adult_social_care.delivery import AdultSocialCareDispatcher
 from adapters.webhooks import PermanentDeliveryError, WebhookDispatcher
 from hub.delivery import DeliveryCore, StageHook, TopicNames
 from hub.logging import get_logger
 from hub.records import Record
 from hub.scheduler import ClockWatcher, london_today
-from hub.settings import Settings
+from hub.settings import Settings, public_url
 from hub.store import Store
 from hub.submit import HubEventPort
 from hub.topics import outbound_topic, retry_topic
@@ -118,11 +119,15 @@ class HubRuntime:
             settings.rules,
             settings.source_uri,
             today=_pinned(settings.today) if settings.today else london_today,
+            transition_rules=settings.transitions,
         )
         self._watch_task: asyncio.Task[None] | None = None
         self.event_port = HubEventPort(self.store, self.producer, self.names, settings.rules)
         self.webhooks = WebhookDispatcher(
             settings.webhooks, self.event_port, lambda: self.watcher.today(), settings.webhook_retry_delays_seconds
+        )
+        self.adult_social_care = AdultSocialCareDispatcher(
+            settings.adult_social_care_endpoints, public_url(settings), settings.webhook_retry_delays_seconds
         )
         self._register()
 
@@ -172,6 +177,23 @@ class HubRuntime:
             except PermanentDeliveryError as exc:
                 # Left for the recipient to fetch from the advice-request inbox instead.
                 log.error("webhook refused advice request", error=str(exc))
+
+        adult = self.adult_social_care
+
+        @self.broker.subscriber(
+            self.names.physical(outbound_topic(Agency.ADULT_SOCIAL_CARE)),
+            group_id=f"{self.settings.group_id}.adult-social-care",
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            max_poll_interval_ms=60 * 60 * 1000,  # the adult system may be down for a while; we keep retrying
+            parser=tolerant_parser,
+            decoder=undecoded,
+        )
+        async def on_adult_social_care(message: KafkaMessage) -> None:
+            try:
+                await adult.deliver(_records(message.raw_message)[0].value)
+            except PermanentDeliveryError as exc:
+                log.error("adult social care system refused a message", error=str(exc))
 
         for event in ALL_EVENTS:  # documents each canonical channel with its payload schema
             self.broker.publisher(

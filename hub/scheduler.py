@@ -17,9 +17,10 @@ from hub.delivery import Producer, TopicNames
 from hub.ids import derived_id
 from hub.logging import get_logger
 from hub.routing import alert_row
-from hub.settings import StatutoryRules
+from hub.settings import StatutoryRules, TransitionRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, outbound_topic
+from hub.transitions import continuity_alerts, plan_referrals
 from schemas.common import Agency, OrganisationRef
 from schemas.envelope import encode, envelope_for
 from schemas.events import AlertRaised
@@ -81,7 +82,9 @@ class ClockWatcher:
         rules: StatutoryRules,
         hub_source: str,
         today: Callable[[], date] = london_today,
+        transition_rules: TransitionRules | None = None,
     ) -> None:
+        self.transition_rules = transition_rules or TransitionRules()
         self.store = store
         self.producer = producer
         self.names = names
@@ -108,9 +111,37 @@ class ClockWatcher:
                 await self._publish(alert, today)
             await self.store.record_alerts([alert_row(a, raised_on=today) for a in fresh])
             raised += fresh
+        raised += await self._transitions(today)
         if raised:
             log.info("clock alerts raised", count=len(raised), today=today.isoformat())
         return raised
+
+    async def _transitions(self, today: date) -> list[AlertRaised]:
+        """Issue the transition referrals now due, and tell children's services to carry on (s66)
+        for anyone who turned 18 without adult support in place."""
+        sources = await self.store.transition_sources()
+        for referral in plan_referrals(sources, today, self.transition_rules):
+            env = envelope_for(referral, source=self.hub_source, event_id=referral.referral_id)
+            await (
+                await self.producer.send(
+                    self.names.physical(referral.topic),
+                    encode(env),
+                    referral.key().encode(),
+                    [("content-type", b"application/cloudevents+json")],
+                )
+            )
+            log.info(
+                "transition referral issued",
+                referral_id=referral.referral_id,
+                offered=len(referral.offered_assessments),
+            )
+        candidates = continuity_alerts(sources, today)
+        known = {r["alert_id"] for r in await self.store.alerts_by_id([a.alert_id for a in candidates])}
+        fresh = [a for a in candidates if a.alert_id not in known]
+        for alert in fresh:
+            await self._publish(alert, today)
+        await self.store.record_alerts([alert_row(a, raised_on=today) for a in fresh])
+        return fresh
 
     async def _publish(self, alert: AlertRaised, today: date) -> None:
         env = envelope_for(alert, source=self.hub_source, event_id=alert.alert_id)

@@ -31,10 +31,27 @@ class StatutoryRules(BaseModel):
     pfa_from_year_group: int = Field(default=9, description="reg 6(1)(g): preparing-for-adulthood advice from Year 9")
 
 
+class TransitionRules(BaseModel):
+    """When to refer a young person to adult social care, and when an earlier assessment is current.
+
+    Councils differ: some plan from Year 9, some refer at 17 years 9 months (the default). The
+    Act sets no expiry for a transition assessment; it asks the adult service to have regard to
+    when it was done and whether circumstances changed, so the currency limits are local policy.
+    """
+
+    lead_months: int = Field(default=3, description="refer this many months before the 18th birthday")
+    reuse_max_age_months: int = Field(default=12, description="younger than this and unchanged: recommend reuse")
+    reassess_after_months: int = Field(default=24, description="older than this: recommend a new assessment")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     rules: StatutoryRules = Field(default_factory=StatutoryRules)
+    transitions: TransitionRules = Field(default_factory=TransitionRules)
+    adult_social_care_endpoints: dict[str, str] = Field(
+        default_factory=dict, description='LA code -> URL of its adult social care system, e.g. {"202": "https://..."}'
+    )
 
     kafka_bootstrap_servers: str | None = Field(
         default=None,
@@ -66,11 +83,18 @@ class Settings(BaseSettings):
         description='organisation code -> URL receiving its advice requests, e.g. {"100001": "https://..."}',
     )
     webhook_retry_delays_seconds: list[float] = Field(default=[1, 2, 5, 10, 30, 60])
+    public_base_url: str | None = Field(
+        default=None, description="how agencies reach this hub (callback URLs); default http://HOST:PORT"
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     source_uri: str = "/ehc-hub"
     log_format: str = Field(default="auto", description="auto (JSON unless a terminal), json or console")
     log_level: str = "INFO"
+
+
+def public_url(settings: Settings) -> str:
+    return settings.public_base_url or f"http://{settings.http_host}:{settings.http_port}"
 
 
 @lru_cache

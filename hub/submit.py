@@ -11,13 +11,19 @@ import asyncio
 from typing import Any
 
 from adapters.common import Submission, SubmitResult
-from hub.delivery import Producer, TopicNames
+from hub.delivery import Producer, TopicNames, case_of, load_contexts
 from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.workflow import RuleViolation, evaluate
 from schemas.envelope import encode, envelope_for
 
-STATUS_FOR_RULE = {"known-case": 404, "known-advice-request": 404, "single-submission": 409}
+STATUS_FOR_RULE = {
+    "known-case": 404,
+    "known-advice-request": 404,
+    "known-referral": 404,
+    "single-submission": 409,
+    "single-decision": 409,
+}
 
 
 class HubEventPort:
@@ -30,15 +36,14 @@ class HubEventPort:
     async def submit_many(self, submissions: list[Submission]) -> list[SubmitResult]:
         envelopes = [envelope_for(s.event, source=s.source, event_id=s.event_id) for s in submissions]
         done = await self.store.processed_ids([e.id for e in envelopes])
-        case_ids = sorted({str(c) for s in submissions if (c := getattr(s.event, "case_id", None))})
-        contexts: dict[str, Any] = await self.store.case_contexts(case_ids)
+        contexts, _ = await load_contexts(self.store, [s.event for s in submissions])
         results: list[SubmitResult] = []
         sends = []
         for sub, env in zip(submissions, envelopes, strict=True):
             if env.id in done:
                 results.append(SubmitResult("unchanged", env.id, 200, "already accepted"))
                 continue
-            case_id = str(getattr(sub.event, "case_id", "") or "")
+            case_id = case_of(sub.event) or ""
             try:
                 outcome = evaluate(sub.event, contexts.get(case_id), self.rules, event_id=env.id)
             except RuleViolation as exc:

@@ -8,13 +8,15 @@ on several topics), and final when the event contradicts what is already recorde
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from hub.fanout import add_weeks, plan_advice
 from hub.ids import derived_id
+from hub.outcome import RuleViolation, WorkflowOutcome
 from hub.settings import StatutoryRules
+from hub.transitions import evaluate_transition
 from schemas.common import PersonRef
 from schemas.events import (
     AdviceRequested,
@@ -23,34 +25,19 @@ from schemas.events import (
     AlertRaised,
     AssessmentDecisionMade,
     AssessmentRequested,
+    CareAssessmentRecorded,
     CaseExceptionRecorded,
+    ChangeOfCircumstancesRecorded,
     Event,
     PanelOutcomeRecorded,
     PlanEventKind,
     PlanRecorded,
+    TransitionReferralAcknowledged,
+    TransitionReferralIssued,
+    TreatAsAdultAssessmentDecision,
 )
 
 CaseContext = dict[str, Any]
-
-
-class RuleViolation(Exception):
-    def __init__(self, message: str, *, field: str, rule: str, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.rule = rule
-        self.retryable = retryable
-
-
-@dataclass
-class WorkflowOutcome:
-    """What an event does to its case, and the events it gives rise to."""
-
-    case_fields: dict[str, Any] = field(default_factory=dict)
-    advice_requests: list[dict[str, Any]] = field(default_factory=list)
-    advice_updates: list[dict[str, Any]] = field(default_factory=list)
-    exceptions: list[dict[str, Any]] = field(default_factory=list)
-    emitted: list[Event] = field(default_factory=list)
 
 
 def _require_case(event: Event, context: CaseContext | None) -> CaseContext:
@@ -81,10 +68,29 @@ def _request(context: CaseContext, event: AdviceSubmitted | AdviceRequestReceive
     return dict(request)
 
 
-def evaluate(event: Event, context: CaseContext | None, rules: StatutoryRules, *, event_id: str) -> WorkflowOutcome:
-    """Check ``event`` against its case and work out its consequences."""
+def evaluate(
+    event: Event,
+    context: CaseContext | None,
+    rules: StatutoryRules,
+    *,
+    event_id: str,
+    person_keys: Sequence[str | None] = (),
+) -> WorkflowOutcome:
+    """Check ``event`` against its case (or referral) and work out its consequences.
+
+    ``person_keys`` are the identity keys of the people ``persons_in(event)`` names, in order.
+    """
     out = WorkflowOutcome()
-    if isinstance(event, AssessmentRequested):
+    if isinstance(
+        event,
+        CareAssessmentRecorded
+        | ChangeOfCircumstancesRecorded
+        | TransitionReferralIssued
+        | TransitionReferralAcknowledged
+        | TreatAsAdultAssessmentDecision,
+    ):
+        evaluate_transition(event, context, event_id, list(person_keys), out)
+    elif isinstance(event, AssessmentRequested):
         out.case_fields = {
             "person": event.person.model_dump(mode="json", exclude_none=True),
             "year_group": event.year_group,
@@ -152,7 +158,10 @@ def evaluate(event: Event, context: CaseContext | None, rules: StatutoryRules, *
             PlanEventKind.REVIEWED: "last_review_date",
             PlanEventKind.CEASED: "ceased_date",
         }[event.kind]
-        out.case_fields = {column: event.event_date}
+        out.case_fields[column] = event.event_date
+        if event.kind in (PlanEventKind.ISSUED, PlanEventKind.REVIEWED):
+            out.case_fields["plan_sections"] = event.sections.model_dump(mode="json", exclude_none=True)
+            out.case_fields["plan_sections_date"] = event.event_date
     return out
 
 

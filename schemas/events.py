@@ -282,6 +282,11 @@ class OfferedAssessment(Contract):
     changes_since: list[str] = Field(default_factory=list)
     recommendation: ReuseRecommendation
     recommendation_reason: str
+    assessed_person: PersonRef | None = Field(default=None, description="the carer, for a carer's assessment")
+    client_type: Literal["Service User", "Carer"] | None = Field(default=None, description="CLD client type")
+    status: Literal["completed", "refused"] = Field(
+        default="completed", description="a refusal is offered only when circumstances changed since (s60(3))"
+    )
 
 
 class TransitionReferralIssued(Event):
@@ -296,8 +301,56 @@ class TransitionReferralIssued(Event):
     person: PersonRef
     eighteenth_birthday: date
     case_id: CaseId | None = None
+    issued_date: date | None = None
+    reasons: list[str] = Field(default_factory=list, description="why adult needs are likely: ehc-plan, s58, ...")
     plan_sections: PlanSections | None = Field(default=None, description="only D, H1, H2, E and PfA outcomes")
     offered_assessments: list[OfferedAssessment] = Field(default_factory=list)
+
+
+class ChangeOfCircumstancesRecorded(Event):
+    """F6: a change in a young person's or carer's circumstances, which bears on reusing an assessment."""
+
+    event_type: ClassVar[str] = "change-of-circumstances-recorded"
+    topic: ClassVar[str] = "care.circumstance-changes.v1"
+    key_field: ClassVar[str] = "change_id"
+
+    change_id: str
+    la_code: LaCode
+    person: PersonRef
+    change_date: date
+    description: str = Field(min_length=1, description="what changed; kept out of logs")
+    recorded_by: str
+
+
+class TransitionReferralAcknowledged(Event):
+    """F7 back: the adult service received the referral and opened its own record."""
+
+    event_type: ClassVar[str] = "transition-referral-acknowledged"
+    topic: ClassVar[str] = "care.transition-acks.v1"
+    key_field: ClassVar[str] = "referral_id"
+
+    referral_id: str
+    adult_case_id: str
+    acknowledged_date: date
+    support_in_place_date: date | None = Field(
+        default=None, description="when adult care and support is in place; until then s66 continuity applies"
+    )
+
+
+class CareAssessmentRequested(Event):
+    """A new Care Act assessment is needed because an earlier one cannot be treated as the adult one."""
+
+    event_type: ClassVar[str] = "care-assessment-requested"
+    topic: ClassVar[str] = "care.assessment-requests.v1"
+    key_field: ClassVar[str] = "request_id"
+
+    request_id: str
+    referral_id: str
+    la_code: LaCode
+    assessment_type: Literal["s9-needs", "s10-carers"]
+    person: PersonRef
+    replaces_assessment_id: str | None = None
+    reason: str
 
 
 class TreatAsAdultAssessmentDecision(Event):
@@ -355,6 +408,14 @@ INBOUND_EVENTS: tuple[type[Event], ...] = (
     CareAssessmentRecorded,
     TransitionReferralIssued,
     TreatAsAdultAssessmentDecision,
+    ChangeOfCircumstancesRecorded,
+    TransitionReferralAcknowledged,
 )
-ALL_EVENTS: tuple[type[Event], ...] = (*INBOUND_EVENTS, AdviceRequested, AlertRaised, RecordDisclosed)
+ALL_EVENTS: tuple[type[Event], ...] = (
+    *INBOUND_EVENTS,
+    AdviceRequested,
+    CareAssessmentRequested,
+    AlertRaised,
+    RecordDisclosed,
+)
 EVENTS_BY_TYPE: dict[str, type[Event]] = {e.cloudevent_type(): e for e in ALL_EVENTS}

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from adapters import advice_inbox
+from adapters.adult_social_care import api as asc_api
 from adapters.childrens_social_care import api as csc_api
 from adapters.education import api as education_api
 from hub.http import errors, ingress, ops
@@ -56,6 +57,8 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     app.include_router(education_api.router)
     app.include_router(csc_api.router)
     app.include_router(advice_inbox.router)
+    app.include_router(asc_api.router)
+    asc_api.document_webhooks(app)
     app.include_router(ops.router)
     registry = CollectorRegistry()
     processed = Gauge("hub_events_processed", "events applied by this instance", registry=registry)

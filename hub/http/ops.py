@@ -12,6 +12,7 @@ from hub import dlq
 from hub.clocks import Clock, case_clocks, timeliness
 from hub.http.state import HubState
 from hub.settings import StatutoryRules
+from hub.transitions import measures
 
 router = APIRouter(prefix="/ops", tags=["operations"])
 
@@ -130,6 +131,20 @@ def _clock_json(clock: Clock, today: date, rules: StatutoryRules) -> dict[str, A
         "request_id": clock.request_id,
         **clock.detail,
     }
+
+
+@router.get("/transitions/measures")
+async def transition_measures(request: Request) -> dict[str, Any]:
+    """Per LA: assessments reused, assessments re-done, median days from referral to adult decision."""
+    return measures(await _state(request).store.transition_sources())
+
+
+@router.get("/referrals/{referral_id}")
+async def referral(referral_id: str, request: Request) -> dict[str, Any]:
+    found = await _state(request).store.referral_contexts([referral_id])
+    if referral_id not in found:
+        raise HTTPException(404, f"no transition referral {referral_id!r}")
+    return found[referral_id]
 
 
 @router.get("/stats")

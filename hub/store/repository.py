@@ -16,14 +16,18 @@ from hub.store.tables import (
     ALL_TABLES,
     advice_requests,
     alerts,
+    assessment_decisions,
+    care_assessments,
     case_exceptions,
     cases,
+    circumstance_changes,
     dead_letters,
     deliveries,
     metadata,
     ops_audit,
     person_links,
     processed_events,
+    referrals,
 )
 
 
@@ -59,6 +63,8 @@ class CaseEffect:
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     person_links: list[dict[str, Any]] = field(default_factory=list)
+    inserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    referral_updates: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Store:
@@ -147,6 +153,20 @@ class Store:
             await conn.execute(self._insert(alerts).on_conflict_do_nothing(), e.alerts)
         if e.person_links:
             await conn.execute(self._insert(person_links).on_conflict_do_nothing(), e.person_links)
+        for table_name, rows in e.inserts.items():
+            if rows:
+                await conn.execute(self._insert(metadata.tables[table_name]).on_conflict_do_nothing(), rows)
+        for u in e.referral_updates:
+            r = referrals.c
+            await conn.execute(
+                update(referrals)
+                .where(r.referral_id == u["referral_id"])
+                .values(
+                    acknowledged_date=func.coalesce(r.acknowledged_date, u["acknowledged_date"]),
+                    adult_case_id=func.coalesce(r.adult_case_id, u["adult_case_id"]),
+                    support_in_place_date=func.coalesce(r.support_in_place_date, u.get("support_in_place_date")),
+                )
+            )
         if e.deliveries:
             await conn.execute(
                 self._insert(deliveries).on_conflict_do_nothing(),
@@ -181,6 +201,12 @@ class Store:
                 x.last_review_date,
             ),
         }
+        if "plan_sections_date" in values:
+            later_plan = case(
+                (cases.c.plan_sections_date.is_(None), True), else_=x.plan_sections_date >= cases.c.plan_sections_date
+            )
+            set_["plan_sections"] = case((later_plan, x.plan_sections), else_=cases.c.plan_sections)
+            set_["plan_sections_date"] = case((later_plan, x.plan_sections_date), else_=cases.c.plan_sections_date)
         if "panel_date" in values:
             set_["panel_outcome"] = case((later_panel, x.panel_outcome), else_=cases.c.panel_outcome)
             set_["panel_date"] = case((later_panel, x.panel_date), else_=cases.c.panel_date)
@@ -246,6 +272,37 @@ class Store:
     async def person_identifiers(self, person_key: str) -> dict[str, str]:
         rows = await self._rows(select(person_links).where(person_links.c.person_key == person_key))
         return {r["id_type"]: r["id_value"] for r in rows}
+
+    async def referral_contexts(self, referral_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Each known referral with the adult service's decisions so far."""
+        if not referral_ids:
+            return {}
+        ids = list(referral_ids)
+        out = {
+            r["referral_id"]: {**r, "decisions": {}}
+            for r in await self._rows(select(referrals).where(referrals.c.referral_id.in_(ids)))
+        }
+        for d in await self._rows(select(assessment_decisions).where(assessment_decisions.c.referral_id.in_(ids))):
+            out[d["referral_id"]]["decisions"][d["assessment_id"]] = d
+        return out
+
+    async def transition_sources(self) -> dict[str, list[dict[str, Any]]]:
+        """Everything the transition planner reads: open cases, Care Act assessments, changes,
+        referrals already issued, and which cases social care has been involved in."""
+        csc_cases = select(advice_requests.c.case_id).where(
+            advice_requests.c.recipient_agency == "childrens-social-care",
+            advice_requests.c.submitted_date.is_not(None),
+        )
+        return {
+            "cases": await self._rows(
+                select(cases).where(cases.c.ceased_date.is_(None), cases.c.person_key.is_not(None))
+            ),
+            "csc_case_ids": [r["case_id"] for r in await self._rows(csc_cases)],
+            "assessments": await self._rows(select(care_assessments)),
+            "changes": await self._rows(select(circumstance_changes)),
+            "referrals": await self._rows(select(referrals)),
+            "decisions": await self._rows(select(assessment_decisions)),
+        }
 
     async def open_case_ids(self) -> list[str]:
         """Cases whose statutory clocks may still need watching (not ceased)."""

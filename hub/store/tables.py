@@ -39,6 +39,8 @@ cases = Table(
     Column("final_plan_date", Date),
     Column("last_review_date", Date),
     Column("ceased_date", Date),
+    Column("plan_sections", JSON(none_as_null=True)),
+    Column("plan_sections_date", Date),
 )
 
 advice_requests = Table(
@@ -134,6 +136,58 @@ ops_audit = Table(
     Column("detail", JSON, nullable=False),
 )
 
+care_assessments = Table(
+    "care_assessments",
+    metadata,
+    Column("assessment_id", String(128), primary_key=True),
+    Column("la_code", String(16), nullable=False),
+    Column("assessment_type", String(32), nullable=False),
+    Column("assessed_key", String(64), index=True),
+    Column("assessed_person", JSON, nullable=False),
+    Column("cared_for_keys", JSON, nullable=False),
+    Column("cared_for", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("completed_date", Date, nullable=False),
+    Column("assessor", JSON, nullable=False),
+    Column("eligibility", String(32), nullable=False),
+    Column("material_change_flags", JSON, nullable=False),
+)
+
+circumstance_changes = Table(
+    "circumstance_changes",
+    metadata,
+    Column("change_id", String(128), primary_key=True),
+    Column("person_key", String(64), index=True),
+    Column("change_date", Date, nullable=False),
+    Column("description", Text, nullable=False),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("referral_id", String(128), primary_key=True),
+    Column("person_key", String(64), index=True),
+    Column("la_code", String(16), nullable=False),
+    Column("eighteenth_birthday", Date, nullable=False),
+    Column("issued_date", Date, nullable=False),
+    Column("offered", JSON, nullable=False),
+    Column("acknowledged_date", Date),
+    Column("adult_case_id", String(128)),
+    Column("support_in_place_date", Date),
+)
+
+assessment_decisions = Table(
+    "assessment_decisions",
+    metadata,
+    Column("referral_id", String(128), primary_key=True),
+    Column("assessment_id", String(128), primary_key=True),
+    Column("accepted", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("decided_by", String(255), nullable=False),
+    Column("decision_date", Date, nullable=False),
+    Column("decision_event_id", String(128), nullable=False),
+)
+
 person_links = Table(
     "person_links",
     metadata,
@@ -146,6 +200,10 @@ ALL_TABLES = (
     processed_events,
     cases,
     person_links,
+    care_assessments,
+    circumstance_changes,
+    referrals,
+    assessment_decisions,
     advice_requests,
     case_exceptions,
     alerts,

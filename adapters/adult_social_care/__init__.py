@@ -1,0 +1,1 @@
+"""Adult social care adapter: transition referrals out, acknowledgements and reuse decisions back."""

@@ -1,0 +1,52 @@
+"""What adult social care systems send back: acknowledgements and reuse decisions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from adapters.adult_social_care.contract import (
+    AdultTransitionReferral,
+    AssessmentReuseDecision,
+    CareAssessmentRequestOut,
+    ReferralAcknowledgement,
+)
+from adapters.adult_social_care.mapping import acknowledgement_in, decision_in
+from adapters.common import Submission
+from adapters.http import answer, port
+
+router = APIRouter(prefix="/api/v1/adult-social-care", tags=["adult social care"])
+
+
+@router.post(
+    "/referrals/{referral_id}/acknowledgement",
+    status_code=202,
+    summary="The adult service received the referral (and, later, that support is in place)",
+)
+async def acknowledge(referral_id: str, body: ReferralAcknowledgement, request: Request) -> JSONResponse:
+    event = acknowledgement_in(referral_id, body)
+    [result] = await port(request).submit_many([Submission(event, "/adult-social-care")])
+    return answer(result)
+
+
+@router.post(
+    "/referrals/{referral_id}/decisions",
+    status_code=202,
+    summary="Whether a transition assessment is treated as the adult assessment, with the reason",
+)
+async def decide(referral_id: str, body: AssessmentReuseDecision, request: Request) -> JSONResponse:
+    event = decision_in(referral_id, body)
+    [result] = await port(request).submit_many([Submission(event, "/adult-social-care")])
+    return answer(result)
+
+
+def document_webhooks(app: FastAPI) -> None:
+    """Publish what the hub sends to adult systems in the OpenAPI document's ``webhooks``."""
+
+    @app.webhooks.post("transition-referral")
+    def transition_referral(body: AdultTransitionReferral) -> None:
+        """Sent ahead of the 18th birthday; answer 2xx. Resent with the same referral_id until then."""
+
+    @app.webhooks.post("care-assessment-request")
+    def care_assessment_request(body: CareAssessmentRequestOut) -> None:
+        """Sent when an offered assessment was not treated as the adult one."""
