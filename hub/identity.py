@@ -12,14 +12,20 @@ from dataclasses import dataclass, field
 
 from hub.ids import derived_id
 from schemas.common import PersonRef
-from schemas.events import AssessmentRequested, CareAssessmentRecorded, Event, TransitionReferralIssued
+from schemas.events import (
+    AssessmentRequested,
+    CareAssessmentRecorded,
+    ChangeOfCircumstancesRecorded,
+    Event,
+    TransitionReferralIssued,
+)
 
 IdKey = tuple[str, str]  # (identifier type, value)
 
 
 def persons_in(event: Event) -> list[PersonRef]:
     """The people an inbound event identifies, the subject first."""
-    if isinstance(event, AssessmentRequested | TransitionReferralIssued):
+    if isinstance(event, AssessmentRequested | TransitionReferralIssued | ChangeOfCircumstancesRecorded):
         return [event.person]
     if isinstance(event, CareAssessmentRecorded):
         return [event.assessed_person, *event.cared_for]

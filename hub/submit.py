@@ -26,6 +26,9 @@ STATUS_FOR_RULE = {
 }
 
 
+MISSING_FACT_WAITS = (0.1, 0.3, 0.6, 1.0)
+
+
 class HubEventPort:
     def __init__(self, store: Store, producer: Producer, names: TopicNames, rules: StatutoryRules) -> None:
         self.store = store
@@ -37,6 +40,7 @@ class HubEventPort:
         envelopes = [envelope_for(s.event, source=s.source, event_id=s.event_id) for s in submissions]
         done = await self.store.processed_ids([e.id for e in envelopes])
         contexts, _ = await load_contexts(self.store, [s.event for s in submissions])
+        await self._wait_for_missing_facts(submissions, envelopes, contexts, done)
         results: list[SubmitResult] = []
         sends = []
         for sub, env in zip(submissions, envelopes, strict=True):
@@ -65,6 +69,29 @@ class HubEventPort:
             results.append(SubmitResult("accepted", env.id))
         await asyncio.gather(*sends)
         return results
+
+    async def _wait_for_missing_facts(
+        self, submissions: list[Submission], envelopes: list[Any], contexts: dict[str, Any], done: set[str]
+    ) -> None:
+        """A reply can overtake the record it answers (an adult system acknowledging a referral the
+        moment it arrives, before the hub has stored it). Give such facts a moment to land before
+        refusing, then judge again with what the store has."""
+        for delay in MISSING_FACT_WAITS:
+            waiting = []
+            for sub, env in zip(submissions, envelopes, strict=True):
+                if env.id in done:
+                    continue
+                key = case_of(sub.event) or ""
+                try:
+                    evaluate(sub.event, contexts.get(key), self.rules, event_id=env.id)
+                except RuleViolation as exc:
+                    if exc.retryable and not (exc.rule == "known-case" and _opens_case_in_batch(key, submissions)):
+                        waiting.append(sub.event)
+            if not waiting:
+                return
+            await asyncio.sleep(delay)
+            fresh, _ = await load_contexts(self.store, waiting)
+            contexts.update(fresh)
 
 
 def _opens_case_in_batch(case_id: str, submissions: list[Submission]) -> bool:

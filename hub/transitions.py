@@ -255,8 +255,12 @@ def plan_referrals(
         if case["case_id"] in csc:
             consider(case["person_key"], case["person"] or {}, case["la_code"], "childrens-social-care", case)
     for a in sources["assessments"]:
-        if a["assessment_type"] == "s58-childs-needs" and a["status"] == "completed":
+        if a["status"] != "completed":
+            continue
+        if a["assessment_type"] == "s58-childs-needs":
             consider(a["assessed_key"], a["assessed_person"], a["la_code"], "s58")
+        elif a["assessment_type"] == "s63-young-carers":  # a young carer known to children's services
+            consider(a["assessed_key"], a["assessed_person"], a["la_code"], "childrens-social-care")
     referred = {r["person_key"] for r in sources["referrals"]}
     out = []
     for c in sorted(candidates.values(), key=lambda c: c.person_key):

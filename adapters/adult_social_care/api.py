@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 from adapters.adult_social_care.contract import (
@@ -13,8 +13,9 @@ from adapters.adult_social_care.contract import (
 )
 from adapters.adult_social_care.mapping import acknowledgement_in, decision_in
 from adapters.common import Submission
-from adapters.http import answer, port
+from adapters.http import answer, event_id_for, port
 
+SOURCE = "/adult-social-care"
 router = APIRouter(prefix="/api/v1/adult-social-care", tags=["adult social care"])
 
 
@@ -23,9 +24,14 @@ router = APIRouter(prefix="/api/v1/adult-social-care", tags=["adult social care"
     status_code=202,
     summary="The adult service received the referral (and, later, that support is in place)",
 )
-async def acknowledge(referral_id: str, body: ReferralAcknowledgement, request: Request) -> JSONResponse:
+async def acknowledge(
+    referral_id: str,
+    body: ReferralAcknowledgement,
+    request: Request,
+    idempotency_key: str | None = Header(default=None, description="resubmitting with the same key is safe"),
+) -> JSONResponse:
     event = acknowledgement_in(referral_id, body)
-    [result] = await port(request).submit_many([Submission(event, "/adult-social-care")])
+    [result] = await port(request).submit_many([Submission(event, SOURCE, event_id_for(SOURCE, idempotency_key))])
     return answer(result)
 
 
@@ -34,9 +40,15 @@ async def acknowledge(referral_id: str, body: ReferralAcknowledgement, request: 
     status_code=202,
     summary="Whether a transition assessment is treated as the adult assessment, with the reason",
 )
-async def decide(referral_id: str, body: AssessmentReuseDecision, request: Request) -> JSONResponse:
+async def decide(
+    referral_id: str,
+    body: AssessmentReuseDecision,
+    request: Request,
+    idempotency_key: str | None = Header(default=None, description="resubmitting with the same key is safe"),
+) -> JSONResponse:
     event = decision_in(referral_id, body)
-    [result] = await port(request).submit_many([Submission(event, "/adult-social-care")])
+    key = f"{referral_id}:{idempotency_key}" if idempotency_key else None
+    [result] = await port(request).submit_many([Submission(event, SOURCE, event_id_for(SOURCE, key))])
     return answer(result)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from hub.http.app import create_app
+from hub.kafka_local import free_port
 from hub.runtime import HubRuntime
 from hub.service import ensure_topics
 from tests.helpers import eventually, isolated_settings, person, topic_records
@@ -32,6 +33,8 @@ class World:
     kafka: str
     school: AgencyEndpoint
     social_care: AgencyEndpoint
+    adult: AgencyEndpoint
+    adult_port: int
     today: list[date] = field(default_factory=lambda: [date(2026, 1, 5)])
 
     def set_today(self, day: date) -> None:
@@ -61,16 +64,18 @@ class World:
 
 @asynccontextmanager
 async def ehc_world(kafka: str, database_url: str, **overrides: Any) -> AsyncIterator[World]:
-    school, social_care = AgencyEndpoint(), AgencyEndpoint()
+    school, social_care, adult = AgencyEndpoint(), AgencyEndpoint(), AgencyEndpoint()
+    adult_port = free_port()
     async with AsyncExitStack() as stack:
         school_url = await stack.enter_async_context(serving(school.app))
         csc_url = await stack.enter_async_context(serving(social_care.app))
+        if not overrides.pop("adult_down", False):
+            await stack.enter_async_context(serving(adult.app, adult_port))
         settings = isolated_settings(
             database_url,
             webhooks={SCHOOL["code"]: f"{school_url}/inbox", CSC["code"]: f"{csc_url}/inbox"},
-            webhook_retry_delays_seconds=[0.1],
-            clock_sweep_seconds=0,
-            **overrides,
+            adult_social_care_endpoints={LA: f"http://127.0.0.1:{adult_port}/inbox"},
+            **{"webhook_retry_delays_seconds": [0.1], "clock_sweep_seconds": 0, **overrides},
         )
         await ensure_topics(settings, kafka)
         runtime = HubRuntime(settings, kafka)
@@ -78,7 +83,7 @@ async def ehc_world(kafka: str, database_url: str, **overrides: Any) -> AsyncIte
         runtime.watcher.today = lambda: world_today[0]
         base = await stack.enter_async_context(serving(create_app(runtime)))
         client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30))
-        yield World(runtime, client, kafka, school, social_care, world_today)
+        yield World(runtime, client, kafka, school, social_care, adult, adult_port, world_today)
 
 
 def request_body(case_id: str, n: int = 1, received: str = "2026-01-05", year_group: int = 6) -> dict[str, Any]:
