@@ -1,0 +1,141 @@
+"""Transition rules with plain data: currency, changes, who is offered, what the adult system sees."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from adapters.adult_social_care.mapping import referral_out
+from hub.settings import TransitionRules
+from hub.transitions import eighteenth_birthday, months_between, plan_referrals, recommend
+from schemas.events import ReuseRecommendation
+
+RULES = TransitionRules()
+ASSESSOR = {
+    "name": "J Smith",
+    "role": "Social worker",
+    "organisation": {"agency": "childrens-social-care", "code": "202"},
+}
+
+
+def person(key: str, dob: str | None = "2008-12-10") -> dict:
+    p = {"la_person_id": key, "la_code": "202", "given_name": key}
+    if dob:
+        p["date_of_birth"] = dob
+    return p
+
+
+def assessment(
+    aid: str, kind: str, assessed: str, completed: date, cared_for: tuple[str, ...] = (), status: str = "completed"
+) -> dict:
+    return {
+        "assessment_id": aid,
+        "la_code": "202",
+        "assessment_type": kind,
+        "assessed_key": assessed,
+        "assessed_person": person(assessed, "1980-01-01" if kind == "s60-childs-carers" else "2008-12-10"),
+        "cared_for_keys": list(cared_for),
+        "cared_for": [],
+        "status": status,
+        "completed_date": completed,
+        "assessor": ASSESSOR,
+        "eligibility": "likely-eligible",
+        "material_change_flags": [],
+    }
+
+
+def sources(assessments: list[dict], changes: list[dict] | None = None, cases: list[dict] | None = None) -> dict:
+    return {
+        "cases": cases or [],
+        "csc_case_ids": [],
+        "assessments": assessments,
+        "changes": changes or [],
+        "referrals": [],
+        "decisions": [],
+    }
+
+
+def test_currency_and_change_drive_the_recommendation() -> None:
+    today = date(2026, 9, 15)
+    assert recommend(date(2026, 4, 15), [], today, RULES)[0] == ReuseRecommendation.REUSE
+    assert recommend(date(2025, 6, 1), [], today, RULES)[0] == ReuseRecommendation.REVIEW
+    assert recommend(date(2024, 3, 1), [], today, RULES) == (
+        ReuseRecommendation.REASSESS,
+        "done 30 months ago (over 24)",
+    )
+    rec, reason = recommend(date(2026, 4, 15), ["2026-07-01: moved house"], today, RULES)
+    assert rec == ReuseRecommendation.REVIEW and "moved house" in reason
+    assert recommend(date(2026, 4, 15), [], today, TransitionRules(reuse_max_age_months=3))[0] == "review"
+
+
+def test_dates() -> None:
+    assert eighteenth_birthday(date(2008, 2, 29)) == date(2026, 2, 28)
+    assert months_between(date(2024, 3, 1), date(2026, 9, 15)) == 30
+    assert months_between(date(2026, 4, 16), date(2026, 9, 15)) == 4
+
+
+def test_lead_time_is_configuration() -> None:
+    src = sources([assessment("S58", "s58-childs-needs", "YP", date(2026, 6, 1))])
+    assert plan_referrals(src, date(2026, 9, 9), RULES) == []
+    assert len(plan_referrals(src, date(2026, 9, 10), RULES)) == 1
+    assert len(plan_referrals(src, date(2025, 12, 10), TransitionRules(lead_months=12))) == 1
+
+
+def test_latest_carer_assessment_is_offered_and_a_refusal_only_after_a_change() -> None:
+    src = sources(
+        [
+            assessment("S58", "s58-childs-needs", "YP", date(2026, 6, 1)),
+            assessment("S60-OLD", "s60-childs-carers", "MUM", date(2023, 1, 1), ("YP",)),
+            assessment("S60-NEW", "s60-childs-carers", "MUM", date(2026, 5, 1), ("YP",)),
+            assessment("S60-DAD", "s60-childs-carers", "DAD", date(2026, 5, 1), ("YP",), status="refused"),
+        ]
+    )
+    [referral] = plan_referrals(src, date(2026, 9, 15), RULES)
+    assert [o.assessment_id for o in referral.offered_assessments] == ["S58", "S60-NEW"]
+    src["changes"] = [
+        {"change_id": "C", "person_key": "DAD", "change_date": date(2026, 8, 1), "description": "lost job"}
+    ]
+    [referral] = plan_referrals(src, date(2026, 9, 15), RULES)
+    dad = next(o for o in referral.offered_assessments if o.assessment_id == "S60-DAD")
+    assert (dad.status, dad.recommendation) == ("refused", ReuseRecommendation.REASSESS)
+
+
+def test_no_date_of_birth_no_referral_and_the_adult_contract_keeps_only_adult_sections() -> None:
+    undated = assessment("S58", "s58-childs-needs", "YP", date(2026, 6, 1))
+    undated["assessed_person"] = person("YP", None)
+    assert plan_referrals(sources([undated]), date(2026, 9, 15), RULES) == []
+    case = {
+        "case_id": "C1",
+        "person_key": "YP",
+        "person": person("YP"),
+        "la_code": "202",
+        "final_plan_date": date(2025, 5, 1),
+        "plan_sections": {"b": "needs", "d": "care", "e": "outcomes", "f": "provision", "pfa_outcomes": ["work"]},
+    }
+    [referral] = plan_referrals(sources([], cases=[case]), date(2026, 9, 15), RULES)
+    out = referral_out(referral, "https://hub.example")
+    assert out.ehc_plan_sections == {"d": "care", "e": "outcomes", "pfa_outcomes": ["work"]}
+    assert out.route_of_access == "Planned Entry (Transition)"
+    assert out.reasons == ["ehc-plan"]
+    assert out.acknowledge_url.endswith(f"/referrals/{referral.referral_id}/acknowledgement")
+
+
+def test_a_referral_without_date_of_birth_is_refused() -> None:
+    import pytest
+
+    from hub.outcome import RuleViolation
+    from hub.settings import StatutoryRules
+    from hub.workflow import evaluate
+    from schemas.events import TransitionReferralIssued
+
+    referral = TransitionReferralIssued(
+        referral_id="R", la_code="202", person=person("YP", None), eighteenth_birthday=date(2026, 12, 10)
+    )
+    with pytest.raises(RuleViolation) as err:
+        evaluate(referral, None, StatutoryRules(), event_id="e")
+    assert (err.value.field, err.value.rule) == ("data.person.date_of_birth", "dob-required")
+    wrong = referral.model_copy(
+        update={"person": referral.person.model_copy(update={"date_of_birth": date(2008, 1, 1)})}
+    )
+    with pytest.raises(RuleViolation) as err:
+        evaluate(wrong, None, StatutoryRules(), event_id="e")
+    assert err.value.rule == "eighteenth-birthday"
