@@ -33,6 +33,7 @@ SHARING: dict[str, tuple[Share, ...]] = {
         for a in (Agency.SCHOOL, Agency.EDUCATIONAL_PSYCHOLOGY, Agency.NHS, Agency.CHILDRENS_SOCIAL_CARE)
     ),
     "advice-submitted": (Share(Agency.LA_SEN, ALL, PUBLIC_TASK_STATUTORY),),
+    "advice-request-status-changed": (Share(Agency.LA_SEN, ALL, PUBLIC_TASK_STATUTORY),),
     "panel-outcome-recorded": (
         Share(Agency.NHS, (*CASE, "panel_date", "outcome", "health_summary"), PUBLIC_TASK_HEALTH),
         Share(

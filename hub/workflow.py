@@ -21,6 +21,7 @@ from schemas.common import PersonRef
 from schemas.events import (
     AdviceRequested,
     AdviceRequestReceived,
+    AdviceRequestStatusChanged,
     AdviceSubmitted,
     AlertRaised,
     AssessmentDecisionMade,
@@ -56,7 +57,9 @@ def _not_before(day: date, earliest: date, field_name: str, what: str, rule: str
         raise RuleViolation(f"{field_name} {day} is before {what} {earliest}", field=f"data.{field_name}", rule=rule)
 
 
-def _request(context: CaseContext, event: AdviceSubmitted | AdviceRequestReceived) -> dict[str, Any]:
+def _request(
+    context: CaseContext, event: AdviceSubmitted | AdviceRequestReceived | AdviceRequestStatusChanged
+) -> dict[str, Any]:
     request = context.get("advice", {}).get(event.request_id)
     if request is None:
         raise RuleViolation(
@@ -110,6 +113,38 @@ def evaluate(
             event.received_date, request["requested_date"], "received_date", "the request", "received-after-request"
         )
         out.advice_updates.append({"request_id": event.request_id, "received_date": event.received_date})
+    elif isinstance(event, AdviceRequestStatusChanged):
+        ctx = _require_case(event, context)
+        request = _request(ctx, event)
+        if request.get("submitted_date"):
+            raise RuleViolation(
+                f"advice for request {event.request_id!r} was already submitted",
+                field="data.status",
+                rule="request-open",
+            )
+        _not_before(
+            event.changed_date, request["requested_date"], "changed_date", "the request", "change-after-request"
+        )
+        update: dict[str, Any] = {
+            "request_id": event.request_id,
+            "task_status": event.status,
+            "status_reason": event.reason,
+        }
+        if event.status != "rejected":  # accepting or starting work shows the request was received
+            update["received_date"] = event.changed_date
+        out.advice_updates.append(update)
+        if event.status == "rejected":
+            out.emitted.append(
+                AlertRaised(
+                    alert_id=derived_id(event_id, "advice-rejected"),
+                    case_id=event.case_id,
+                    kind="advice-request-rejected",
+                    severity="warning",
+                    organisation=event.changed_by,
+                    message=f"{request['advice_kind']} advice request rejected by {event.changed_by.code}: "
+                    f"{event.reason}",
+                )
+            )
     elif isinstance(event, AdviceSubmitted):
         ctx = _require_case(event, context)
         request = _request(ctx, event)

@@ -132,6 +132,26 @@ class AdviceRequestReceived(Event):
     channel: Literal["webhook", "poll", "fhir-push", "fhir-poll", "manual"]
 
 
+class AdviceRequestStatusChanged(Event):
+    """F2: an adviser accepted, rejected (with a reason) or started work on an advice request."""
+
+    event_type: ClassVar[str] = "advice-request-status-changed"
+    topic: ClassVar[str] = "ehc.advice-request-status.v1"
+
+    case_id: CaseId
+    request_id: str
+    status: Literal["accepted", "rejected", "in-progress"]
+    reason: str | None = None
+    changed_date: date
+    changed_by: OrganisationRef
+
+    @model_validator(mode="after")
+    def _reason_for_rejection(self) -> AdviceRequestStatusChanged:
+        if self.status == "rejected" and not self.reason:
+            raise ValueError("a rejection needs a reason")
+        return self
+
+
 class ExceptionKind(StrEnum):
     """Permitted exceptions to the EHC time limits (regs 5(4), 8(2), 10(4), 13(3))."""
 
@@ -401,6 +421,7 @@ INBOUND_EVENTS: tuple[type[Event], ...] = (
     AssessmentRequested,
     AssessmentDecisionMade,
     AdviceRequestReceived,
+    AdviceRequestStatusChanged,
     CaseExceptionRecorded,
     AdviceSubmitted,
     PanelOutcomeRecorded,

@@ -224,6 +224,9 @@ class Store:
                 (t.received_date > u["received_date"], u["received_date"]),
                 else_=t.received_date,
             )
+        if u.get("task_status") is not None:
+            values["task_status"] = u["task_status"]
+            values["status_reason"] = u.get("status_reason")
         if u.get("submitted_date") is not None:
             values["submitted_date"] = func.coalesce(t.submitted_date, u["submitted_date"])
             values["submission_event_id"] = func.coalesce(t.submission_event_id, u["submission_event_id"])
@@ -344,6 +347,10 @@ class Store:
         if pending_only:
             q = q.where(advice_requests.c.submitted_date.is_(None), advice_requests.c.reused.is_(None))
         return await self._rows(q.order_by(advice_requests.c.requested_date, advice_requests.c.request_id))
+
+    async def advice_request(self, request_id: str) -> dict[str, Any] | None:
+        rows = await self._rows(select(advice_requests).where(advice_requests.c.request_id == request_id))
+        return rows[0] if rows else None
 
     async def cases_rows(self, la_code: str | None = None) -> list[dict[str, Any]]:
         q = select(cases).order_by(cases.c.case_id)

@@ -54,6 +54,8 @@ advice_requests = Table(
     Column("requested_date", Date, nullable=False),
     Column("received_date", Date),
     Column("submitted_date", Date),
+    Column("task_status", String(16), doc="accepted, rejected or in-progress, as the adviser last said"),
+    Column("status_reason", Text),
     Column("submission_event_id", String(128)),
     Column("signed_off", Integer),
     Column(
