@@ -20,6 +20,14 @@ class AdviceInbox(Protocol):
         ``request`` (the AdviceRequested data) and ``received_date``."""
         ...
 
+    async def requests_for(self, recipient_code: str) -> list[dict[str, Any]]:
+        """Every advice request addressed to one organisation, answered or not."""
+        ...
+
+    async def request(self, request_id: str) -> dict[str, Any] | None:
+        """One advice request, answered or not, with its status, dates and submission."""
+        ...
+
 
 router = APIRouter(prefix="/api/v1", tags=["advice requests"])
 

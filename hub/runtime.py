@@ -19,6 +19,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from faststream.specification import AsyncAPI
 
 from adapters.adult_social_care.delivery import AdultSocialCareDispatcher
+from adapters.nhs_fhir.push import FhirPushDispatcher
 from adapters.webhooks import PermanentDeliveryError, WebhookDispatcher
 from hub.delivery import DeliveryCore, StageHook, TopicNames
 from hub.logging import get_logger
@@ -34,6 +35,7 @@ from schemas.events import ALL_EVENTS, INBOUND_EVENTS
 log = get_logger("hub.runtime")
 
 MAX_BATCH = 500
+LARGE_MESSAGE_BYTES = 10 * 1024 * 1024
 WEBHOOK_AGENCIES = (Agency.SCHOOL, Agency.EDUCATIONAL_PSYCHOLOGY, Agency.CHILDRENS_SOCIAL_CARE)
 
 
@@ -70,6 +72,7 @@ class AioKafkaProducerAdapter:
             "enable_idempotence": True,
             "linger_ms": 2,
             "max_batch_size": 256 * 1024,
+            "max_request_size": LARGE_MESSAGE_BYTES,  # health advice may carry a PDF report
             **kafka_client_config(settings),
         }
         self._producer: AIOKafkaProducer | None = None
@@ -129,6 +132,13 @@ class HubRuntime:
         self.adult_social_care = AdultSocialCareDispatcher(
             settings.adult_social_care_endpoints, public_url(settings), settings.webhook_retry_delays_seconds
         )
+        self.fhir_push = FhirPushDispatcher(
+            settings.fhir_endpoints,
+            self.event_port,
+            lambda: self.watcher.today(),
+            settings.webhook_retry_delays_seconds,
+            f"{public_url(settings)}/fhir",
+        )
         self._register()
 
     def _register(self) -> None:
@@ -179,6 +189,22 @@ class HubRuntime:
                 log.error("webhook refused advice request", error=str(exc))
 
         adult = self.adult_social_care
+        fhir_push = self.fhir_push
+
+        @self.broker.subscriber(
+            self.names.physical(outbound_topic(Agency.NHS)),
+            group_id=f"{self.settings.group_id}.fhir-push",
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            max_poll_interval_ms=60 * 60 * 1000,
+            parser=tolerant_parser,
+            decoder=undecoded,
+        )
+        async def on_nhs(message: KafkaMessage) -> None:
+            try:
+                await fhir_push.deliver(_records(message.raw_message)[0].value)
+            except PermanentDeliveryError as exc:
+                log.error("NHS provider refused an advice request; it stays available to fetch", error=str(exc))
 
         @self.broker.subscriber(
             self.names.physical(outbound_topic(Agency.ADULT_SOCIAL_CARE)),

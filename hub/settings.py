@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         description='organisation code -> URL receiving its advice requests, e.g. {"100001": "https://..."}',
     )
     webhook_retry_delays_seconds: list[float] = Field(default=[1, 2, 5, 10, 30, 60])
+    fhir_endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="ODS code -> FHIR base URL of a provider that takes pushed requests ($process-message)",
+    )
+    fhir_max_body_bytes: int = Field(default=5 * 1024 * 1024, description="larger FHIR bodies are refused with 413")
     public_base_url: str | None = Field(
         default=None, description="how agencies reach this hub (callback URLs); default http://HOST:PORT"
     )

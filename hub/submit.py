@@ -120,3 +120,9 @@ class HubAdviceInbox:
 
     async def pending_for(self, recipient_code: str) -> list[dict[str, Any]]:
         return await self.store.advice_requests_for(recipient_code)
+
+    async def requests_for(self, recipient_code: str) -> list[dict[str, Any]]:
+        return await self.store.advice_requests_for(recipient_code, pending_only=False)
+
+    async def request(self, request_id: str) -> dict[str, Any] | None:
+        return await self.store.advice_request(request_id)

@@ -15,6 +15,7 @@ from adapters import advice_inbox
 from adapters.adult_social_care import api as asc_api
 from adapters.childrens_social_care import api as csc_api
 from adapters.education import api as education_api
+from adapters.nhs_fhir import api as fhir_api
 from hub.http import errors, ingress, ops
 from hub.http.state import HubState
 from hub.runtime import HubRuntime, kafka_client_config
@@ -58,6 +59,8 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     app.include_router(csc_api.router)
     app.include_router(advice_inbox.router)
     app.include_router(asc_api.router)
+    app.include_router(fhir_api.router)
+    app.state.fhir_max_body_bytes = runtime.settings.fhir_max_body_bytes
     asc_api.document_webhooks(app)
     app.include_router(ops.router)
     registry = CollectorRegistry()

@@ -1,0 +1,347 @@
+"""The FHIR R4 facade at /fhir for NHS providers: Tasks to fetch and update, advice messages in."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from fhir.resources.R4B.task import Task
+from pydantic import ValidationError
+
+from adapters.advice_inbox import AdviceInbox, receipts
+from adapters.common import Submission, SubmitResult
+from adapters.http import port
+from adapters.nhs_fhir import outbound
+from adapters.nhs_fhir.capability import capability_statement
+from adapters.nhs_fhir.codes import (
+    EVENT_ADVICE,
+    MESSAGE_EVENTS,
+    ODS_CODE,
+    QUESTIONNAIRE_ID,
+    QUESTIONNAIRE_URL,
+    TASK_STATUSES_SETTABLE,
+)
+from adapters.nhs_fhir.inbound import InboundAdvice, read_advice_message
+from adapters.nhs_fhir.outcome import FhirProblem, Issue, fhir_response, from_validation_error, problem_response
+from adapters.nhs_fhir.questionnaire import QUESTIONNAIRE
+from schemas.common import Adviser, Agency, OrganisationRef
+from schemas.events import AdviceRequested, AdviceRequestStatusChanged, AdviceSubmitted
+
+router = APIRouter(prefix="/fhir", tags=["FHIR R4 (NHS providers)"])
+_IDS = uuid.UUID("8d7e2a52-6f43-4b39-9a0e-3b7b0a9d5c21")
+SUBMISSION_IDENTIFIER = "https://fhir.ehc-hub.uk/Id/advice-submission"
+DEFAULT_MAX_BODY = 5 * 1024 * 1024
+
+
+def _inbox(request: Request) -> AdviceInbox:
+    inbox: AdviceInbox = request.app.state.advice_inbox
+    return inbox
+
+
+def _today(request: Request) -> date:
+    today: Callable[[], date] = request.app.state.today
+    return today()
+
+
+async def _json_body(request: Request) -> Any:
+    limit = getattr(request.app.state, "fhir_max_body_bytes", DEFAULT_MAX_BODY)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise FhirProblem(413, [Issue("too-long", f"the body exceeds {limit} bytes", None)])
+    raw = await request.body()
+    if len(raw) > limit:
+        raise FhirProblem(413, [Issue("too-long", f"the body exceeds {limit} bytes", None)])
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FhirProblem(400, [Issue("structure", f"the body is not JSON: {exc}", None)]) from None
+
+
+def task_status(row: dict[str, Any]) -> str:
+    if row.get("submitted_date"):
+        return "completed"
+    if row.get("task_status"):
+        return str(row["task_status"])
+    return "received" if row.get("received_date") else "requested"
+
+
+def task_for(row: dict[str, Any]) -> dict[str, Any]:
+    request = AdviceRequested.model_validate(row["request"])
+    resource = outbound.task(request, task_status(row), status_reason=row.get("status_reason"))
+    if row.get("submission_event_id"):
+        resource["output"] = [
+            {
+                "type": {"text": "health advice"},
+                "valueReference": {
+                    "identifier": {"system": SUBMISSION_IDENTIFIER, "value": row["submission_event_id"]}
+                },
+            }
+        ]
+    return resource
+
+
+async def _row(request: Request, task_id: str) -> dict[str, Any]:
+    row = await _inbox(request).request(task_id)
+    if row is None or not row.get("request") or row.get("recipient_agency") != Agency.NHS.value:
+        raise FhirProblem(404, [Issue("not-found", f"Task/{task_id} is not known", "Task.id")])
+    return row
+
+
+def _guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer FhirProblem as an OperationOutcome, whatever the route."""
+    import functools
+
+    @functools.wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> JSONResponse:
+        try:
+            result: JSONResponse = await handler(*args, **kwargs)
+            return result
+        except FhirProblem as problem:
+            return problem_response(problem)
+
+    return wrapper
+
+
+@router.get("/metadata", summary="CapabilityStatement")
+async def metadata(request: Request) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    return fhir_response(capability_statement(base, "2026-11-25"))
+
+
+@router.get("/Questionnaire/{questionnaire_id}")
+@_guarded
+async def read_questionnaire(questionnaire_id: str) -> JSONResponse:
+    if questionnaire_id != QUESTIONNAIRE_ID:
+        raise FhirProblem(
+            404, [Issue("not-found", f"Questionnaire/{questionnaire_id} is not known", "Questionnaire.id")]
+        )
+    return fhir_response(QUESTIONNAIRE)
+
+
+@router.get("/Questionnaire")
+async def search_questionnaire(url: str | None = None) -> JSONResponse:
+    found = [QUESTIONNAIRE] if url in (None, QUESTIONNAIRE_URL) else []
+    return fhir_response(_searchset(found))
+
+
+def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [
+            {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in resources
+        ],
+    }
+
+
+@router.get("/Task", summary="Search Tasks by owner (ODS code) and status")
+@_guarded
+async def search_tasks(request: Request, owner: str | None = None, status: str | None = None) -> JSONResponse:
+    if not owner:
+        raise FhirProblem(400, [Issue("required", "search by owner (the provider's ODS code)", "owner")])
+    ods = owner.split("|", 1)[1] if owner.startswith(ODS_CODE + "|") else owner.removeprefix("Organization/")
+    rows = [r for r in await _inbox(request).requests_for(ods) if r.get("request")]
+    fresh = receipts([r for r in rows if task_status(r) == "requested"], _today(request), "fhir-poll")
+    if fresh:  # fetching the work is the provider's receipt of it: reg 8's six weeks start now
+        await port(request).submit_many(fresh)
+    tasks = [task_for(r) for r in rows]
+    if status:
+        wanted = set(status.split(","))
+        tasks = [t for t in tasks if t["status"] in wanted or (t["status"] == "received" and "requested" in wanted)]
+    return fhir_response(_searchset(tasks))
+
+
+@router.get("/Task/{task_id}")
+@_guarded
+async def read_task(task_id: str, request: Request) -> JSONResponse:
+    return fhir_response(task_for(await _row(request, task_id)))
+
+
+async def _change_status(
+    request: Request, row: dict[str, Any], status: str | None, reason: str | None, where: str
+) -> JSONResponse:
+    if status == "completed":
+        raise FhirProblem(
+            422,
+            [
+                Issue(
+                    "business-rule",
+                    "a Task is completed by sending the advice ($process-message), not by setting its status",
+                    f"{where}.status",
+                )
+            ],
+        )
+    if status not in TASK_STATUSES_SETTABLE:
+        raise FhirProblem(
+            422, [Issue("value", f"status must be one of {sorted(TASK_STATUSES_SETTABLE)}", f"{where}.status")]
+        )
+    if status == "rejected" and not reason:
+        raise FhirProblem(422, [Issue("required", "a rejection needs statusReason.text", f"{where}.statusReason")])
+    advice = AdviceRequested.model_validate(row["request"])
+    event = AdviceRequestStatusChanged(
+        case_id=advice.case_id,
+        request_id=advice.request_id,
+        status=status,  # type: ignore[arg-type]
+        reason=reason,
+        changed_date=_today(request),
+        changed_by=advice.recipient,
+    )
+    [result] = await port(request).submit_many([Submission(event, f"/nhs/{advice.recipient.code}")])
+    _raise_if_rejected(result, where)
+    return fhir_response(task_for({**row, "task_status": status, "status_reason": reason}))
+
+
+@router.put("/Task/{task_id}", summary="Accept, reject (with statusReason) or start a Task")
+@_guarded
+async def update_task(task_id: str, request: Request) -> JSONResponse:
+    row = await _row(request, task_id)
+    body = await _json_body(request)
+    if not isinstance(body, dict) or body.get("resourceType") != "Task":
+        raise FhirProblem(400, [Issue("structure", "the body must be a Task", "Task")])
+    try:
+        Task.model_validate(body)
+    except ValidationError as exc:
+        raise from_validation_error("Task", exc) from None
+    if body.get("id") != task_id:
+        raise FhirProblem(400, [Issue("value", "Task.id must match the URL", "Task.id")])
+    return await _change_status(request, row, body.get("status"), (body.get("statusReason") or {}).get("text"), "Task")
+
+
+@router.patch("/Task/{task_id}", summary="JSON Patch of Task.status and Task.statusReason")
+@_guarded
+async def patch_task(task_id: str, request: Request) -> JSONResponse:
+    row = await _row(request, task_id)
+    operations = await _json_body(request)
+    if not isinstance(operations, list):
+        raise FhirProblem(400, [Issue("structure", "the body must be a JSON Patch array", None)])
+    status, reason = task_status(row), row.get("status_reason")
+    for n, op in enumerate(operations):
+        if op.get("op") not in ("replace", "add") or op.get("path") not in (
+            "/status",
+            "/statusReason",
+            "/statusReason/text",
+        ):
+            raise FhirProblem(
+                422, [Issue("not-supported", "only status and statusReason can be patched", f"patch[{n}]")]
+            )
+        if op["path"] == "/status":
+            status = op.get("value")
+        else:
+            value = op.get("value")
+            reason = value.get("text") if isinstance(value, dict) else value
+    return await _change_status(request, row, status, reason, "Task")
+
+
+def _raise_if_rejected(result: SubmitResult, where: str) -> None:
+    if result.outcome != "rejected":
+        return
+    code = {404: "not-found", 409: "duplicate"}.get(result.status, "business-rule")
+    field = (result.field or "").removeprefix("data.")
+    raise FhirProblem(result.status, [Issue(code, result.message, f"{where}.{field}" if field else where)])
+
+
+async def _accept_advice(request: Request) -> tuple[InboundAdvice, AdviceSubmitted, SubmitResult]:
+    advice = read_advice_message(await _json_body(request))
+    row = await _inbox(request).request(advice.request_id)
+    if row is None or not row.get("request"):
+        raise FhirProblem(
+            404,
+            [
+                Issue(
+                    "not-found",
+                    f"no advice request {advice.request_id!r} was made",
+                    advice.output_reference.split("/")[0] + ".basedOn",
+                )
+            ],
+        )
+    asked = AdviceRequested.model_validate(row["request"])
+    if asked.recipient.code != advice.sender_ods:
+        raise FhirProblem(
+            403,
+            [
+                Issue(
+                    "forbidden",
+                    f"request {advice.request_id!r} was sent to {asked.recipient.code}, not {advice.sender_ods}",
+                    "Bundle.entry[0].resource.sender",
+                )
+            ],
+        )
+    if advice.nhs_number and asked.person.nhs_number and advice.nhs_number != asked.person.nhs_number:
+        raise FhirProblem(
+            422,
+            [
+                Issue(
+                    "business-rule",
+                    "the advice is about a different patient than the request",
+                    advice.output_reference.split("/")[0] + ".subject",
+                )
+            ],
+        )
+    org = OrganisationRef(agency=Agency.NHS, code=advice.sender_ods)
+    event = AdviceSubmitted(
+        case_id=asked.case_id,
+        request_id=asked.request_id,
+        advice_kind=asked.advice_kind,
+        adviser=Adviser(name=advice.adviser_name, role=advice.adviser_role, organisation=org),
+        submitted_date=advice.submitted_date,
+        summary=advice.summary[:20000],
+        signed_off_by=Adviser(
+            name=advice.signoff_name, role=advice.signoff_role or "Designated Medical Officer", organisation=org
+        )
+        if advice.signoff_name
+        else None,
+        signed_off_date=advice.signoff_date,
+        attachments=[f"fhir:{advice.output_reference}", *advice.attachments],
+    )
+    key = advice.message_id or advice.bundle_id or advice.output_reference
+    event_id = str(uuid.uuid5(_IDS, f"{advice.sender_ods}:{key}"))
+    [result] = await port(request).submit_many([Submission(event, f"/nhs/{advice.sender_ods}", event_id)])
+    _raise_if_rejected(result, "Bundle")
+    return advice, event, result
+
+
+@router.post("/$process-message", summary="Receive a message Bundle carrying health advice")
+@_guarded
+async def process_message(request: Request) -> JSONResponse:
+    advice, _, result = await _accept_advice(request)
+    response_id = str(uuid.uuid5(_IDS, f"response:{result.event_id}"))
+    header = {
+        "resourceType": "MessageHeader",
+        "id": response_id,
+        "eventCoding": {"system": MESSAGE_EVENTS, "code": EVENT_ADVICE},
+        "source": {"name": "EHC integration hub", "endpoint": f"{str(request.base_url).rstrip('/')}/fhir"},
+        "response": {"identifier": advice.message_id or advice.bundle_id or result.event_id, "code": "ok"},
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "id": response_id,
+        "type": "message",
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "entry": [{"fullUrl": f"urn:uuid:{response_id}", "resource": header}],
+    }
+    return fhir_response(bundle, 200)
+
+
+@router.post("/Bundle", summary="Create a message Bundle carrying health advice")
+@_guarded
+async def create_bundle(request: Request) -> JSONResponse:
+    advice, _, result = await _accept_advice(request)
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "information",
+                "code": "informational",
+                "diagnostics": f"advice for request {advice.request_id} accepted"
+                + (" (already received earlier)" if result.outcome == "unchanged" else ""),
+            }
+        ],
+    }
+    status = 200 if result.outcome == "unchanged" else 201
+    return fhir_response(outcome, status, headers={"Location": f"/fhir/Bundle/{advice.bundle_id or result.event_id}"})
