@@ -40,14 +40,7 @@ def outbound_topic(agency: Agency | str) -> str:
 
 
 DLQ_TOPIC = "hub.dlq.v1"
-LARGE_MESSAGE_TOPICS = (
-    "ehc.advice-submissions.v1",
-    "out.la-sen.v1",
-    "hub.dlq.v1",
-    "hub.retry-1.v1",
-    "hub.retry-2.v1",
-    "hub.retry-3.v1",
-)
+LARGE_MESSAGE_TOPICS = ("ehc.advice-submissions.v1", "out.la-sen.v1", DLQ_TOPIC)
 AUDIT_TOPIC = "hub.audit.v1"
 ALERTS_TOPIC = "hub.alerts.v1"
 OPS_AUDIT_TOPIC = "hub.ops-audit.v1"
@@ -62,12 +55,6 @@ def catalogue(retry_tiers: int) -> list[TopicSpec]:
     specs: dict[str, TopicSpec] = {}
     for event in ALL_EVENTS:
         specs.setdefault(event.topic, TopicSpec(event.topic, f"canonical {event.event_type} events"))
-    for name in LARGE_MESSAGE_TOPICS:  # advice may carry a report: allow records up to 10 MiB
-        specs[name] = TopicSpec(
-            name,
-            specs[name].purpose if name in specs else "advice for the LA",
-            extra={"max.message.bytes": str(10 * 1024 * 1024)},
-        )
     for agency in Agency:
         name = outbound_topic(agency)
         specs[name] = TopicSpec(name, f"minimised events addressed to {agency.value}")
@@ -76,9 +63,6 @@ def catalogue(retry_tiers: int) -> list[TopicSpec]:
         specs[name] = TopicSpec(name, f"retry tier {tier}", retention_ms=WEEK_MS)
     specs[DLQ_TOPIC] = TopicSpec(DLQ_TOPIC, "dead letters, unchanged, with failure context in headers")
     specs[OPS_AUDIT_TOPIC] = TopicSpec(OPS_AUDIT_TOPIC, "operator actions such as redrives")
-    specs["identity.persons.v1"] = TopicSpec(
-        "identity.persons.v1", "identifier crosswalk per person, latest state", compacted=True
-    )
     for name, spec in specs.items():  # advice may carry a report: allow records up to 10 MiB on its path
         if name in LARGE_MESSAGE_TOPICS or name.startswith("hub.retry-"):
             specs[name] = replace(spec, extra={**spec.extra, "max.message.bytes": str(10 * 1024 * 1024)})

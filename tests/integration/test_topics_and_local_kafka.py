@@ -37,8 +37,8 @@ async def test_topics_apply_is_idempotent_and_sets_policies(kafka: str, sqlite_u
     assert (len(created), len(existing)) == (expected, 0)
     created, existing = await ensure_topics(settings, kafka)
     assert (len(created), len(existing)) == (0, expected)
-    compacted = await _topic_config(kafka, settings.topic_prefix + "identity.persons.v1")
-    assert compacted["cleanup.policy"] == "compact"
+    dlq = await _topic_config(kafka, settings.topic_prefix + "hub.dlq.v1")
+    assert dlq["max.message.bytes"] == str(10 * 1024 * 1024), "a dead-lettered report fits"
     canonical = await _topic_config(kafka, settings.topic_prefix + "ehc.assessment-requests.v1")
     assert canonical["cleanup.policy"] == "delete"
     assert canonical["retention.ms"] == "-1"
