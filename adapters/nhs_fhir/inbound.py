@@ -150,6 +150,7 @@ def _nhs_number(subject: dict[str, Any] | None, message: _Message, path: str) ->
         raise _fail(422, "required", "the advice must name its subject (the Patient)", path)
     identifiers = [subject["identifier"]] if "identifier" in subject else []
     where = f"{path}.identifier"
+    listed = False
     if not identifiers:
         resolved = message.resolve(subject)
         if resolved is None:
@@ -157,12 +158,13 @@ def _nhs_number(subject: dict[str, Any] | None, message: _Message, path: str) ->
         i, patient = resolved
         identifiers = patient.get("identifier", [])
         where = f"Bundle.entry[{i}].resource.identifier"
+        listed = True
     for n, identifier in enumerate(identifiers):
         if identifier.get("system") == NHS_NUMBER:
             value = str(identifier.get("value", ""))
             problem = nhs_number_problem(value)
             if problem:
-                suffix = f"[{n}]" if "entry" in where else ""
+                suffix = f"[{n}]" if listed else ""
                 raise _fail(422, "value", problem, f"{where}{suffix}.value")
             return value
     return None

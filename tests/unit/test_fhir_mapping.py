@@ -1,0 +1,204 @@
+"""FHIR mapping with plain data, against our own messages and NHS England's published examples."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.questionnaire import Questionnaire
+
+from adapters.nhs_fhir.capability import capability_statement
+from adapters.nhs_fhir.inbound import read_advice_message
+from adapters.nhs_fhir.outbound import request_message
+from adapters.nhs_fhir.outcome import FhirProblem
+from adapters.nhs_fhir.questionnaire import QUESTIONNAIRE
+from schemas.events import AdviceRequested
+from schemas.identifiers import nhs_number_problem
+from tests.conftest import FIXTURES
+from tests.fhir_messages import PDF, document_reference_message, questionnaire_response_message
+from tests.helpers import person
+
+BARS = FIXTURES / "fhir" / "nhs-bars"
+NHS = person(1).nhs_number or ""
+
+
+def _request() -> AdviceRequested:
+    return AdviceRequested(
+        case_id="C-1",
+        request_id="REQ-1",
+        advice_kind="health",
+        recipient={"agency": "nhs", "code": "RBS"},
+        person=person(1),
+        requested_date=date(2026, 2, 9),
+        due_date=date(2026, 3, 23),
+    )
+
+
+def test_advice_request_is_a_valid_r4_message_with_task_and_service_request() -> None:
+    bundle = request_message(_request(), "B-1", "https://hub.example/fhir", "2026-02-09T09:00:00+00:00")
+    Bundle.model_validate(bundle)
+    header, task, service_request, patient = (e["resource"] for e in bundle["entry"])
+    assert header["resourceType"] == "MessageHeader" and header["eventCoding"]["code"] == "ehc-health-advice-request"
+    assert (task["intent"], task["status"]) == ("order", "requested")
+    assert task["owner"]["identifier"] == {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RBS"}
+    assert task["for"]["identifier"] == {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS}
+    assert task["focus"]["reference"] == "ServiceRequest/REQ-1"
+    assert task["restriction"]["period"]["end"] == "2026-03-23"
+    assert service_request["intent"] == "order" and patient["birthDate"] == "2010-03-14"
+
+
+def test_questionnaire_response_message_maps_to_advice() -> None:
+    advice = read_advice_message(questionnaire_response_message("B-2", "REQ-1", NHS))
+    assert (advice.request_id, advice.sender_ods, advice.nhs_number) == ("REQ-1", "RBS", NHS)
+    assert (advice.submitted_date, advice.adviser_name) == (date(2026, 3, 20), "Priya Shah")
+    assert (advice.signoff_name, advice.signoff_role, advice.signoff_date) == (
+        "Dr Anil Rao",
+        "Designated Medical Officer",
+        date(2026, 3, 21),
+    )
+    assert "SALT 1 hour weekly" in advice.summary and advice.message_id == "mh-B-2"
+
+
+def test_document_reference_message_keeps_the_pdf() -> None:
+    advice = read_advice_message(document_reference_message("B-3", "REQ-1", NHS))
+    assert advice.signoff_name == "Anil Rao" and advice.submitted_date == date(2026, 3, 18)
+    [attachment] = advice.attachments
+    assert attachment.startswith("data:application/pdf;base64,")
+    import base64
+
+    assert base64.b64decode(attachment.split(",", 1)[1]) == PDF
+
+
+def _problem(doc: object) -> FhirProblem:
+    with pytest.raises(FhirProblem) as err:
+        read_advice_message(doc)
+    return err.value
+
+
+@pytest.mark.parametrize(
+    ("break_it", "status", "code", "expression"),
+    [
+        (lambda d: d.update(type="collection"), 400, "value", "Bundle.type"),
+        (lambda d: d["entry"].insert(0, d["entry"].pop(1)), 400, "structure", "Bundle.entry[0].resource"),
+        (
+            lambda d: d["entry"][0]["resource"]["eventCoding"].update(code="booking-request"),
+            422,
+            "not-supported",
+            "Bundle.entry[0].resource.eventCoding.code",
+        ),
+        (
+            lambda d: d["entry"][-3]["resource"]["identifier"][0].update(value="9434765918"),
+            422,
+            "value",
+            "Bundle.entry[3].resource.identifier[0].value",
+        ),
+        (
+            lambda d: d["entry"][2]["resource"]["identifier"][0].update(system="https://example.org/ods"),
+            422,
+            "required",
+            "Bundle.entry[2].resource.identifier",
+        ),
+        (
+            lambda d: d["entry"][1]["resource"].update(status="in-progress"),
+            422,
+            "value",
+            "Bundle.entry[1].resource.status",
+        ),
+        (
+            lambda d: d["entry"][1]["resource"]["item"].pop(0),
+            422,
+            "required",
+            "Bundle.entry[1].resource.item.where(linkId='health-needs')",
+        ),
+        (lambda d: d["entry"][1]["resource"].pop("basedOn"), 422, "required", "Bundle.entry[1].resource.basedOn"),
+        (lambda d: d["entry"][1]["resource"].update(authored="20th March"), 400, "value", None),
+    ],
+)
+def test_broken_messages_are_refused_naming_the_element(break_it, status: int, code: str, expression: str) -> None:
+    doc = copy.deepcopy(questionnaire_response_message("B-4", "REQ-1", NHS))
+    break_it(doc)
+    problem = _problem(doc)
+    assert problem.status == status
+    assert problem.issues[0].code == code
+    if expression:
+        assert problem.issues[0].expression == expression
+    else:
+        assert problem.issues[0].expression and problem.issues[0].expression.startswith("Bundle.entry[1]")
+
+
+def test_invalid_base64_attachment() -> None:
+    doc = document_reference_message("B-5", "REQ-1", NHS)
+    doc["entry"][1]["resource"]["content"][0]["attachment"]["data"] = "not base64!!"
+    problem = _problem(doc)
+    assert (problem.status, problem.issues[0].expression) == (
+        400,
+        "Bundle.entry[1].resource.content[0].attachment.data",
+    )
+
+
+def test_not_a_bundle() -> None:
+    assert _problem({"resourceType": "Patient"}).issues[0].expression == "Bundle"
+    assert _problem([1, 2]).status == 400
+
+
+# ---- NHS England's Booking and Referral Standard examples (shared/fixtures, MIT licence) ----
+
+
+def _load(relative: str) -> dict:
+    return json.loads((BARS / relative).read_text())
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p.relative_to(BARS).as_posix() for p in (BARS / "OperationOutcome").rglob("*.json"))
+)
+def test_bars_operation_outcomes_are_valid_r4(path: str) -> None:
+    outcome = OperationOutcome.model_validate(_load(path))
+    assert outcome.issue and outcome.issue[0].code
+
+
+def test_bars_capability_statement_and_ours_are_valid_r4() -> None:
+    assert CapabilityStatement.model_validate(_load("metadata/BaRS_API_Capability_Statement.json")).fhirVersion
+    ours = CapabilityStatement.model_validate(capability_statement("https://hub.example", "2026-11-25"))
+    assert ours.fhirVersion == "4.0.1"
+    assert {r.type for r in ours.rest[0].resource} == {"Task", "Questionnaire", "Bundle"}
+    Questionnaire.model_validate(QUESTIONNAIRE)
+
+
+def test_bars_booking_message_is_valid_r4_but_not_advice() -> None:
+    doc = _load("process_message/POST-body.json")
+    Bundle.model_validate(doc)
+    problem = _problem(doc)
+    assert (problem.status, problem.issues[0].code) == (422, "not-supported")
+    assert "booking-request" in problem.issues[0].diagnostics
+
+
+def test_bars_nhs_numbers_are_checked_by_modulus_11() -> None:
+    # 9693893123 and 9476719931 pass; 3478526985 (in the BaRS validation request and response examples)
+    # fails: its check digit would be 1, so this product rejects it wherever it appears.
+    assert nhs_number_problem("9693893123") is None
+    assert nhs_number_problem("9476719931") is None
+    assert "check digit should be 1" in (nhs_number_problem("3478526985") or "")
+    doc = _load("process_message/request/ValidationRequest_POST_.json")
+    assert "3478526985" in json.dumps(doc)
+
+
+def test_bars_document_reference_as_health_advice() -> None:
+    """NHS England's DocumentReference example, answering an advice request: it maps; with the
+    patient swapped for the failing BaRS NHS number it is refused at the identifier."""
+    published = _load("document_reference/POST-body.json")
+    DocumentReference.model_validate(published)
+    doc = copy.deepcopy(published)
+    doc.update(id="bars-doc", status="current", context={"related": [{"reference": "ServiceRequest/REQ-9"}]})
+    message = document_reference_message("B-6", "REQ-9", published["subject"]["identifier"]["value"], ods="RGT")
+    message["entry"][1] = {"fullUrl": "urn:uuid:doc-B-6", "resource": doc}
+    advice = read_advice_message(message)
+    assert (advice.request_id, advice.nhs_number, advice.sender_ods) == ("REQ-9", "9693893123", "RGT")
+    assert advice.attachments == [published["content"][0]["attachment"]["url"]]
+    doc["subject"]["identifier"]["value"] = "3478526985"
+    assert _problem(message).issues[0].expression == "Bundle.entry[1].resource.subject.identifier.value"
