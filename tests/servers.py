@@ -41,13 +41,15 @@ class AgencyEndpoint:
         self.headers: list[dict[str, str]] = []
         self.fail_next = 0
         self.fail_status = 503
-        self.app = Starlette(routes=[Route("/inbox", self._inbox, methods=["POST"])])
+        self.paths: list[str] = []
+        self.app = Starlette(routes=[Route("/{path:path}", self._inbox, methods=["POST"])])
 
     async def _inbox(self, request: Request) -> JSONResponse:
         if self.fail_next > 0:
             self.fail_next -= 1
             return JSONResponse({"error": "unavailable"}, status_code=self.fail_status)
         self.headers.append(dict(request.headers))
+        self.paths.append(request.url.path)
         self.received.append(await request.json())
         return JSONResponse({"ok": True})
 
