@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -202,3 +203,44 @@ def test_bars_document_reference_as_health_advice() -> None:
     assert advice.attachments == [published["content"][0]["attachment"]["url"]]
     doc["subject"]["identifier"]["value"] = "3478526985"
     assert _problem(message).issues[0].expression == "Bundle.entry[1].resource.subject.identifier.value"
+
+
+# ---- HL7's own R4 examples (tests/data/hl7-r4, CC0) ----
+
+HL7 = Path(__file__).resolve().parent.parent / "data" / "hl7-r4"
+
+
+def test_hl7_task_example_is_valid_r4_and_our_tasks_look_like_it() -> None:
+    from fhir.resources.R4B.task import Task
+
+    example = Task.model_validate_json((HL7 / "task-example1.json").read_bytes())
+    ours = Task.model_validate(
+        request_message(_request(), "B-9", "https://hub.example/fhir", "2026-02-09T09:00:00Z")["entry"][1]["resource"]
+    )
+    assert (example.intent, ours.intent) == ("order", "order")
+    assert example.restriction.period.end and ours.restriction.period.end
+    assert example.focus.reference.startswith("ServiceRequest/") and ours.focus.reference.startswith("ServiceRequest/")
+
+
+def test_hl7_document_reference_example_is_refused_until_it_meets_uk_core() -> None:
+    """HL7's example has no NHS number, no ODS sender and no link to a request: each is named in turn."""
+    published = json.loads((HL7 / "documentreference-example.json").read_text())
+    DocumentReference.model_validate(published)
+    message = document_reference_message("B-10", "REQ-10", NHS)
+    message["entry"][1] = {"fullUrl": "urn:uuid:hl7-doc", "resource": copy.deepcopy(published)}
+    message["entry"][0]["resource"]["focus"] = [{"reference": "urn:uuid:hl7-doc"}]
+    problem = _problem(message)
+    assert (problem.issues[0].code, problem.issues[0].expression) == (
+        "required",
+        "Bundle.entry[1].resource.context.related",
+    )
+    message["entry"][1]["resource"]["context"]["related"].append({"reference": "ServiceRequest/REQ-10"})
+    problem = _problem(message)
+    assert (problem.issues[0].code, problem.issues[0].expression) == ("not-found", "Bundle.entry[1].resource.subject")
+    message["entry"][1]["resource"]["subject"] = {
+        "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS}
+    }
+    advice = read_advice_message(message)
+    assert advice.request_id == "REQ-10" and advice.submitted_date == date(2005, 12, 24)
+    assert advice.attachments == ["http://example.org/xds/mhd/Binary/07a6483f-732b-461e-86b6-edb665c45510"]
+    assert advice.summary == "Physical"
