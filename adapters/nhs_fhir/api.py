@@ -299,7 +299,10 @@ async def _accept_advice(request: Request) -> tuple[InboundAdvice, AdviceSubmitt
         signed_off_date=advice.signoff_date,
         attachments=[f"fhir:{advice.output_reference}", *advice.attachments],
     )
-    key = advice.message_id or advice.bundle_id or advice.output_reference
+    # The advice resource identifies the submission: resent in the same Bundle, or in a new Bundle
+    # around the same QuestionnaireResponse/DocumentReference, it is the same event.
+    has_own_id = not advice.output_reference.endswith("/")
+    key = advice.output_reference if has_own_id else (advice.message_id or advice.bundle_id or "")
     event_id = str(uuid.uuid5(_IDS, f"{advice.sender_ods}:{key}"))
     [result] = await port(request).submit_many([Submission(event, f"/nhs/{advice.sender_ods}", event_id)])
     _raise_if_rejected(result, "Bundle")

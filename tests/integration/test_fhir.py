@@ -91,6 +91,11 @@ async def test_provider_polls_accepts_and_answers_with_a_questionnaire_response(
         again = await world.client.post("/fhir/$process-message", json=message, headers={"content-type": FHIR})
         assert again.status_code == 200 and again.json()["id"] == reply["id"], "answered as before"
         assert len(await _la_advice(world)) == 1, "and not duplicated downstream"
+        rewrapped = questionnaire_response_message("BUNDLE-1B", task["id"], nhs)
+        rewrapped["entry"][1]["resource"]["id"] = "qr-BUNDLE-1"  # the same advice in a new envelope
+        rewrapped["entry"][0]["resource"]["focus"] = [{"reference": rewrapped["entry"][1]["fullUrl"]}]
+        resent = await world.client.post("/fhir/$process-message", json=rewrapped)
+        assert resent.status_code == 200 and len(await _la_advice(world)) == 1
         other = questionnaire_response_message("BUNDLE-2", task["id"], nhs)
         duplicate = await world.client.post("/fhir/$process-message", json=other)
         assert duplicate.status_code == 409 and duplicate.json()["issue"][0]["code"] == "duplicate"
