@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         description="ODS code -> FHIR base URL of a provider that takes pushed requests ($process-message)",
     )
     fhir_max_body_bytes: int = Field(default=5 * 1024 * 1024, description="larger FHIR bodies are refused with 413")
+    dashboard_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="bearer token -> role (viewer, operator, admin); without a token a visitor is a viewer",
+    )
     public_base_url: str | None = Field(
         default=None, description="how agencies reach this hub (callback URLs); default http://HOST:PORT"
     )

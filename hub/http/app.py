@@ -16,7 +16,7 @@ from adapters.adult_social_care import api as asc_api
 from adapters.childrens_social_care import api as csc_api
 from adapters.education import api as education_api
 from adapters.nhs_fhir import api as fhir_api
-from hub.http import errors, ingress, ops
+from hub.http import dashboard, errors, ingress, ops
 from hub.http.state import HubState
 from hub.runtime import HubRuntime, kafka_client_config
 from hub.submit import HubAdviceInbox
@@ -61,6 +61,8 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     app.include_router(asc_api.router)
     app.include_router(fhir_api.router)
     app.state.fhir_max_body_bytes = runtime.settings.fhir_max_body_bytes
+    app.state.dashboard_tokens = runtime.settings.dashboard_tokens
+    app.include_router(dashboard.router)
     asc_api.document_webhooks(app)
     app.include_router(ops.router)
     registry = CollectorRegistry()

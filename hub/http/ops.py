@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from hub import dlq
 from hub.clocks import Clock, case_clocks, timeliness
+from hub.http.dashboard import MAY_REDRIVE, require_role
 from hub.http.state import HubState
 from hub.settings import StatutoryRules
 from hub.transitions import measures
@@ -49,6 +50,8 @@ class RedriveRequest(BaseModel):
 
 @router.post("/dead-letters/redrive")
 async def redrive_dead_letters(body: RedriveRequest, request: Request) -> dict[str, Any]:
+    """Operators and admins only (see the dashboard's roles)."""
+    role = require_role(request, MAY_REDRIVE)
     state = _state(request)
     audits = await dlq.redrive(
         bootstrap_servers=state.bootstrap_servers,
@@ -56,7 +59,7 @@ async def redrive_dead_letters(body: RedriveRequest, request: Request) -> dict[s
         store=state.store,
         producer=state.producer,
         selection=dlq.Selection(tuple(body.ids), body.case_id, body.event_type, body.stage, body.include_redriven),
-        actor=body.actor,
+        actor=f"{body.actor} ({role})",
         reason=body.reason,
         client_config=state.client_config,
     )

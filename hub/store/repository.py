@@ -352,6 +352,15 @@ class Store:
         rows = await self._rows(select(advice_requests).where(advice_requests.c.request_id == request_id))
         return rows[0] if rows else None
 
+    async def recent_cases(self, limit: int) -> list[dict[str, Any]]:
+        q = select(cases).order_by(cases.c.received_date.desc().nulls_last(), cases.c.case_id).limit(limit)
+        return await self._rows(q)
+
+    async def recent_events(self, limit: int) -> list[dict[str, Any]]:
+        t = processed_events.c
+        q = select(t.event_id, t.event_type, t.case_id, t.occurred_at, t.source).order_by(t.occurred_at.desc())
+        return await self._rows(q.limit(limit))
+
     async def cases_rows(self, la_code: str | None = None) -> list[dict[str, Any]]:
         q = select(cases).order_by(cases.c.case_id)
         if la_code:
