@@ -49,6 +49,14 @@ async def post_with_retries(
         attempt += 1
 
 
+async def deliver_with_retries(
+    url: str, body: bytes, headers: dict[str, str], delays: Sequence[float], timeout: float
+) -> httpx.Response:
+    """One delivery over its own client, retried until the recipient takes it (or refuses for good)."""
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        return await post_with_retries(client, url, body, headers, delays)
+
+
 class WebhookDispatcher:
     def __init__(
         self,
@@ -75,8 +83,7 @@ class WebhookDispatcher:
         if url is None:
             return False
         headers = {"content-type": "application/cloudevents+json", "idempotency-key": doc["id"]}
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
-            await post_with_retries(client, url, value or b"", headers, self.delays)
+        await deliver_with_retries(url, value or b"", headers, self.delays, self.timeout)
         self.delivered += 1
         row = {"request": data, "received_date": None}
         await self.port.submit_many(receipts([row], self.today(), "webhook"))

@@ -170,56 +170,26 @@ class HubRuntime:
                 decoder=undecoded,
             )(self._retry_handler())
 
-        dispatcher = self.webhooks
-
-        @self.broker.subscriber(
-            *(self.names.physical(outbound_topic(a)) for a in WEBHOOK_AGENCIES),
-            group_id=f"{self.settings.group_id}.webhooks",
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            max_poll_interval_ms=60 * 60 * 1000,  # a recipient may be down for a while; we keep retrying
-            parser=tolerant_parser,
-            decoder=undecoded,
+        # Outbound delivery to agencies' systems, one consumer group per channel, so a recipient that is
+        # down (and retried for as long as it takes) holds up only its own channel.
+        self._deliver_outbound(
+            "webhooks",
+            WEBHOOK_AGENCIES,
+            self.webhooks.deliver,
+            "recipient refused an advice request; it stays in their inbox to fetch",
         )
-        async def on_outbound(message: KafkaMessage) -> None:
-            try:
-                await dispatcher.deliver(_records(message.raw_message)[0].value)
-            except PermanentDeliveryError as exc:
-                # Left for the recipient to fetch from the advice-request inbox instead.
-                log.error("webhook refused advice request", error=str(exc))
-
-        adult = self.adult_social_care
-        fhir_push = self.fhir_push
-
-        @self.broker.subscriber(
-            self.names.physical(outbound_topic(Agency.NHS)),
-            group_id=f"{self.settings.group_id}.fhir-push",
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            max_poll_interval_ms=60 * 60 * 1000,
-            parser=tolerant_parser,
-            decoder=undecoded,
+        self._deliver_outbound(
+            "fhir-push",
+            (Agency.NHS,),
+            self.fhir_push.deliver,
+            "NHS provider refused an advice request; it stays available to fetch",
         )
-        async def on_nhs(message: KafkaMessage) -> None:
-            try:
-                await fhir_push.deliver(_records(message.raw_message)[0].value)
-            except PermanentDeliveryError as exc:
-                log.error("NHS provider refused an advice request; it stays available to fetch", error=str(exc))
-
-        @self.broker.subscriber(
-            self.names.physical(outbound_topic(Agency.ADULT_SOCIAL_CARE)),
-            group_id=f"{self.settings.group_id}.adult-social-care",
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            max_poll_interval_ms=60 * 60 * 1000,  # the adult system may be down for a while; we keep retrying
-            parser=tolerant_parser,
-            decoder=undecoded,
+        self._deliver_outbound(
+            "adult-social-care",
+            (Agency.ADULT_SOCIAL_CARE,),
+            self.adult_social_care.deliver,
+            "adult social care system refused a message",
         )
-        async def on_adult_social_care(message: KafkaMessage) -> None:
-            try:
-                await adult.deliver(_records(message.raw_message)[0].value)
-            except PermanentDeliveryError as exc:
-                log.error("adult social care system refused a message", error=str(exc))
 
         for event in ALL_EVENTS:  # documents each canonical channel with its payload schema
             self.broker.publisher(
@@ -228,6 +198,29 @@ class HubRuntime:
                 description=(event.__doc__ or "").strip(),
                 schema=event,
             )
+
+    def _deliver_outbound(
+        self,
+        channel: str,
+        agencies: Sequence[Agency],
+        deliver: Callable[[bytes | None], Awaitable[bool]],
+        refused: str,
+    ) -> None:
+        async def on_outbound(message: KafkaMessage) -> None:
+            try:
+                await deliver(_records(message.raw_message)[0].value)
+            except PermanentDeliveryError as exc:
+                log.error(refused, channel=channel, error=str(exc))
+
+        self.broker.subscriber(
+            *(self.names.physical(outbound_topic(a)) for a in agencies),
+            group_id=f"{self.settings.group_id}.{channel}",
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            max_poll_interval_ms=60 * 60 * 1000,  # a recipient may be down for a while; we keep retrying
+            parser=tolerant_parser,
+            decoder=undecoded,
+        )(on_outbound)
 
     def _retry_handler(self) -> Any:
         core = self.core

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-import httpx
-
 from adapters.adult_social_care.mapping import assessment_request_out, referral_out
-from adapters.webhooks import post_with_retries
+from adapters.webhooks import deliver_with_retries
 from schemas.envelope import decode
 from schemas.events import CareAssessmentRequested, TransitionReferralIssued
 
@@ -38,7 +36,6 @@ class AdultSocialCareDispatcher:
             "idempotency-key": envelope.id,
             "x-message-type": json.loads(body)["message_type"],
         }
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
-            await post_with_retries(client, url, body.encode(), headers, self.delays)
+        await deliver_with_retries(url, body.encode(), headers, self.delays, self.timeout)
         self.delivered += 1
         return True

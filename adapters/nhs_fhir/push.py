@@ -8,13 +8,11 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
-import httpx
-
 from adapters.advice_inbox import receipts
 from adapters.common import EventPort
 from adapters.nhs_fhir.codes import FHIR_JSON
 from adapters.nhs_fhir.outbound import request_message
-from adapters.webhooks import post_with_retries
+from adapters.webhooks import deliver_with_retries
 from schemas.envelope import decode
 from schemas.events import AdviceRequested
 
@@ -49,8 +47,7 @@ class FhirPushDispatcher:
         )
         body = json.dumps(bundle).encode()
         headers = {"content-type": FHIR_JSON, "accept": FHIR_JSON, "idempotency-key": envelope.id}
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
-            await post_with_retries(client, f"{base.rstrip('/')}/$process-message", body, headers, self.delays)
+        await deliver_with_retries(f"{base.rstrip('/')}/$process-message", body, headers, self.delays, self.timeout)
         self.delivered += 1
         row = {"request": event.model_dump(mode="json"), "received_date": None}
         await self.port.submit_many(receipts([row], self.today(), "fhir-push"))
