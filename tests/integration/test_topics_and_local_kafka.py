@@ -20,12 +20,18 @@ pytestmark = pytest.mark.kafka
 
 
 async def _topic_config(bootstrap: str, topic: str) -> dict[str, str]:
+    """A topic's configuration, asked until the answering broker has caught up with a new topic."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-        resources = response.to_object()["resources"]
-        return {c["config_names"]: c["config_value"] for c in resources[0]["config_entries"]}
+        for _ in range(50):
+            [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            resources = response.to_object()["resources"]
+            config = {c["config_names"]: c["config_value"] for c in resources[0]["config_entries"]}
+            if "min.insync.replicas" in config:
+                return config
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no configuration for {topic}: {resources}")
     finally:
         await admin.close()
 
