@@ -173,7 +173,12 @@ def _node_properties(node_id: int, port: int, cport: int, voters: str, data: Pat
             f"share.coordinator.state.topic.min.isr={isr}",
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=false",
-            "log.flush.interval.messages=1" if nodes == 1 else "",
+            # Failure tests kill brokers: notice a dead one within seconds, not the production half-minute.
+            *(
+                ["broker.session.timeout.ms=6000", "broker.heartbeat.interval.ms=1000", "replica.lag.time.max.ms=10000"]
+                if nodes >= 3
+                else []
+            ),
             "",
         ]
     )
