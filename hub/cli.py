@@ -256,11 +256,19 @@ def demo(url: Annotated[str, typer.Option(help="the running hub")] = "") -> None
 
 
 @app.command()
-def trace(case_id: str) -> None:
+def trace(
+    case_id: str,
+    show_personal_data: Annotated[bool, typer.Option(help="show names, NHS number and date of birth")] = False,
+) -> None:
     """Show everything that happened to one case: events in, deliveries out, dead letters."""
+    from hub.http.dashboard import mask_person
+
     result = _with_store(lambda store: store.trace(case_id))
     if result["case"] is None and not result["dead_letters"]:
         _fail(f"no case {case_id!r} is known to the hub", 1)
+    if result["case"] is not None:
+        role = "admin" if show_personal_data else "viewer"
+        result["case"]["person"] = mask_person(result["case"].get("person"), role)
     _print(result)
 
 

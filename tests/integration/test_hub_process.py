@@ -50,6 +50,10 @@ async def test_one_event_sent_with_the_cli_is_routed_and_traced(kafka: str, sqli
             return result.returncode == 0 and len(json.loads(result.stdout)["deliveries"]) == 3
 
         await eventually(traced)
+        traced_case = json.loads((await asyncio.to_thread(hub_cli, ["trace", "CASE-README"], hub.env)).stdout)["case"]
+        assert traced_case["person"]["nhs_number"] == "•••", "masked unless asked for"
+        revealed = await asyncio.to_thread(hub_cli, ["trace", "CASE-README", "--show-personal-data"], hub.env)
+        assert json.loads(revealed.stdout)["case"]["person"]["nhs_number"] == request["data"]["person"]["nhs_number"]
         bad = dict(doc, id="other", data=dict(doc["data"], la_code="2"))
         refused = await asyncio.to_thread(hub_cli, ["send", "-"], hub.env, json.dumps(bad))
         assert refused.returncode == 2
