@@ -77,7 +77,7 @@ async def test_dashboard_masks_personal_data_by_role_and_lets_operators_redrive(
         await page.wait_for_selector("header:has-text('role: operator')")
         assert person["nhs_number"] not in await page.inner_text("main"), "operators work on flows, not people"
         await page.click("#dead button")
-        await page.wait_for_selector("header:has-text('redriven')")
+        await page.wait_for_selector("#status:has-text('redriven')")
 
         async def audited() -> bool:
             return (await world.runtime.store.counts())["ops_audit"] == 1

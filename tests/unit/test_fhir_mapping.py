@@ -151,6 +151,10 @@ def test_not_a_bundle() -> None:
 # ---- NHS England's Booking and Referral Standard examples (shared/fixtures, MIT licence) ----
 
 
+def test_the_published_examples_are_there() -> None:
+    assert (BARS / "README.md").exists(), f"NHS England's BaRS examples are missing from {BARS} (HUB_TEST_FIXTURES)"
+
+
 def _load(relative: str) -> dict:
     return json.loads((BARS / relative).read_text())
 
