@@ -33,7 +33,7 @@ from hub.records import Origin, Record, now_utc
 from hub.routing import IdentityContext, OutboundRecord, RoutingResult, route
 from hub.settings import StatutoryRules
 from hub.store import Store
-from hub.store.tables import dead_letters
+from hub.topics import DLQ_TOPIC, retry_topic
 from hub.workflow import RuleViolation
 from schemas.envelope import Envelope, EventRejected, decode, encode
 from schemas.events import Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
@@ -211,7 +211,9 @@ class DeliveryCore:
             *_context_headers(a.origin, stage, exc, attempts, first),
             (h.H_NOT_BEFORE, str(int((time.time() + delay) * 1000)).encode()),
         ]
-        await (await self.producer.send(h_retry_topic(self.names, attempts), a.record.value, a.record.key, headers))
+        await (
+            await self.producer.send(self.names.physical(retry_topic(attempts)), a.record.value, a.record.key, headers)
+        )
         log.warning("event scheduled for retry", stage=stage, attempt=attempts, delay_s=delay, error=type(exc).__name__)
 
     async def _dead_letter(
@@ -238,7 +240,7 @@ class DeliveryCore:
             headers.append((h.H_FIELD, field.encode()))
         ids = _identify(record, event)
         headers.extend((name, value.encode()) for name, value in ids.items() if value)
-        dlq = self.names.physical("hub.dlq.v1")
+        dlq = self.names.physical(DLQ_TOPIC)
         meta = await (await self.producer.send(dlq, record.value, record.key, headers))
         stored = Record(dlq, meta.partition, meta.offset, record.key, record.value, tuple(headers))
         await self.store.record_dead_letter(dead_letter_row(stored))
@@ -295,10 +297,6 @@ def waves_by_case(items: Sequence[Accepted]) -> list[list[Accepted]]:
             waves.append([])
         waves[level].append(a)
     return waves
-
-
-def h_retry_topic(names: TopicNames, tier: int) -> str:
-    return names.physical(f"hub.retry-{tier}.v1")
 
 
 def _context_headers(
@@ -370,4 +368,4 @@ def dead_letter_row(record: Record) -> dict[str, Any]:
     }
 
 
-__all__ = ["DeliveryCore", "TopicNames", "dead_letter_row", "dead_letters"]
+__all__ = ["DeliveryCore", "TopicNames", "dead_letter_row"]

@@ -69,10 +69,6 @@ def catalogue(retry_tiers: int) -> list[TopicSpec]:
     return list(specs.values())
 
 
-def prefixed(prefix: str, name: str) -> str:
-    return f"{prefix}{name}"
-
-
 async def apply_topics(
     bootstrap_servers: str,
     specs: list[TopicSpec],
@@ -89,7 +85,7 @@ async def apply_topics(
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(
-                name=prefixed(prefix, s.name),
+                name=f"{prefix}{s.name}",
                 num_partitions=s.partitions or partitions,
                 replication_factor=replication_factor,
                 topic_configs=s.config(replication_factor),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, select, tuple_, update
+from sqlalchemy import case, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -272,10 +272,6 @@ class Store:
                     types.setdefault(r[0], set()).add(r[1])
         return known, types
 
-    async def person_identifiers(self, person_key: str) -> dict[str, str]:
-        rows = await self._rows(select(person_links).where(person_links.c.person_key == person_key))
-        return {r["id_type"]: r["id_value"] for r in rows}
-
     async def referral_contexts(self, referral_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Each known referral with the adult service's decisions so far."""
         if not referral_ids:
@@ -454,8 +450,4 @@ def _greatest(dialect: str, a: Any, b: Any) -> Any:
     return func.greatest(a, b) if dialect == "postgresql" else func.max(a, b)
 
 
-def table_names() -> list[str]:
-    return [t.name for t in ALL_TABLES]
-
-
-__all__ = ["CaseEffect", "Delivery", "Store", "Table", "table_names"]
+__all__ = ["CaseEffect", "Delivery", "Store"]
