@@ -6,6 +6,7 @@ import copy
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -217,7 +218,7 @@ HL7 = Path(__file__).resolve().parent.parent / "data" / "hl7-r4"
 def test_hl7_task_example_is_valid_r4_and_our_tasks_look_like_it() -> None:
     from fhir.resources.R4B.task import Task
 
-    example = Task.model_validate_json((HL7 / "task-example1.json").read_bytes())
+    example = Task.model_validate_json((HL7 / "Task-example1.json").read_bytes())
     ours = Task.model_validate(
         request_message(_request(), "B-9", "https://hub.example/fhir", "2026-02-09T09:00:00Z")["entry"][1]["resource"]
     )
@@ -228,7 +229,7 @@ def test_hl7_task_example_is_valid_r4_and_our_tasks_look_like_it() -> None:
 
 def test_hl7_document_reference_example_is_refused_until_it_meets_uk_core() -> None:
     """HL7's example has no NHS number, no ODS sender and no link to a request: each is named in turn."""
-    published = json.loads((HL7 / "documentreference-example.json").read_text())
+    published = json.loads((HL7 / "DocumentReference-example.json").read_text())
     DocumentReference.model_validate(published)
     message = document_reference_message("B-10", "REQ-10", NHS)
     message["entry"][1] = {"fullUrl": "urn:uuid:hl7-doc", "resource": copy.deepcopy(published)}
@@ -248,3 +249,79 @@ def test_hl7_document_reference_example_is_refused_until_it_meets_uk_core() -> N
     assert advice.request_id == "REQ-10" and advice.submitted_date == date(2005, 12, 24)
     assert advice.attachments == ["http://example.org/xds/mhd/Binary/07a6483f-732b-461e-86b6-edb665c45510"]
     assert advice.summary == "Physical"
+
+
+def _hl7(name: str) -> dict[str, Any]:
+    return dict(json.loads((HL7 / name).read_text()))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in HL7.glob("*.json")))
+def test_hl7_examples_are_valid_r4(name: str) -> None:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    doc = _hl7(name)
+    get_fhir_model_class(doc["resourceType"]).model_validate(doc)
+
+
+@pytest.mark.parametrize(
+    "name", ["Bundle-10bb101f-a121-4264-a920-67be9cb82c74.json", "Bundle-3a0707d3-549e-4467-b8b8-5a2ab3800efe.json"]
+)
+def test_hl7_message_bundles_are_refused_for_their_event(name: str) -> None:
+    """HL7's patient-link request and response are well-formed messages, but not health advice."""
+    problem = _problem(_hl7(name))
+    assert (problem.status, problem.issues[0].code) == (422, "not-supported")
+    assert problem.issues[0].expression == "Bundle.entry[0].resource.eventCoding.code"
+    assert "'patient-link'" in problem.issues[0].diagnostics
+
+
+def _carrying(resource: dict[str, Any], bundle_id: str) -> dict[str, Any]:
+    """Our advice message with its focus swapped for one of HL7's resources."""
+    message = document_reference_message(bundle_id, "REQ-20", NHS)
+    url = f"urn:uuid:hl7-{bundle_id}"
+    message["entry"][1] = {"fullUrl": url, "resource": resource}
+    message["entry"][0]["resource"]["focus"] = [{"reference": url}]
+    return message
+
+
+def test_hl7_service_request_is_not_advice() -> None:
+    problem = _problem(_carrying(_hl7("ServiceRequest-example.json"), "B-21"))
+    assert (problem.issues[0].code, problem.issues[0].expression) == ("required", "Bundle.entry[0].resource.focus")
+
+
+def test_hl7_questionnaire_response_must_answer_the_hubs_questionnaire() -> None:
+    """HL7's Lifelines response (answering Questionnaire f201) is refused at its questionnaire, then at
+    the first EHC item it leaves unanswered once pointed at ours."""
+    assert _hl7("Questionnaire-f201.json")["url"] != QUESTIONNAIRE["url"]
+    response = _hl7("QuestionnaireResponse-f201.json")
+    response["questionnaire"] = _hl7("Questionnaire-f201.json")["url"]
+    problem = _problem(_carrying(response, "B-22"))
+    assert (problem.issues[0].code, problem.issues[0].expression) == (
+        "not-supported",
+        "Bundle.entry[1].resource.questionnaire",
+    )
+    response["questionnaire"] = QUESTIONNAIRE["url"]
+    problem = _problem(_carrying(response, "B-22"))
+    assert problem.issues[0].code == "required"
+    assert problem.issues[0].expression.startswith("Bundle.entry[1].resource.item.where(linkId=")
+
+
+def test_hl7_composition_becomes_advice_once_it_names_the_request_and_the_patient() -> None:
+    composition = _hl7("Composition-example.json")
+    message = _carrying(composition, "B-23")
+    problem = _problem(message)
+    assert (problem.issues[0].code, problem.issues[0].expression) == (
+        "required",
+        "Bundle.entry[1].resource.event.detail",
+    )
+    composition["event"] = [{"detail": [{"reference": "ServiceRequest/REQ-23"}]}]
+    problem = _problem(message)
+    assert (problem.issues[0].code, problem.issues[0].expression) == ("not-found", "Bundle.entry[1].resource.subject")
+    composition["subject"] = {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS}}
+    advice = read_advice_message(message)
+    assert (advice.request_id, advice.nhs_number, advice.submitted_date) == ("REQ-23", NHS, date(2012, 1, 4))
+    assert (advice.adviser_name, advice.signoff_name, advice.signoff_date) == (
+        "Harold Hippocrates, MD",
+        "Harold Hippocrates, MD",
+        date(2012, 1, 4),
+    )
+    assert advice.output_reference == "Composition/example"
