@@ -20,7 +20,7 @@ from hub.routing import alert_row
 from hub.settings import StatutoryRules, TransitionRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, outbound_topic
-from hub.transitions import continuity_alerts, plan_referrals
+from hub.transitions import continuity_alerts, may_need_referral, plan_referrals
 from schemas.common import Agency, OrganisationRef
 from schemas.envelope import encode, envelope_for
 from schemas.events import AlertRaised
@@ -119,7 +119,9 @@ class ClockWatcher:
     async def _transitions(self, today: date) -> list[AlertRaised]:
         """Issue the transition referrals now due, and tell children's services to carry on (s66)
         for anyone who turned 18 without adult support in place."""
-        sources = await self.store.transition_sources()
+        sources = await self.store.transition_sources(
+            lambda case: may_need_referral(case, today, self.transition_rules)
+        )
         for referral in plan_referrals(sources, today, self.transition_rules):
             env = envelope_for(referral, source=self.hub_source, event_id=referral.referral_id)
             await (

@@ -265,13 +265,23 @@ def plan_referrals(
     out = []
     for c in sorted(candidates.values(), key=lambda c: c.person_key):
         dob = c.person.get("date_of_birth")
-        if c.person_key in referred or not dob:
+        if c.person_key in referred or not dob or not referral_due(dob, today, rules):
             continue
-        birthday = eighteenth_birthday(date.fromisoformat(dob))
-        if today < add_months(birthday, -rules.lead_months):
-            continue
-        out.append(build_referral(c, birthday, sources, today, rules))
+        out.append(build_referral(c, eighteenth_birthday(date.fromisoformat(dob)), sources, today, rules))
     return out
+
+
+def referral_due(date_of_birth: str, today: date, rules: TransitionRules) -> bool:
+    """Whether a referral for someone born on this day is due (lead months before their 18th birthday)."""
+    return today >= add_months(eighteenth_birthday(date.fromisoformat(date_of_birth)), -rules.lead_months)
+
+
+def may_need_referral(case: dict[str, Any], today: date, rules: TransitionRules) -> bool:
+    """The planner's filter on open cases, applied while the store streams them: a case whose person
+    is not yet near 18 cannot give rise to a referral today, so it need not be held in memory.
+    Without a date of birth on the case it is kept, as another source may supply one."""
+    dob = (case.get("person") or {}).get("date_of_birth")
+    return not dob or referral_due(dob, today, rules)
 
 
 def build_referral(

@@ -72,6 +72,6 @@ async def dashboard_data(request: Request) -> dict[str, Any]:
         "recent_events": await store.recent_events(50),
         "dead_letters": await store.dead_letters(pending_only=True),
         "alerts": (await store.alerts())[-50:],
-        "transitions": measures(await store.transition_sources()),
+        "transitions": measures(await store.referral_sources()),
         "cases": [{**c, "person": mask_person(c.get("person"), role)} for c in cases],
     }

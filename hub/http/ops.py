@@ -139,7 +139,7 @@ def _clock_json(clock: Clock, today: date, rules: StatutoryRules) -> dict[str, A
 @router.get("/transitions/measures")
 async def transition_measures(request: Request) -> dict[str, Any]:
     """Per LA: assessments reused, assessments re-done, median days from referral to adult decision."""
-    return measures(await _state(request).store.transition_sources())
+    return measures(await _state(request).store.referral_sources())
 
 
 @router.get("/referrals/{referral_id}")

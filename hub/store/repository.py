@@ -3,12 +3,12 @@ so applying the same event twice changes nothing (the effect-idempotence the del
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, tuple_, update
+from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -75,6 +75,7 @@ class Store:
             kwargs["connect_args"] = {"timeout": 30}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        self._case_merges: dict[tuple[str, ...], Any] = {}
 
     async def create_schema(self) -> None:
         async with self.engine.begin() as conn:
@@ -99,13 +100,16 @@ class Store:
             return {r[0] for r in rows}
 
     async def apply(self, effects: Sequence[CaseEffect]) -> int:
-        """Apply effects in one transaction; those already applied are skipped. Returns how many were new."""
+        """Apply effects in one transaction; those already applied are skipped. Returns how many were new.
+
+        The effects of one call belong to distinct cases (the delivery core applies a batch in waves),
+        so their rows are written table by table, one executemany per statement shape: per-event
+        statements would cost more than everything else the hub does with an event."""
         if not effects:
             return 0
         async with self.engine.begin() as conn:
             fresh = await self._claim(conn, effects)
-            for effect in fresh:
-                await self._apply_one(conn, effect)
+            await self._write(conn, fresh)
             return len(fresh)
 
     async def _claim(self, conn: AsyncConnection, effects: Sequence[CaseEffect]) -> list[CaseEffect]:
@@ -140,80 +144,89 @@ class Store:
             )
         return fresh
 
-    async def _apply_one(self, conn: AsyncConnection, e: CaseEffect) -> None:
-        if e.case_id is not None:
-            await self._merge_case(conn, e)
-        if e.advice_requests:
-            await conn.execute(self._insert(advice_requests).on_conflict_do_nothing(), e.advice_requests)
-        for u in e.advice_updates:
-            await self._update_advice(conn, u)
-        if e.exceptions:
-            await conn.execute(self._insert(case_exceptions).on_conflict_do_nothing(), e.exceptions)
-        if e.alerts:
-            await conn.execute(self._insert(alerts).on_conflict_do_nothing(), e.alerts)
-        if e.person_links:
-            await conn.execute(self._insert(person_links).on_conflict_do_nothing(), e.person_links)
-        for table_name, rows in e.inserts.items():
-            if rows:
-                await conn.execute(self._insert(metadata.tables[table_name]).on_conflict_do_nothing(), rows)
-        for u in e.referral_updates:
-            r = referrals.c
-            await conn.execute(
-                update(referrals)
-                .where(r.referral_id == u["referral_id"])
-                .values(
-                    acknowledged_date=func.coalesce(r.acknowledged_date, u["acknowledged_date"]),
-                    adult_case_id=func.coalesce(r.adult_case_id, u["adult_case_id"]),
-                    support_in_place_date=func.coalesce(r.support_in_place_date, u.get("support_in_place_date")),
-                )
-            )
-        if e.deliveries:
-            await conn.execute(
-                self._insert(deliveries).on_conflict_do_nothing(),
-                [
-                    {
-                        "delivery_id": d.delivery_id,
-                        "source_event_id": e.event_id,
-                        "case_id": e.case_id,
-                        "recipient": d.recipient,
-                        "topic": d.topic,
-                        "event_type": d.event_type,
-                        "fields": d.fields,
-                    }
-                    for d in e.deliveries
-                ],
-            )
+    async def _write(self, conn: AsyncConnection, fresh: Sequence[CaseEffect]) -> None:
+        merges: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for e in fresh:
+            if e.case_id is not None:
+                row = {
+                    "case_id": e.case_id,
+                    "stage_rank": e.stage_rank,
+                    "event_count": 1,
+                    "la_code": e.la_code,
+                    "received_date": e.received_date,
+                    **e.case_fields,
+                }
+                merges.setdefault(tuple(sorted(e.case_fields)), []).append(row)
+        for fields, rows in merges.items():
+            await conn.execute(self._case_merge(fields), rows)
 
-    async def _merge_case(self, conn: AsyncConnection, e: CaseEffect) -> None:
-        """Upsert a case so that replaying the topics in any interleaving gives the same row:
-        first-seen facts are kept, review dates take the latest, the panel outcome follows its date."""
-        values = {"la_code": e.la_code, "received_date": e.received_date, **e.case_fields}
-        ins = self._insert(cases).values(case_id=e.case_id, stage_rank=e.stage_rank, event_count=1, **values)
+        inserts: dict[str, list[dict[str, Any]]] = {}
+        for e in fresh:
+            for table_name, rows in (
+                (advice_requests.name, e.advice_requests),
+                (case_exceptions.name, e.exceptions),
+                (alerts.name, e.alerts),
+                (person_links.name, e.person_links),
+                *e.inserts.items(),
+                (deliveries.name, [_delivery_row(e, d) for d in e.deliveries]),
+            ):
+                inserts.setdefault(table_name, []).extend(rows)
+        for table_name, rows in inserts.items():
+            statement = self._insert(metadata.tables[table_name]).on_conflict_do_nothing()
+            for same_columns in _by_columns(rows):
+                await conn.execute(statement, same_columns)
+
+        for e in fresh:
+            for u in e.advice_updates:
+                await self._update_advice(conn, u)
+            for u in e.referral_updates:
+                r = referrals.c
+                await conn.execute(
+                    update(referrals)
+                    .where(r.referral_id == u["referral_id"])
+                    .values(
+                        acknowledged_date=func.coalesce(r.acknowledged_date, u["acknowledged_date"]),
+                        adult_case_id=func.coalesce(r.adult_case_id, u["adult_case_id"]),
+                        support_in_place_date=func.coalesce(r.support_in_place_date, u.get("support_in_place_date")),
+                    )
+                )
+
+    def _case_merge(self, fields: tuple[str, ...]) -> Any:
+        """The case upsert for effects that set these case fields, built once per shape: replaying the
+        topics in any interleaving gives the same row, as first-seen facts are kept, review dates
+        take the latest, and the panel outcome and plan sections follow their dates."""
+        statement = self._case_merges.get(fields)
+        if statement is not None:
+            return statement
+        ins = self._insert(cases)
         x = ins.excluded
         dialect = self.engine.dialect.name
-        later_panel = case((cases.c.panel_date.is_(None), True), else_=x.panel_date > cases.c.panel_date)
         set_: dict[str, Any] = {
             "stage_rank": _greatest(dialect, cases.c.stage_rank, x.stage_rank),
             "event_count": cases.c.event_count + 1,
-            "last_review_date": func.coalesce(
+        }
+        if "last_review_date" in fields:
+            set_["last_review_date"] = func.coalesce(
                 _greatest(dialect, cases.c.last_review_date, x.last_review_date),
                 cases.c.last_review_date,
                 x.last_review_date,
-            ),
-        }
-        if "plan_sections_date" in values:
+            )
+        if "plan_sections_date" in fields:
             later_plan = case(
                 (cases.c.plan_sections_date.is_(None), True), else_=x.plan_sections_date >= cases.c.plan_sections_date
             )
             set_["plan_sections"] = case((later_plan, x.plan_sections), else_=cases.c.plan_sections)
             set_["plan_sections_date"] = case((later_plan, x.plan_sections_date), else_=cases.c.plan_sections_date)
-        if "panel_date" in values:
+        if "panel_date" in fields:
+            later_panel = case((cases.c.panel_date.is_(None), True), else_=x.panel_date > cases.c.panel_date)
             set_["panel_outcome"] = case((later_panel, x.panel_outcome), else_=cases.c.panel_outcome)
             set_["panel_date"] = case((later_panel, x.panel_date), else_=cases.c.panel_date)
         for name in SET_ONCE_CASE_FIELDS:
-            if name in values:
+            if name in fields or name in ("la_code", "received_date"):
                 set_[name] = func.coalesce(cases.c[name], x[name])
-        await conn.execute(ins.on_conflict_do_update(index_elements=[cases.c.case_id], set_=set_))
+        statement = ins.on_conflict_do_update(index_elements=[cases.c.case_id], set_=set_)
+        self._case_merges[fields] = statement
+        return statement
 
     async def _update_advice(self, conn: AsyncConnection, u: dict[str, Any]) -> None:
         t = advice_requests.c
@@ -285,20 +298,42 @@ class Store:
             out[d["referral_id"]]["decisions"][d["assessment_id"]] = d
         return out
 
-    async def transition_sources(self) -> dict[str, list[dict[str, Any]]]:
-        """Everything the transition planner reads: open cases, Care Act assessments, changes,
-        referrals already issued, and which cases social care has been involved in."""
+    async def transition_sources(
+        self, keep_case: Callable[[dict[str, Any]], bool] = lambda _: True
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Everything the transition planner reads: open cases not yet referred that have an EHC plan
+        or social care involvement, Care Act assessments, changes, referrals issued, decisions.
+
+        Cases are streamed and only those ``keep_case`` accepts are held, so a store with a million
+        open cases costs the planner the memory of the few nearing 18, not of all of them."""
         csc_cases = select(advice_requests.c.case_id).where(
             advice_requests.c.recipient_agency == "childrens-social-care",
             advice_requests.c.submitted_date.is_not(None),
         )
+        csc_case_ids = [r["case_id"] for r in await self._rows(csc_cases)]
+        candidates = select(cases).where(
+            cases.c.ceased_date.is_(None),
+            cases.c.person_key.is_not(None),
+            cases.c.person_key.not_in(select(referrals.c.person_key)),
+            or_(cases.c.final_plan_date.is_not(None), cases.c.case_id.in_(csc_cases)),
+        )
+        kept: list[dict[str, Any]] = []
+        async with self.engine.connect() as conn:
+            async for row in await conn.stream(candidates.execution_options(yield_per=2000)):
+                case_row = dict(row._mapping)
+                if keep_case(case_row):
+                    kept.append(case_row)
         return {
-            "cases": await self._rows(
-                select(cases).where(cases.c.ceased_date.is_(None), cases.c.person_key.is_not(None))
-            ),
-            "csc_case_ids": [r["case_id"] for r in await self._rows(csc_cases)],
+            "cases": kept,
+            "csc_case_ids": csc_case_ids,
             "assessments": await self._rows(select(care_assessments)),
             "changes": await self._rows(select(circumstance_changes)),
+            **await self.referral_sources(),
+        }
+
+    async def referral_sources(self) -> dict[str, list[dict[str, Any]]]:
+        """Referrals issued and the adult service's decisions: what the transition measures count."""
+        return {
             "referrals": await self._rows(select(referrals)),
             "decisions": await self._rows(select(assessment_decisions)),
         }
@@ -444,6 +479,26 @@ SET_ONCE_CASE_FIELDS = (
     "final_plan_date",
     "ceased_date",
 )
+
+
+def _by_columns(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows grouped by the columns they set: an executemany binds the columns of its first row."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())
+
+
+def _delivery_row(e: CaseEffect, d: Delivery) -> dict[str, Any]:
+    return {
+        "delivery_id": d.delivery_id,
+        "source_event_id": e.event_id,
+        "case_id": e.case_id,
+        "recipient": d.recipient,
+        "topic": d.topic,
+        "event_type": d.event_type,
+        "fields": d.fields,
+    }
 
 
 def _greatest(dialect: str, a: Any, b: Any) -> Any:

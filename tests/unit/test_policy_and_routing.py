@@ -60,3 +60,17 @@ def test_assessment_request_is_not_shared_but_opens_the_case() -> None:
     result = route(env, assessment_requested("C-2"), topic="ehc.assessment-requests.v1", hub_source="/hub")
     assert result.records == []
     assert result.effect.case_id == "C-2" and result.effect.received_date is not None
+
+
+def test_every_outbound_record_is_a_valid_envelope_that_decodes_to_its_event() -> None:
+    """The router builds envelopes without validating them; each must still pass the contract."""
+    from schemas.envelope import decode, encode
+
+    env = envelope_for(panel_outcome("C-8"), source="/la/202")
+    result = route(env, panel_outcome("C-8"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=KNOWN_CASE)
+    audits = [r for r in result.records if r.topic == "hub.audit.v1"]
+    assert audits and all(a.envelope.id == a.envelope.data["audit_id"] for a in audits)
+    for record in result.records:
+        decoded, _ = decode(encode(record.envelope))
+        assert decoded == record.envelope
+        assert decoded.source == "/hub" and decoded.causationid == env.id
