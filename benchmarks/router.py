@@ -1,71 +1,148 @@
 """Router throughput: the hub's full pipeline against a bare aiokafka consume-and-produce loop.
 
-Both read the same pre-produced panel outcomes from the same broker in the same run. The hub
-validates, judges each event against its case, applies the sharing policy, publishes three
-minimised deliveries and three disclosure audits per event with acks=all, stores the effects and
-commits; the bare loop forwards each record once and commits. Prints a table and writes JSON.
-
-    python -m benchmarks.router [--events 20000]
+Both read the same panel outcomes from the same broker in the same run. The hub validates,
+judges each event against its case, applies the sharing policy, publishes three minimised
+deliveries and three disclosure audits per event with acks=all, stores the effects and commits.
+The bare loop forwards each record once and commits; a second bare loop writes six copies of each
+record, the same number of acknowledged writes the hub makes, to show what the fan-out alone costs.
+The hub runs in 1, 2 and 4 processes of one consumer group, each its own OS process.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import resource
-import tempfile
+import multiprocessing
 import time
 import uuid
+from multiprocessing.synchronize import Event as StopEvent
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
-from hub import kafka_local
-from hub.logging import configure_logging
+from benchmarks.common import (
+    Figure,
+    bench_settings,
+    encoded,
+    own_peak_rss_mib,
+    produce,
+    quiet_logging,
+    rate_of_growth,
+    store_count,
+)
 from hub.runtime import HubRuntime
 from hub.service import ensure_topics
 from hub.settings import Settings
-from schemas.envelope import encode, envelope_for
 from schemas.events import AssessmentRequested, PanelOutcomeRecorded
 
-
-def _settings(database: Path) -> Settings:
-    prefix = f"bench{uuid.uuid4().hex[:8]}."
-    return Settings(
-        topic_prefix=prefix,
-        group_id=f"{prefix}hub",
-        database_url=f"sqlite+aiosqlite:///{database}",
-        retry_delays_seconds=[1.0],
-        clock_sweep_seconds=0,
-        topic_partitions=3,
-    )
+TARGET = 0.6
+FANOUT = 6  # three minimised deliveries and three disclosure audits per panel outcome
 
 
-async def _produce(bootstrap: str, topic: str, events: list[Any]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10, max_batch_size=512 * 1024)
-    await producer.start()
+def _requests(case_ids: list[str]) -> list[AssessmentRequested]:
+    return [
+        AssessmentRequested(
+            case_id=c,
+            la_code="202",
+            person={"la_person_id": c, "la_code": "202"},
+            requested_by="parent",
+            received_date="2026-01-05",
+        )
+        for c in case_ids
+    ]
+
+
+def _panels(case_ids: list[str]) -> list[PanelOutcomeRecorded]:
+    return [
+        PanelOutcomeRecorded(
+            case_id=c, la_code="202", panel_date="2026-03-02", outcome="issue-plan", health_summary="SALT"
+        )
+        for c in case_ids
+    ]
+
+
+def _hub_worker(settings: Settings, bootstrap: str, stop: StopEvent, results: Any) -> None:
+    """One hub process: a consumer-group member running the full pipeline until told to stop."""
+    quiet_logging()
+
+    async def serve() -> None:
+        runtime = HubRuntime(settings, bootstrap)
+        await runtime.start()
+        try:
+            await asyncio.to_thread(stop.wait)
+        finally:
+            await runtime.stop()
+        results.put({"processed": runtime.core.processed, "peak_rss_mib": own_peak_rss_mib()})
+
+    asyncio.run(serve())
+
+
+async def _group_members(bootstrap: str, group_id: str) -> tuple[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     try:
-        for event in events:
-            await producer.send(topic, encode(envelope_for(event, source="/bench")), key=event.key().encode())
-        await producer.flush()
+        response = (await admin.describe_consumer_groups([group_id]))[0]
+        group = response.groups[0]
+        return str(group[2]), len(group[5])
     finally:
-        await producer.stop()
+        await admin.close()
 
 
-async def _wait_processed(runtime: HubRuntime, target: int) -> float:
-    """Seconds from the first event applied to the last: consumer-group start-up is not routing."""
-    first: float | None = None
-    while runtime.core.processed < target:
-        if first is None and runtime.core.processed:
-            first = time.perf_counter()
-        await asyncio.sleep(0.01)
-    return time.perf_counter() - (first or time.perf_counter())
+async def _wait_for_group(bootstrap: str, group_id: str, members: int, timeout: float = 90) -> None:
+    """Until every process has joined and the group has settled: a rebalance mid-run is not routing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state, joined = await _group_members(bootstrap, group_id)
+        if state == "Stable" and joined == members:
+            await asyncio.sleep(1.0)
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"consumer group {group_id} did not settle with {members} members")
 
 
-async def bare_loop(bootstrap: str, source: str, sink: str, count: int) -> float:
-    """Consume, produce each record once (acks=all), commit per batch: the floor any router pays."""
+async def hub_rate(bootstrap: str, workdir: Path, events: int, processes: int) -> tuple[float, list[float]]:
+    """Events per second through ``processes`` hub processes, and each process's peak RSS."""
+    settings = bench_settings(workdir)
+    await ensure_topics(settings, bootstrap)
+    case_ids = [f"B-{i}" for i in range(events)]
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+
+    def count() -> int:
+        return store_count(settings, "processed_events")
+
+    # Open the cases first with one process (not timed): a panel outcome needs its case.
+    stop = context.Event()
+    opener = context.Process(target=_hub_worker, args=(settings, bootstrap, stop, results))
+    opener.start()
+    await produce(bootstrap, settings.topic_prefix, encoded(_requests(case_ids)))
+    await rate_of_growth(count, 0, events, timeout=600)
+    stop.set()
+    await asyncio.to_thread(opener.join, 60)
+    results.get(timeout=10)
+
+    panels = encoded(_panels(case_ids))
+    stop = context.Event()
+    workers = [context.Process(target=_hub_worker, args=(settings, bootstrap, stop, results)) for _ in range(processes)]
+    for w in workers:
+        w.start()
+    try:
+        await _wait_for_group(bootstrap, settings.group_id, processes)
+        producing = asyncio.create_task(produce(bootstrap, settings.topic_prefix, panels))
+        seconds = await rate_of_growth(count, events, 2 * events, timeout=1200)
+        await producing
+    finally:
+        stop.set()
+        for w in workers:
+            await asyncio.to_thread(w.join, 60)
+    rss = [results.get(timeout=10)["peak_rss_mib"] for _ in workers]
+    return events / seconds, rss
+
+
+async def bare_rate(bootstrap: str, source: str, sink: str, count: int, fanout: int = 1) -> float:
+    """Consume, produce each record ``fanout`` times (acks=all, idempotent), commit per batch: the floor
+    any router pays."""
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -82,87 +159,66 @@ async def bare_loop(bootstrap: str, source: str, sink: str, count: int) -> float
     try:
         while seen < count:
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            futures = [await producer.send(sink, m.value, key=m.key) for msgs in batches.values() for m in msgs]
-            if futures and started is None:
+            records = [m for msgs in batches.values() for m in msgs]
+            if records and started is None:
                 started = time.perf_counter()
+            futures = [await producer.send(sink, m.value, key=m.key) for m in records for _ in range(fanout)]
             await asyncio.gather(*futures)
-            seen += len(futures)
+            seen += len(records)
             await consumer.commit()
-        return time.perf_counter() - (started or time.perf_counter())
+        return count / (time.perf_counter() - (started or time.perf_counter()))
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def run(events: int, bootstrap: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = _settings(Path(tmp) / "hub.db")
-        await ensure_topics(settings, bootstrap)
-        case_ids = [f"B-{i}" for i in range(events)]
-        requests = [
-            AssessmentRequested(
-                case_id=c,
-                la_code="202",
-                person={"la_person_id": c, "la_code": "202"},
-                requested_by="parent",
-                received_date="2026-01-05",
+async def run(bootstrap: str, workdir: Path, events: int, processes: tuple[int, ...] = (1, 2, 4)) -> list[Figure]:
+    rates: dict[int, tuple[float, list[float]]] = {}
+    for n in processes:
+        rates[n] = await hub_rate(bootstrap, workdir, events, n)
+    # The baselines read a copy of the same panel outcomes, on a topic of their own.
+    settings = bench_settings(workdir)
+    await ensure_topics(settings, bootstrap)
+    await produce(bootstrap, settings.topic_prefix, encoded(_panels([f"B-{i}" for i in range(events)])))
+    source = settings.topic_prefix + PanelOutcomeRecorded.topic
+    bare = await bare_rate(bootstrap, source, settings.topic_prefix + "out.family.v1", events)
+    bare_fanout = await bare_rate(bootstrap, source, settings.topic_prefix + "out.school.v1", events, FANOUT)
+    one, rss = rates[processes[0]]
+    figures = [
+        Figure(
+            "router throughput",
+            f"events/s, {processes[0]} process, vs bare forward",
+            round(one),
+            "events/s",
+            baseline=round(bare),
+            baseline_name="bare aiokafka loop, 1 write per event",
+            target=f">= {TARGET} of bare",
+            met=one / bare >= TARGET,
+            peak_rss_mib=max(rss),
+            detail={"events": events},
+        ),
+        Figure(
+            "router throughput",
+            f"events/s, {processes[0]} process, vs bare with the same fan-out",
+            round(one),
+            "events/s",
+            baseline=round(bare_fanout),
+            baseline_name=f"bare aiokafka loop, {FANOUT} writes per event",
+            peak_rss_mib=max(rss),
+        ),
+    ]
+    for n in processes[1:]:
+        rate, rss = rates[n]
+        figures.append(
+            Figure(
+                "router throughput",
+                f"events/s, {n} processes, vs 1 process",
+                round(rate),
+                "events/s",
+                baseline=round(one),
+                baseline_name="the hub in 1 process",
+                peak_rss_mib=max(rss),
+                detail={"events": events, "processes": n},
             )
-            for c in case_ids
-        ]
-        panels = [
-            PanelOutcomeRecorded(
-                case_id=c, la_code="202", panel_date="2026-03-02", outcome="issue-plan", health_summary="SALT"
-            )
-            for c in case_ids
-        ]
-        runtime = HubRuntime(settings, bootstrap)
-        await runtime.start()
-        try:
-            await _produce(bootstrap, settings.topic_prefix + AssessmentRequested.topic, requests)
-            await _wait_processed(runtime, events)  # cases opened; not timed
-            await runtime.stop()
-            await _produce(bootstrap, settings.topic_prefix + PanelOutcomeRecorded.topic, panels)
-            runtime = HubRuntime(settings, bootstrap)
-            await runtime.start()
-            hub_seconds = await _wait_processed(runtime, events)
-        finally:
-            await runtime.stop()
-        bare_seconds = await bare_loop(
-            bootstrap,
-            settings.topic_prefix + PanelOutcomeRecorded.topic,
-            settings.topic_prefix + "out.family.v1",
-            events,
         )
-    hub_rate, bare_rate = events / hub_seconds, events / bare_seconds
-    return {
-        "scenario": "router throughput, 1 process",
-        "events": events,
-        "hub_events_per_s": round(hub_rate),
-        "bare_events_per_s": round(bare_rate),
-        "ratio": round(hub_rate / bare_rate, 3),
-        "target_ratio": 0.6,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/router.json"))
-    args = parser.parse_args()
-    configure_logging("json", "WARNING")  # per-event log lines are not what is measured
-    state = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
-    info = kafka_local.up(state_dir=state)
-    try:
-        result = asyncio.run(run(args.events, info.bootstrap_servers))
-    finally:
-        kafka_local.down(state)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    width = max(len(k) for k in result)
-    for key, value in result.items():
-        print(f"{key:{width}}  {value}")
-
-
-if __name__ == "__main__":
-    main()
+    return figures

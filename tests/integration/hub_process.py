@@ -50,6 +50,11 @@ class HubProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
     def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(

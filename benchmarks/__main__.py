@@ -1,0 +1,134 @@
+"""Run the benchmarks: ``python -m benchmarks`` starts the local broker, runs every scenario,
+prints a table and writes the figures as JSON.
+
+Each hub figure is set against a baseline measured in the same run on the same broker, since
+these machines are shared and noisy; ``--quick`` runs every scenario at a small size, to check
+the benchmarks themselves rather than to measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import csv_import, fhir_ingest, latency, memory, replay, router
+from benchmarks.common import Figure, broker, quiet_logging
+
+FULL = {
+    "router": 20_000,
+    "latency_rps": 200,
+    "latency_seconds": 60,
+    "fhir": 10_000,
+    "replay": 1_000_000,
+    "csv": 100_000,
+    "cases": 1_000_000,
+}
+QUICK = {
+    "router": 1_000,
+    "latency_rps": 50,
+    "latency_seconds": 5,
+    "fhir": 300,
+    "replay": 5_000,
+    "csv": 2_000,
+    "cases": 20_000,
+}
+
+
+SCENARIOS = ["router", "latency", "fhir", "replay", "csv", "memory"]
+
+
+def scenarios(sizes: dict[str, int], workdir: Path) -> dict[str, Callable[[str], Coroutine[Any, Any, list[Figure]]]]:
+    return {
+        "router": lambda b: router.run(b, workdir, sizes["router"]),
+        "latency": lambda b: latency.run(b, workdir, sizes["latency_rps"], sizes["latency_seconds"]),
+        "fhir": lambda b: fhir_ingest.run(b, workdir, sizes["fhir"]),
+        "replay": lambda b: replay.run(b, workdir, sizes["replay"]),
+        "csv": lambda b: csv_import.run(b, workdir, sizes["csv"]),
+        "memory": lambda b: memory.run(b, workdir, sizes["cases"]),
+    }
+
+
+def machine() -> dict[str, Any]:
+    mem_kib = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def table(figures: list[Figure]) -> str:
+    header = ("scenario", "measure", "hub", "baseline", "ratio", "target", "met", "peak RSS MiB")
+    rows = [
+        (
+            f.scenario,
+            f.measure,
+            f"{f.hub:g} {f.unit}",
+            "" if f.baseline is None else f"{f.baseline:g} ({f.baseline_name})",
+            "" if f.ratio is None else f"{f.ratio:.3f}",
+            f.target or "",
+            "" if f.met is None else ("yes" if f.met else "no"),
+            "" if f.peak_rss_mib is None else f"{f.peak_rss_mib:g}",
+        )
+        for f in figures
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes: check the benchmarks run, not the figures")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SCENARIOS,
+        help="run only these scenarios",
+    )
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/latest.json"))
+    args = parser.parse_args()
+    quiet_logging()
+    sizes = QUICK if args.quick else FULL
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="ehc-hub-bench-") as tmp, broker() as bootstrap:
+        for name, scenario in scenarios(sizes, Path(tmp)).items():
+            if args.only and name not in args.only:
+                continue
+            print(f"running {name} ...", flush=True)
+            figures += asyncio.run(scenario(bootstrap))
+    report = {
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "sizes": sizes,
+        "figures": [asdict(f) | {"ratio": f.ratio} for f in figures],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(figures))
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""What every scenario shares: a broker, isolated settings, producing fast, watching the store,
+running `hub run` as its own process, and reading a process's peak memory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import resource
+import sqlite3
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from hub import kafka_local
+from hub.kafka_io import partitions_of
+from hub.logging import configure_logging
+from hub.settings import Settings
+from schemas.envelope import encode, envelope_for
+from schemas.events import Event
+
+SOURCE = "/bench"
+
+
+def quiet_logging() -> None:
+    """Warnings only: per-event log lines are not what is measured, nor are the Kafka client's
+    notices about consumer-group rebalances, which the scenarios cause on purpose."""
+    configure_logging("json", "WARNING")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+@dataclass
+class Figure:
+    """One line of the results table: the hub's figure, the baseline measured in the same run, the target."""
+
+    scenario: str
+    measure: str
+    hub: float
+    unit: str
+    baseline: float | None = None
+    baseline_name: str | None = None
+    target: str | None = None
+    met: bool | None = None
+    peak_rss_mib: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        return round(self.hub / self.baseline, 3) if self.baseline else None
+
+
+@contextmanager
+def broker() -> Iterator[str]:
+    """The broker named by KAFKA_BOOTSTRAP_SERVERS, or a local one started for this run and stopped after."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    state = Path(os.environ.get("HUB_BENCH_KAFKA_STATE") or f"/tmp/ehc-hub-bench-kafka-{os.getpid()}")
+    info = kafka_local.up(state_dir=state)
+    try:
+        yield info.bootstrap_servers
+    finally:
+        kafka_local.down(state)
+
+
+def bench_settings(workdir: Path, **overrides: Any) -> Settings:
+    """Settings isolated by a fresh topic prefix and store, with the clock sweep off unless asked for."""
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    values: dict[str, Any] = {
+        "topic_prefix": prefix,
+        "group_id": f"{prefix}hub",
+        "database_url": f"sqlite+aiosqlite:///{workdir / (prefix + 'db')}",
+        "retry_delays_seconds": [1.0],
+        "clock_sweep_seconds": 0,
+        "topic_partitions": 4,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def sqlite_path(settings: Settings) -> str:
+    return settings.database_url.split(":///", 1)[1]
+
+
+def store_count(settings: Settings, table: str, where: str = "") -> int:
+    """Rows in a store table, read with the standard library so watching costs the hub nothing."""
+    path = sqlite_path(settings)
+    if not Path(path).exists():
+        return 0
+    with sqlite3.connect(path, timeout=30) as db:
+        try:
+            return int(db.execute(f"select count(*) from {table} {where}").fetchone()[0])
+        except sqlite3.OperationalError:  # schema not created yet
+            return 0
+
+
+def encoded(events: Iterable[Event]) -> list[tuple[str, bytes, bytes]]:
+    """(logical topic, key, value) for each event, encoded as the senders would."""
+    return [(e.topic, e.key().encode(), encode(envelope_for(e, source=SOURCE))) for e in events]
+
+
+async def produce(bootstrap: str, prefix: str, records: Iterable[tuple[str, bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1024 * 1024, max_request_size=16 << 20
+    )
+    await producer.start()
+    try:
+        pending = []
+        for topic, key, value in records:
+            pending.append(await producer.send(prefix + topic, value, key=key))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def wait_until(check: Callable[[], bool | Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result if isinstance(result, bool) else await result:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not done within {timeout:.0f}s")
+        await asyncio.sleep(0.1)
+
+
+async def rate_of_growth(count: Callable[[], int], start: int, target: int, timeout: float) -> float:
+    """Seconds from the first row past ``start`` to ``target`` rows: start-up is not what is measured."""
+    first: float | None = None
+    deadline = time.monotonic() + timeout
+    while True:
+        n = await asyncio.to_thread(count)
+        now = time.monotonic()
+        if first is None and n > start:
+            first = now
+        if n >= target:
+            return now - (first or now)
+        if now > deadline:
+            raise TimeoutError(f"{n - start} of {target - start} processed within {timeout:.0f}s")
+        await asyncio.sleep(0.05)
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(tps)) if tps else {}
+    finally:
+        await consumer.stop()
+
+
+def own_peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """A live process's peak resident set (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no VmHWM for process {pid}")

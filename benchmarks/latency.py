@@ -1,0 +1,121 @@
+"""End-to-end latency: from the HTTP ingress accepting an event to the event being on the recipient's
+outbound topic, at a steady request rate, through `hub run` in its own process.
+
+Each panel outcome is posted to ``POST /api/v1/events``; its clock starts when the 202 arrives
+(the event is durably on Kafka by then) and stops when the NHS's minimised copy is read from
+``out.nhs.v1``. The baseline is the round trip of the same posts: what accepting costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from benchmarks.common import Figure, bench_settings, encoded, peak_rss_mib, produce, store_count, wait_until
+from benchmarks.router import _panels, _requests
+from hub.service import ensure_topics
+from schemas.envelope import encode, envelope_for
+from tests.integration.hub_process import HubProcess
+
+TARGET_P99_MS = 50.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Figure]:
+    settings = bench_settings(workdir)
+    await ensure_topics(settings, bootstrap)
+    total = rps * seconds
+    case_ids = [f"L-{i}" for i in range(total)]
+    hub = HubProcess(settings, bootstrap, workdir / "latency-hub.log")
+    await asyncio.to_thread(hub.start)
+    try:
+        await produce(bootstrap, settings.topic_prefix, encoded(_requests(case_ids)))
+        await wait_until(lambda: store_count(settings, "cases") >= total, 600, "cases opened")
+
+        consumer = AIOKafkaConsumer(
+            settings.topic_prefix + "out.nhs.v1", bootstrap_servers=bootstrap, auto_offset_reset="latest"
+        )
+        await consumer.start()
+        arrived: dict[str, float] = {}
+
+        async def watch() -> None:
+            while True:
+                batches = await consumer.getmany(timeout_ms=100)
+                now = time.perf_counter()
+                for records in batches.values():
+                    for r in records:
+                        arrived.setdefault(json.loads(r.value)["causationid"], now)
+
+        await asyncio.sleep(1.0)  # the watcher's partitions are assigned at the end of the topic
+        watcher = asyncio.create_task(watch())
+        await asyncio.sleep(1.0)
+        accepted: dict[str, float] = {}
+        round_trip: list[float] = []
+        bodies = [encode(envelope_for(p, source="/la/202/sen")) for p in _panels(case_ids)]
+        async with httpx.AsyncClient(base_url=hub.url, limits=httpx.Limits(max_connections=64)) as client:
+
+            async def post(body: bytes) -> None:
+                sent = time.perf_counter()
+                response = await client.post(
+                    "/api/v1/events", content=body, headers={"content-type": "application/cloudevents+json"}
+                )
+                done = time.perf_counter()
+                if response.status_code == 202:
+                    accepted[response.json()["id"]] = done
+                    round_trip.append(done - sent)
+
+            started = time.perf_counter()
+            posts = []
+            for i, body in enumerate(bodies):
+                delay = started + i / rps - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                posts.append(asyncio.create_task(post(body)))
+            await asyncio.gather(*posts)
+            offered_seconds = time.perf_counter() - started
+        await wait_until(lambda: len(arrived.keys() & accepted.keys()) >= len(accepted), 120, "deliveries read")
+        watcher.cancel()
+        await consumer.stop()
+        rss = peak_rss_mib(hub.pid)
+    finally:
+        await asyncio.to_thread(hub.stop)
+    latencies = [max(0.0, arrived[i] - accepted[i]) * 1000 for i in accepted]
+    p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+    detail = {
+        "requests": total,
+        "accepted": len(accepted),
+        "achieved_rps": round(len(accepted) / offered_seconds, 1),
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "max_ms": round(max(latencies), 1),
+        "mean_ms": round(statistics.fmean(latencies), 1),
+        "accept_round_trip_p50_ms": round(_percentile(round_trip, 0.5) * 1000, 1),
+        "accept_round_trip_p99_ms": round(_percentile(round_trip, 0.99) * 1000, 1),
+    }
+    common: dict[str, Any] = {"peak_rss_mib": rss, "detail": detail}
+    return [
+        Figure(
+            "end-to-end latency",
+            f"p99 ms, accepted to outbound topic, {rps} req/s for {seconds}s",
+            round(p99, 1),
+            "ms",
+            baseline=detail["accept_round_trip_p99_ms"],
+            baseline_name="p99 of the accepting round trip",
+            target=f"< {TARGET_P99_MS:g} ms",
+            met=p99 < TARGET_P99_MS,
+            **common,
+        ),
+        Figure("end-to-end latency", "p50 ms", round(p50, 1), "ms", **common),
+        Figure("end-to-end latency", "max ms", round(max(latencies), 1), "ms", **common),
+    ]
