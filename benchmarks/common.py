@@ -7,7 +7,9 @@ import asyncio
 import logging
 import os
 import resource
+import shutil
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -62,12 +64,13 @@ def broker() -> Iterator[str]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
         return
-    state = Path(os.environ.get("HUB_BENCH_KAFKA_STATE") or f"/tmp/ehc-hub-bench-kafka-{os.getpid()}")
+    state = Path(tempfile.mkdtemp(prefix="ehc-hub-bench-kafka-"))
     info = kafka_local.up(state_dir=state)
     try:
         yield info.bootstrap_servers
     finally:
         kafka_local.down(state)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def bench_settings(workdir: Path, **overrides: Any) -> Settings:

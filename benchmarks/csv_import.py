@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-import httpx
+import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from benchmarks.common import Figure, bench_settings, peak_rss_mib
@@ -57,15 +57,16 @@ async def run(bootstrap: str, workdir: Path, rows: int) -> list[Figure]:
     hub = HubProcess(settings, bootstrap, workdir / "csv-hub.log")
     await asyncio.to_thread(hub.start)
     try:
-        async with httpx.AsyncClient(base_url=hub.url, timeout=1800) as client:
+        timeout = aiohttp.ClientTimeout(total=1800)
+        async with aiohttp.ClientSession(base_url=hub.url, timeout=timeout) as session:
             started = time.perf_counter()
-            response = await client.post(
-                "/api/v1/imports/assessment-requests", content=text.encode(), headers={"content-type": "text/csv"}
-            )
+            async with session.post(
+                "/api/v1/imports/assessment-requests", data=text.encode(), headers={"content-type": "text/csv"}
+            ) as response:
+                report = await response.json()
             seconds = time.perf_counter() - started
-        report = response.json()
-        if response.status_code != 200 or report["imported"] != rows:
-            raise RuntimeError(f"import failed: {response.status_code} {str(report)[:500]}")
+        if response.status != 200 or report["imported"] != rows:
+            raise RuntimeError(f"import failed: {response.status} {str(report)[:500]}")
         rss = peak_rss_mib(hub.pid)
     finally:
         await asyncio.to_thread(hub.stop)

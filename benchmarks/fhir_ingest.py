@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
-import httpx
+import aiohttp
 
 from benchmarks.common import (
     Figure,
@@ -98,16 +98,20 @@ async def run(bootstrap: str, workdir: Path, bundles: int) -> list[Figure]:
             for n, (request_id, case_id) in enumerate(requests)
         ]
 
-        async with httpx.AsyncClient(base_url=hub.url, limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
+        connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+        async with aiohttp.ClientSession(base_url=hub.url, connector=connector) as session:
 
             async def submit(i: int) -> bool:
-                response = await client.post(
-                    "/fhir/$process-message", content=messages[i], headers={"content-type": FHIR}
-                )
-                return response.status_code == 200
+                async with session.post(
+                    "/fhir/$process-message", data=messages[i], headers={"content-type": FHIR}
+                ) as response:
+                    await response.read()
+                    return response.status == 200
 
             async def metadata(_: int) -> bool:
-                return (await client.get("/fhir/metadata")).status_code == 200
+                async with session.get("/fhir/metadata") as response:
+                    await response.read()
+                    return response.status == 200
 
             floor, _ = await _closed_loop(len(messages), metadata)
             rate, accepted = await _closed_loop(len(messages), submit)

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from benchmarks.common import (
     Figure,
     bench_settings,
@@ -103,7 +105,7 @@ def _hub_process(settings: Settings, bootstrap: str, expected: int, results: Any
         finally:
             await runtime.stop()
 
-    results.put(asyncio.run(work()))
+    results.put(uvloop.run(work()))  # the event loop `hub run` uses
 
 
 async def _measure(bootstrap: str, workdir: Path, cases: int) -> dict[str, Any]:

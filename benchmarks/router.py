@@ -18,6 +18,7 @@ from multiprocessing.synchronize import Event as StopEvent
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -75,7 +76,7 @@ def _hub_worker(settings: Settings, bootstrap: str, stop: StopEvent, results: An
             await runtime.stop()
         results.put({"processed": runtime.core.processed, "peak_rss_mib": own_peak_rss_mib()})
 
-    asyncio.run(serve())
+    uvloop.run(serve())  # the event loop `hub run` uses
 
 
 async def _group_members(bootstrap: str, group_id: str) -> tuple[str, int]:

@@ -276,12 +276,13 @@ def case_of(event: Event) -> str | None:
 async def load_contexts(store: Store, events: Sequence[Event]) -> tuple[dict[str, Any], IdentityContext]:
     """What the store knows about the cases, referrals and people of a set of events."""
     keys = {c for e in events if (c := case_of(e))}
-    contexts = await store.case_contexts(sorted(k for k in keys if not k.startswith(REFERRAL_CONTEXT)))
     referral_ids = sorted(k.removeprefix(REFERRAL_CONTEXT) for k in keys if k.startswith(REFERRAL_CONTEXT))
-    for referral_id, ctx in (await store.referral_contexts(referral_ids)).items():
-        contexts[REFERRAL_CONTEXT + referral_id] = ctx
     ids = sorted({i for e in events for ref in persons_in(e) for i in identifiers(ref)})
-    return contexts, await store.identity_context(ids)
+    async with store.reading() as conn:
+        contexts = await store.case_contexts(sorted(k for k in keys if not k.startswith(REFERRAL_CONTEXT)), conn)
+        for referral_id, ctx in (await store.referral_contexts(referral_ids, conn)).items():
+            contexts[REFERRAL_CONTEXT + referral_id] = ctx
+        return contexts, await store.identity_context(ids, conn)
 
 
 def waves_by_case(items: Sequence[Accepted]) -> list[list[Accepted]]:

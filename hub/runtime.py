@@ -35,6 +35,13 @@ from schemas.events import ALL_EVENTS, INBOUND_EVENTS
 log = get_logger("hub.runtime")
 
 MAX_BATCH = 500
+# How long a batch consumer waits for records before handing over what it has. FastStream also
+# sleeps this long after an empty poll, so it bounds the latency of the first event after a lull.
+BATCH_WAIT_MS = 10
+# How long the broker may hold a fetch open waiting for data. aiokafka leaves a partition out of the
+# fetch in flight while records of it are still buffered, so new records for it wait this long at
+# worst: the client's default (500 ms) would dominate end-to-end latency under steady load.
+FETCH_WAIT_MS = 20
 LARGE_MESSAGE_BYTES = 10 * 1024 * 1024
 WEBHOOK_AGENCIES = (Agency.SCHOOL, Agency.EDUCATIONAL_PSYCHOLOGY, Agency.CHILDRENS_SOCIAL_CARE)
 
@@ -150,6 +157,8 @@ class HubRuntime:
             group_id=self.settings.group_id,
             batch=True,
             max_records=MAX_BATCH,
+            batch_timeout_ms=BATCH_WAIT_MS,
+            fetch_max_wait_ms=FETCH_WAIT_MS,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             parser=tolerant_batch_parser,

@@ -3,10 +3,11 @@ so applying the same event twice changes nothing (the effect-idempotence the del
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,6 +30,8 @@ from hub.store.tables import (
     processed_events,
     referrals,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,16 @@ class Store:
     async def processed_ids(self, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
             return set()
+        col = processed_events.c.event_id
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(processed_events.c.event_id).where(processed_events.c.event_id.in_(list(event_ids)))
-            )
-            return {r[0] for r in rows}
+            return {r[0] for part in _parts(event_ids) for r in await conn.execute(select(col).where(col.in_(part)))}
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """One connection for several reads that belong together (the contexts of one wave of events):
+        each connection checked out costs more than the small queries made on it."""
+        async with self.engine.connect() as conn:
+            yield conn
 
     async def apply(self, effects: Sequence[CaseEffect]) -> int:
         """Apply effects in one transaction; those already applied are skipped. Returns how many were new.
@@ -247,55 +255,48 @@ class Store:
         if values:
             await conn.execute(update(advice_requests).where(t.request_id == u["request_id"]).values(**values))
 
-    async def case_contexts(self, case_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    async def case_contexts(
+        self, case_ids: Sequence[str], conn: AsyncConnection | None = None
+    ) -> dict[str, dict[str, Any]]:
         """Each known case with its advice requests: what the workflow needs to judge the next event."""
-        if not case_ids:
-            return {}
-        ids = list(case_ids)
-        out = {
-            r["case_id"]: {**r, "advice": {}, "exceptions": []}
-            for r in await self._rows(select(cases).where(cases.c.case_id.in_(ids)))
-        }
-        for r in await self._rows(select(advice_requests).where(advice_requests.c.case_id.in_(ids))):
-            if r["case_id"] in out:
-                out[r["case_id"]]["advice"][r["request_id"]] = r
-        for r in await self._rows(select(case_exceptions).where(case_exceptions.c.case_id.in_(ids))):
-            if r["case_id"] in out:
-                out[r["case_id"]]["exceptions"].append(r)
+        out: dict[str, dict[str, Any]] = {}
+        for ids in _parts(case_ids):
+            for r in await self._rows(select(cases).where(cases.c.case_id.in_(ids)), conn):
+                out[r["case_id"]] = {**r, "advice": {}, "exceptions": []}
+            for r in await self._rows(select(advice_requests).where(advice_requests.c.case_id.in_(ids)), conn):
+                if r["case_id"] in out:
+                    out[r["case_id"]]["advice"][r["request_id"]] = r
+            for r in await self._rows(select(case_exceptions).where(case_exceptions.c.case_id.in_(ids)), conn):
+                if r["case_id"] in out:
+                    out[r["case_id"]]["exceptions"].append(r)
         return out
 
     async def identity_context(
-        self, ids: Sequence[tuple[str, str]]
+        self, ids: Sequence[tuple[str, str]], conn: AsyncConnection | None = None
     ) -> tuple[dict[tuple[str, str], str], dict[str, set[str]]]:
         """For the given identifiers: who they point at, and which identifier types those people have."""
-        if not ids:
-            return {}, {}
         t = person_links.c
-        async with self.engine.connect() as conn:
-            rows = list(
-                await conn.execute(
-                    select(t.id_type, t.id_value, t.person_key).where(tuple_(t.id_type, t.id_value).in_(list(ids)))
-                )
-            )
-            known = {(r[0], r[1]): r[2] for r in rows}
-            types: dict[str, set[str]] = {}
-            keys = sorted(set(known.values()))
-            if keys:
-                for r in await conn.execute(select(t.person_key, t.id_type).where(t.person_key.in_(keys))):
-                    types.setdefault(r[0], set()).add(r[1])
+        known: dict[tuple[str, str], str] = {}
+        for part in _parts(ids):
+            query = select(t.id_type, t.id_value, t.person_key).where(tuple_(t.id_type, t.id_value).in_(part))
+            known.update({(r["id_type"], r["id_value"]): r["person_key"] for r in await self._rows(query, conn)})
+        types: dict[str, set[str]] = {}
+        for keys in _parts(sorted(set(known.values()))):
+            for r in await self._rows(select(t.person_key, t.id_type).where(t.person_key.in_(keys)), conn):
+                types.setdefault(r["person_key"], set()).add(r["id_type"])
         return known, types
 
-    async def referral_contexts(self, referral_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    async def referral_contexts(
+        self, referral_ids: Sequence[str], conn: AsyncConnection | None = None
+    ) -> dict[str, dict[str, Any]]:
         """Each known referral with the adult service's decisions so far."""
-        if not referral_ids:
-            return {}
-        ids = list(referral_ids)
-        out = {
-            r["referral_id"]: {**r, "decisions": {}}
-            for r in await self._rows(select(referrals).where(referrals.c.referral_id.in_(ids)))
-        }
-        for d in await self._rows(select(assessment_decisions).where(assessment_decisions.c.referral_id.in_(ids))):
-            out[d["referral_id"]]["decisions"][d["assessment_id"]] = d
+        out: dict[str, dict[str, Any]] = {}
+        for ids in _parts(referral_ids):
+            for r in await self._rows(select(referrals).where(referrals.c.referral_id.in_(ids)), conn):
+                out[r["referral_id"]] = {**r, "decisions": {}}
+            query = select(assessment_decisions).where(assessment_decisions.c.referral_id.in_(ids))
+            for d in await self._rows(query, conn):
+                out[d["referral_id"]]["decisions"][d["assessment_id"]] = d
         return out
 
     async def transition_sources(
@@ -462,9 +463,11 @@ class Store:
             out[table.name] = await self._rows(select(table).order_by(*pk))
         return out
 
-    async def _rows(self, query: Any) -> list[dict[str, Any]]:
-        async with self.engine.connect() as conn:
+    async def _rows(self, query: Any, conn: AsyncConnection | None = None) -> list[dict[str, Any]]:
+        if conn is not None:
             return [dict(r._mapping) for r in await conn.execute(query)]
+        async with self.engine.connect() as own:
+            return [dict(r._mapping) for r in await own.execute(query)]
 
 
 SET_ONCE_CASE_FIELDS = (
@@ -479,6 +482,15 @@ SET_ONCE_CASE_FIELDS = (
     "final_plan_date",
     "ceased_date",
 )
+
+
+IN_LIST_SIZE = 5000  # SQLite allows 32,766 bound parameters per statement; a CSV import may name 100,000 cases
+
+
+def _parts(values: Sequence[T]) -> list[list[T]]:
+    """A long IN-list as several short ones."""
+    items = list(values)
+    return [items[i : i + IN_LIST_SIZE] for i in range(0, len(items), IN_LIST_SIZE)]
 
 
 def _by_columns(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
