@@ -40,6 +40,7 @@ async def _replay(
                     context=contexts.get(case_of(a.event) or ""),
                     rules=rules,
                     identity=identity,
+                    with_records=False,
                 )
             except RuleViolation:
                 continue

@@ -66,8 +66,12 @@ def route(
     context: CaseContext | None = None,
     rules: StatutoryRules | None = None,
     identity: IdentityContext | None = None,
+    with_records: bool = True,
 ) -> RoutingResult:
     """Work out every record to publish for ``event`` and the effect it has on the store.
+
+    A rebuild needs only the effect (the records were published when the event was first routed),
+    so ``with_records=False`` leaves out building the minimised copies and disclosure audits.
 
     Raises RuleViolation when the event contradicts its case (or its case is not known yet).
     """
@@ -77,7 +81,7 @@ def route(
     if person_keys and person_keys[0] and isinstance(event, AssessmentRequested):
         outcome.case_fields["person_key"] = person_keys[0]
     case_id = getattr(event, "case_id", None)
-    builder = _Builder(envelope, hub_source, str(case_id or event.key()))
+    builder = _Builder(envelope, hub_source, str(case_id or event.key()), with_records)
     for share in shares_for(event.event_type):
         builder.deliver(envelope, event.key(), share.recipient, None, share.fields, share.lawful_basis)
     alerts: list[dict[str, Any]] = []
@@ -170,7 +174,8 @@ def lawful_basis_for(request: AdviceRequested) -> str:
 class _Builder:
     """Accumulates outbound records, deliveries and disclosure audits for one source event."""
 
-    def __init__(self, source: Envelope, hub_source: str, case_id: str) -> None:
+    def __init__(self, source: Envelope, hub_source: str, case_id: str, with_records: bool) -> None:
+        self.with_records = with_records
         self.source = source
         self.hub_source = hub_source
         self.case_id = case_id
@@ -203,6 +208,10 @@ class _Builder:
         delivery_id = derived_id(envelope.id, agency.value)
         minimised = minimise(envelope.data, fields)
         out_topic = outbound_topic(agency)
+        shared = sorted(minimised) if fields != ALL else ["*"]
+        self.deliveries.append(Delivery(delivery_id, agency.value, out_topic, envelope.type, shared))
+        if not self.with_records:
+            return
         out = _envelope(
             **{
                 **envelope.__dict__,
@@ -216,8 +225,6 @@ class _Builder:
         if org_code:
             headers.append(("hub-recipient-org", org_code.encode()))
         self.records.append(OutboundRecord(out_topic, key, out, tuple(headers)))
-        shared = sorted(minimised) if fields != ALL else ["*"]
-        self.deliveries.append(Delivery(delivery_id, agency.value, out_topic, envelope.type, shared))
         audit = RecordDisclosed(
             audit_id=derived_id(envelope.id, f"audit:{agency.value}"),
             case_id=self.case_id,

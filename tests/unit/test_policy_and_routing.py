@@ -74,3 +74,18 @@ def test_every_outbound_record_is_a_valid_envelope_that_decodes_to_its_event() -
         decoded, _ = decode(encode(record.envelope))
         assert decoded == record.envelope
         assert decoded.source == "/hub" and decoded.causationid == env.id
+
+
+def test_routing_for_a_rebuild_gives_the_same_effect_without_records() -> None:
+    env = envelope_for(panel_outcome("C-9"), source="/la/202")
+    live = route(env, panel_outcome("C-9"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=KNOWN_CASE)
+    rebuilt = route(
+        env,
+        panel_outcome("C-9"),
+        topic="ehc.panel-outcomes.v1",
+        hub_source="/hub",
+        context=KNOWN_CASE,
+        with_records=False,
+    )
+    assert rebuilt.records == [] and len(live.records) == 6
+    assert rebuilt.effect == live.effect
