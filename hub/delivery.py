@@ -5,8 +5,10 @@ Guarantees, in order of the steps for each batch of records:
 1. A record that can never succeed (not JSON, unknown type, invalid) goes straight to the
    dead-letter topic, unchanged, with the reason in Kafka-Connect-style headers.
 2. Records already applied (their event id is in the store) are skipped: redelivery is harmless.
-3. Outbound records are published with an idempotent ``acks=all`` producer and awaited.
-4. The store applies every effect and the event id in one transaction.
+3. Outbound records are published with an idempotent ``acks=all`` producer.
+4. The store writes every effect and the event id in one transaction, while the broker's
+   acknowledgements arrive; it commits only the effects of events whose records were all
+   acknowledged (waiting for them costs about as long as the writes, so they overlap).
 5. Only then does the handler return and FastStream commit the offsets.
 
 A record that fails in steps 3 or 4 is copied to the next retry tier (a topic whose consumer
@@ -147,19 +149,28 @@ class DeliveryCore:
             except Exception as exc:
                 await self._retry_or_dead_letter(a, "route", exc)
 
-        published = await self._publish_all(routed)
-        if not published:
+        sent = await self._send_all(routed)
+        if not sent:
             return
-        try:
+        published: list[Accepted] | None = None
+
+        async def acknowledged() -> set[str]:
+            nonlocal published
+            published = await self._acknowledged(sent)
             for a in published:
                 await self._hook("store", a.envelope)
-            applied = await self.store.apply([a.routing.effect for a in published if a.routing])
+            return {a.envelope.id for a in published}
+
+        try:
+            applied = await self.store.apply([a.routing.effect for a, _ in sent if a.routing], confirm=acknowledged)
         except Exception as exc:
+            if published is None:  # the store failed before the acknowledgements were read
+                published = await self._acknowledged(sent)
             for a in published:
                 await self._retry_or_dead_letter(a, "store", exc)
             return
         self.processed += applied
-        for a in published:
+        for a in published or ():
             bind_message_context(
                 event_id=a.envelope.id, correlation_id=a.envelope.correlationid, causation_id=a.envelope.causationid
             )
@@ -170,19 +181,30 @@ class DeliveryCore:
                 recipients=len(a.routing.effect.deliveries) if a.routing else 0,
             )
 
-    async def _publish_all(self, routed: list[Accepted]) -> list[Accepted]:
-        async def publish_one(a: Accepted) -> Accepted | None:
+    async def _send_all(self, routed: list[Accepted]) -> list[tuple[Accepted, list[Awaitable[Any]]]]:
+        """Hand every outbound record to the producer; the acknowledgements are awaited later."""
+        sent: list[tuple[Accepted, list[Awaitable[Any]]]] = []
+        for a in routed:
             try:
                 await self._hook("publish", a.envelope)
                 assert a.routing is not None
-                futures = [await self._send(o) for o in a.routing.records]
+                sent.append((a, [await self._send(o) for o in a.routing.records]))
+            except Exception as exc:
+                await self._retry_or_dead_letter(a, "publish", exc)
+        return sent
+
+    async def _acknowledged(self, sent: list[tuple[Accepted, list[Awaitable[Any]]]]) -> list[Accepted]:
+        """The events whose every outbound record the broker acknowledged; the others go to retry."""
+
+        async def acked(a: Accepted, futures: list[Awaitable[Any]]) -> Accepted | None:
+            try:
                 await asyncio.gather(*futures)
                 return a
             except Exception as exc:
                 await self._retry_or_dead_letter(a, "publish", exc)
                 return None
 
-        results = await asyncio.gather(*(publish_one(a) for a in routed))
+        results = await asyncio.gather(*(acked(a, futures) for a, futures in sent))
         return [a for a in results if a is not None]
 
     async def _send(self, o: OutboundRecord) -> Awaitable[Any]:

@@ -3,13 +3,13 @@ so applying the same event twice changes nothing (the effect-idempotence the del
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import case, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, case, create_engine, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -77,6 +77,16 @@ class Store:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # Point reads on the hot paths run on a synchronous SQLite connection in the calling thread (see _lookup).
+        self._inline: Engine | None = None
+        self._inline_conn: Connection | None = None
+        if url.startswith("sqlite+aiosqlite:///") and ":memory:" not in url:
+            inline_url = url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1)
+            self._inline = create_engine(
+                inline_url,
+                isolation_level="AUTOCOMMIT",
+                connect_args={"timeout": 30, "check_same_thread": False},  # only ever used from the event loop
+            )
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         self._case_merges: dict[tuple[str, ...], Any] = {}
 
@@ -92,13 +102,19 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._inline_conn is not None:
+            self._inline_conn.close()
+            self._inline_conn = None
+        if self._inline is not None:
+            self._inline.dispose()
 
     async def processed_ids(self, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
             return set()
         col = processed_events.c.event_id
-        async with self.engine.connect() as conn:
-            return {r[0] for part in _parts(event_ids) for r in await conn.execute(select(col).where(col.in_(part)))}
+        return {
+            r["event_id"] for part in _parts(event_ids) for r in await self._lookup(select(col).where(col.in_(part)))
+        }
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
@@ -107,18 +123,30 @@ class Store:
         async with self.engine.connect() as conn:
             yield conn
 
-    async def apply(self, effects: Sequence[CaseEffect]) -> int:
+    async def apply(
+        self, effects: Sequence[CaseEffect], confirm: Callable[[], Awaitable[set[str]]] | None = None
+    ) -> int:
         """Apply effects in one transaction; those already applied are skipped. Returns how many were new.
+
+        ``confirm``, awaited after the writes and before the commit, names the event ids whose effects
+        may be kept: the delivery core waits there for the broker to acknowledge the outbound records.
 
         The effects of one call belong to distinct cases (the delivery core applies a batch in waves),
         so their rows are written table by table, one executemany per statement shape: per-event
         statements would cost more than everything else the hub does with an event."""
         if not effects:
             return 0
-        async with self.engine.begin() as conn:
-            fresh = await self._claim(conn, effects)
-            await self._write(conn, fresh)
-            return len(fresh)
+        try:
+            async with self.engine.begin() as conn:
+                fresh = await self._claim(conn, effects)
+                await self._write(conn, fresh)
+                if confirm is not None:
+                    kept = await confirm()
+                    if any(e.event_id not in kept for e in effects):
+                        raise _Withdrawn(kept)
+                return len(fresh)
+        except _Withdrawn as withdrawn:  # rolled back: write again without the withdrawn effects
+            return await self.apply([e for e in effects if e.event_id in withdrawn.kept])
 
     async def _claim(self, conn: AsyncConnection, effects: Sequence[CaseEffect]) -> list[CaseEffect]:
         ids = [e.event_id for e in effects]
@@ -261,12 +289,12 @@ class Store:
         """Each known case with its advice requests: what the workflow needs to judge the next event."""
         out: dict[str, dict[str, Any]] = {}
         for ids in _parts(case_ids):
-            for r in await self._rows(select(cases).where(cases.c.case_id.in_(ids)), conn):
+            for r in await self._lookup(select(cases).where(cases.c.case_id.in_(ids)), conn):
                 out[r["case_id"]] = {**r, "advice": {}, "exceptions": []}
-            for r in await self._rows(select(advice_requests).where(advice_requests.c.case_id.in_(ids)), conn):
+            for r in await self._lookup(select(advice_requests).where(advice_requests.c.case_id.in_(ids)), conn):
                 if r["case_id"] in out:
                     out[r["case_id"]]["advice"][r["request_id"]] = r
-            for r in await self._rows(select(case_exceptions).where(case_exceptions.c.case_id.in_(ids)), conn):
+            for r in await self._lookup(select(case_exceptions).where(case_exceptions.c.case_id.in_(ids)), conn):
                 if r["case_id"] in out:
                     out[r["case_id"]]["exceptions"].append(r)
         return out
@@ -279,10 +307,10 @@ class Store:
         known: dict[tuple[str, str], str] = {}
         for part in _parts(ids):
             query = select(t.id_type, t.id_value, t.person_key).where(tuple_(t.id_type, t.id_value).in_(part))
-            known.update({(r["id_type"], r["id_value"]): r["person_key"] for r in await self._rows(query, conn)})
+            known.update({(r["id_type"], r["id_value"]): r["person_key"] for r in await self._lookup(query, conn)})
         types: dict[str, set[str]] = {}
         for keys in _parts(sorted(set(known.values()))):
-            for r in await self._rows(select(t.person_key, t.id_type).where(t.person_key.in_(keys)), conn):
+            for r in await self._lookup(select(t.person_key, t.id_type).where(t.person_key.in_(keys)), conn):
                 types.setdefault(r["person_key"], set()).add(r["id_type"])
         return known, types
 
@@ -292,10 +320,10 @@ class Store:
         """Each known referral with the adult service's decisions so far."""
         out: dict[str, dict[str, Any]] = {}
         for ids in _parts(referral_ids):
-            for r in await self._rows(select(referrals).where(referrals.c.referral_id.in_(ids)), conn):
+            for r in await self._lookup(select(referrals).where(referrals.c.referral_id.in_(ids)), conn):
                 out[r["referral_id"]] = {**r, "decisions": {}}
             query = select(assessment_decisions).where(assessment_decisions.c.referral_id.in_(ids))
-            for d in await self._rows(query, conn):
+            for d in await self._lookup(query, conn):
                 out[d["referral_id"]]["decisions"][d["assessment_id"]] = d
         return out
 
@@ -364,7 +392,7 @@ class Store:
     async def alerts_by_id(self, alert_ids: Sequence[str]) -> list[dict[str, Any]]:
         if not alert_ids:
             return []
-        return await self._rows(select(alerts).where(alerts.c.alert_id.in_(list(alert_ids))))
+        return await self._lookup(select(alerts).where(alerts.c.alert_id.in_(list(alert_ids))))
 
     async def alerts(self, agency: str | None = None, case_id: str | None = None) -> list[dict[str, Any]]:
         q = select(alerts).order_by(alerts.c.raised_on, alerts.c.alert_id)
@@ -381,7 +409,7 @@ class Store:
         return await self._rows(q.order_by(advice_requests.c.requested_date, advice_requests.c.request_id))
 
     async def advice_request(self, request_id: str) -> dict[str, Any] | None:
-        rows = await self._rows(select(advice_requests).where(advice_requests.c.request_id == request_id))
+        rows = await self._lookup(select(advice_requests).where(advice_requests.c.request_id == request_id))
         return rows[0] if rows else None
 
     async def recent_cases(self, limit: int) -> list[dict[str, Any]]:
@@ -463,6 +491,17 @@ class Store:
             out[table.name] = await self._rows(select(table).order_by(*pk))
         return out
 
+    async def _lookup(self, query: Any, conn: AsyncConnection | None = None) -> list[dict[str, Any]]:
+        """A read by key on a hot path (routing, FHIR and CSV ingress). With SQLite it runs at once in
+        the calling thread: the query takes microseconds, while every hop to aiosqlite's thread costs
+        hundreds, and such hops do not overlap however many requests wait on them. Reads by key on an
+        indexed table never hold the event loop for long; scans stay on the asynchronous path."""
+        if self._inline is None:
+            return await self._rows(query, conn)
+        if self._inline_conn is None:
+            self._inline_conn = self._inline.connect()
+        return [dict(r._mapping) for r in self._inline_conn.execute(query)]
+
     async def _rows(self, query: Any, conn: AsyncConnection | None = None) -> list[dict[str, Any]]:
         if conn is not None:
             return [dict(r._mapping) for r in await conn.execute(query)]
@@ -485,6 +524,12 @@ SET_ONCE_CASE_FIELDS = (
 
 
 IN_LIST_SIZE = 5000  # SQLite allows 32,766 bound parameters per statement; a CSV import may name 100,000 cases
+
+
+class _Withdrawn(Exception):
+    def __init__(self, kept: set[str]) -> None:
+        super().__init__("some effects were withdrawn before commit")
+        self.kept = kept
 
 
 def _parts(values: Sequence[T]) -> list[list[T]]:
