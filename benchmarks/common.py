@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import resource
 import shutil
 import sqlite3
 import tempfile
@@ -165,11 +164,12 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
 
 
 def own_peak_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return peak_rss_mib(os.getpid())
 
 
 def peak_rss_mib(pid: int) -> float:
-    """A live process's peak resident set (VmHWM), in MiB."""
+    """A live process's peak resident set (VmHWM), in MiB. Not getrusage's ru_maxrss: Linux carries
+    that across fork and exec, so a child would report its parent's peak if that was higher."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)

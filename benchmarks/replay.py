@@ -2,26 +2,37 @@
 reading the same topics from the beginning.
 
 Half the events open cases and half record their panel outcomes, so every replayed event is
-judged against its case as live processing judged it. The rebuild runs as its own process, whose
-peak memory is read from the kernel when it exits.
+judged against its case as live processing judged it. The rebuild (what `hub rebuild` runs) has a
+process of its own, which reports its own peak memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
+import multiprocessing
 import time
 from pathlib import Path
+from typing import Any
 
+import uvloop
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from benchmarks.common import Figure, bench_settings, encoded, end_offsets, produce
+from benchmarks.common import (
+    Figure,
+    bench_settings,
+    encoded,
+    end_offsets,
+    own_peak_rss_mib,
+    produce,
+    quiet_logging,
+)
 from benchmarks.router import _panels, _requests
+from hub.delivery import TopicNames
+from hub.rebuild import rebuild
 from hub.service import ensure_topics
 from hub.settings import Settings
+from hub.store import Store
 from schemas.events import AssessmentRequested, PanelOutcomeRecorded
 
 TARGET = 0.5
@@ -61,24 +72,30 @@ async def bare_read(bootstrap: str, topics: list[str]) -> tuple[float, int]:
         await consumer.stop()
 
 
-def _rebuild(settings: Settings, bootstrap: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of `hub rebuild` in its own process."""
-    env = dict(
-        os.environ,
-        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-        HUB_TOPIC_PREFIX=settings.topic_prefix,
-        HUB_DATABASE_URL=settings.database_url,
-        HUB_LOG_LEVEL="WARNING",
-    )
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub", "rebuild"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"hub rebuild failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-    return seconds, round(usage.ru_maxrss / 1024, 1)
+def _rebuild_process(settings: Settings, bootstrap: str, results: Any) -> None:
+    """What `hub rebuild` does, in a process of its own that reports its own peak memory."""
+    quiet_logging()
+
+    async def rebuild_store() -> dict[str, Any]:
+        store = Store(settings.database_url)
+        try:
+            started = time.perf_counter()
+            counts = await rebuild(store, bootstrap, TopicNames(settings.topic_prefix), settings.source_uri)
+            return {"seconds": time.perf_counter() - started, "counts": counts, "peak_rss_mib": own_peak_rss_mib()}
+        finally:
+            await store.close()
+
+    results.put(uvloop.run(rebuild_store()))
+
+
+async def _rebuild(settings: Settings, bootstrap: str) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    proc = context.Process(target=_rebuild_process, args=(settings, bootstrap, results))
+    proc.start()
+    outcome: dict[str, Any] = await asyncio.to_thread(results.get, True, 7200)
+    await asyncio.to_thread(proc.join, 60)
+    return outcome
 
 
 async def run(bootstrap: str, workdir: Path, events: int) -> list[Figure]:
@@ -89,7 +106,10 @@ async def run(bootstrap: str, workdir: Path, events: int) -> list[Figure]:
     bare_seconds, read = await bare_read(bootstrap, topics)
     if read != events:
         raise RuntimeError(f"the bare consumer read {read} of {events} records")
-    rebuild_seconds, rss = await asyncio.to_thread(_rebuild, settings, bootstrap)
+    outcome = await _rebuild(settings, bootstrap)
+    if outcome["counts"]["processed_events"] != events:
+        raise RuntimeError(f"the rebuilt store holds {outcome['counts']['processed_events']} of {events} events")
+    rebuild_seconds, rss = outcome["seconds"], outcome["peak_rss_mib"]
     hub, bare = events / rebuild_seconds, events / bare_seconds
     return [
         Figure(

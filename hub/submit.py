@@ -27,6 +27,7 @@ STATUS_FOR_RULE = {
 
 
 MISSING_FACT_WAITS = (0.1, 0.3, 0.6, 1.0)
+SUBMIT_PART = 5000
 
 
 class HubEventPort:
@@ -37,13 +38,29 @@ class HubEventPort:
         self.rules = rules
 
     async def submit_many(self, submissions: list[Submission]) -> list[SubmitResult]:
-        envelopes = [envelope_for(s.event, source=s.source, event_id=s.event_id) for s in submissions]
+        """Judge and publish submissions in order; each sees the effects of those before it.
+
+        A large batch (a CSV file) goes in parts, so only one part's envelopes and unacknowledged
+        records are held at a time; what earlier parts did to a case is carried forward."""
+        contexts: dict[str, Any] = {}
+        results: list[SubmitResult] = []
+        for start in range(0, len(submissions), SUBMIT_PART):
+            part = submissions[start : start + SUBMIT_PART]
+            results += await self._submit_part(part, submissions, contexts)
+        return results
+
+    async def _submit_part(
+        self, part: list[Submission], everything: list[Submission], contexts: dict[str, Any]
+    ) -> list[SubmitResult]:
+        envelopes = [envelope_for(s.event, source=s.source, event_id=s.event_id) for s in part]
         done = await self.store.processed_ids([e.id for e in envelopes])
-        contexts, _ = await load_contexts(self.store, [s.event for s in submissions])
-        await self._wait_for_missing_facts(submissions, envelopes, contexts, done)
+        stored, _ = await load_contexts(self.store, [s.event for s in part])
+        for key, ctx in stored.items():  # a case an earlier part changed is newer than the store's copy
+            contexts.setdefault(key, ctx)
+        await self._wait_for_missing_facts(part, envelopes, contexts, done, everything)
         results: list[SubmitResult] = []
         sends = []
-        for sub, env in zip(submissions, envelopes, strict=True):
+        for sub, env in zip(part, envelopes, strict=True):
             if env.id in done:
                 results.append(SubmitResult("unchanged", env.id, 200, "already accepted"))
                 continue
@@ -51,7 +68,7 @@ class HubEventPort:
             try:
                 outcome = evaluate(sub.event, contexts.get(case_id), self.rules, event_id=env.id)
             except RuleViolation as exc:
-                if not (exc.rule == "known-case" and _opens_case_in_batch(case_id, submissions)):
+                if not (exc.rule == "known-case" and _opens_case_in_batch(case_id, everything)):
                     status = STATUS_FOR_RULE.get(exc.rule, 422)
                     results.append(SubmitResult("rejected", env.id, status, exc.message, exc.field, exc.rule))
                     continue
@@ -71,7 +88,12 @@ class HubEventPort:
         return results
 
     async def _wait_for_missing_facts(
-        self, submissions: list[Submission], envelopes: list[Any], contexts: dict[str, Any], done: set[str]
+        self,
+        submissions: list[Submission],
+        envelopes: list[Any],
+        contexts: dict[str, Any],
+        done: set[str],
+        everything: list[Submission],
     ) -> None:
         """A reply can overtake the record it answers (an adult system acknowledging a referral the
         moment it arrives, before the hub has stored it). Give such facts a moment to land before
@@ -85,7 +107,7 @@ class HubEventPort:
                 try:
                     evaluate(sub.event, contexts.get(key), self.rules, event_id=env.id)
                 except RuleViolation as exc:
-                    if exc.retryable and not (exc.rule == "known-case" and _opens_case_in_batch(key, submissions)):
+                    if exc.retryable and not (exc.rule == "known-case" and _opens_case_in_batch(key, everything)):
                         waiting.append(sub.event)
             if not waiting:
                 return
