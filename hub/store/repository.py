@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, case, create_engine, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, case, create_engine, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -111,10 +111,7 @@ class Store:
     async def processed_ids(self, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:
             return set()
-        col = processed_events.c.event_id
-        return {
-            r["event_id"] for part in _parts(event_ids) for r in await self._lookup(select(col).where(col.in_(part)))
-        }
+        return {r["event_id"] for r in await self._lookup_by(_PROCESSED, event_ids)}
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
@@ -287,16 +284,17 @@ class Store:
         self, case_ids: Sequence[str], conn: AsyncConnection | None = None
     ) -> dict[str, dict[str, Any]]:
         """Each known case with its advice requests: what the workflow needs to judge the next event."""
-        out: dict[str, dict[str, Any]] = {}
-        for ids in _parts(case_ids):
-            for r in await self._lookup(select(cases).where(cases.c.case_id.in_(ids)), conn):
-                out[r["case_id"]] = {**r, "advice": {}, "exceptions": []}
-            for r in await self._lookup(select(advice_requests).where(advice_requests.c.case_id.in_(ids)), conn):
-                if r["case_id"] in out:
-                    out[r["case_id"]]["advice"][r["request_id"]] = r
-            for r in await self._lookup(select(case_exceptions).where(case_exceptions.c.case_id.in_(ids)), conn):
-                if r["case_id"] in out:
-                    out[r["case_id"]]["exceptions"].append(r)
+        out = {
+            r["case_id"]: {**r, "advice": {}, "exceptions": []} for r in await self._lookup_by(_CASES, case_ids, conn)
+        }
+        if not out:
+            return out
+        for r in await self._lookup_by(_ADVICE_BY_CASE, case_ids, conn):
+            if r["case_id"] in out:
+                out[r["case_id"]]["advice"][r["request_id"]] = r
+        for r in await self._lookup_by(_EXCEPTIONS_BY_CASE, case_ids, conn):
+            if r["case_id"] in out:
+                out[r["case_id"]]["exceptions"].append(r)
         return out
 
     async def identity_context(
@@ -318,12 +316,9 @@ class Store:
         self, referral_ids: Sequence[str], conn: AsyncConnection | None = None
     ) -> dict[str, dict[str, Any]]:
         """Each known referral with the adult service's decisions so far."""
-        out: dict[str, dict[str, Any]] = {}
-        for ids in _parts(referral_ids):
-            for r in await self._lookup(select(referrals).where(referrals.c.referral_id.in_(ids)), conn):
-                out[r["referral_id"]] = {**r, "decisions": {}}
-            query = select(assessment_decisions).where(assessment_decisions.c.referral_id.in_(ids))
-            for d in await self._lookup(query, conn):
+        out = {r["referral_id"]: {**r, "decisions": {}} for r in await self._lookup_by(_REFERRALS, referral_ids, conn)}
+        if out:
+            for d in await self._lookup_by(_DECISIONS_BY_REFERRAL, referral_ids, conn):
                 out[d["referral_id"]]["decisions"][d["assessment_id"]] = d
         return out
 
@@ -409,7 +404,7 @@ class Store:
         return await self._rows(q.order_by(advice_requests.c.requested_date, advice_requests.c.request_id))
 
     async def advice_request(self, request_id: str) -> dict[str, Any] | None:
-        rows = await self._lookup(select(advice_requests).where(advice_requests.c.request_id == request_id))
+        rows = await self._lookup_by(_ADVICE, [request_id])
         return rows[0] if rows else None
 
     async def recent_cases(self, limit: int) -> list[dict[str, Any]]:
@@ -491,23 +486,51 @@ class Store:
             out[table.name] = await self._rows(select(table).order_by(*pk))
         return out
 
-    async def _lookup(self, query: Any, conn: AsyncConnection | None = None) -> list[dict[str, Any]]:
+    async def _lookup_by(
+        self, keyed: tuple[Any, Any], keys: Sequence[str], conn: AsyncConnection | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows for these keys, with statements built once (see _keyed)."""
+        one, many = keyed
+        if len(keys) == 1:
+            return await self._lookup(one, conn, {"key": keys[0]})
+        return [r for part in _parts(keys) for r in await self._lookup(many, conn, {"keys": part})]
+
+    async def _lookup(
+        self, query: Any, conn: AsyncConnection | None = None, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """A read by key on a hot path (routing, FHIR and CSV ingress). With SQLite it runs at once in
         the calling thread: the query takes microseconds, while every hop to aiosqlite's thread costs
         hundreds, and such hops do not overlap however many requests wait on them. Reads by key on an
         indexed table never hold the event loop for long; scans stay on the asynchronous path."""
         if self._inline is None:
-            return await self._rows(query, conn)
+            return await self._rows(query, conn, params)
         if self._inline_conn is None:
             self._inline_conn = self._inline.connect()
-        return [dict(r._mapping) for r in self._inline_conn.execute(query)]
+        return [dict(r._mapping) for r in self._inline_conn.execute(query, params)]
 
-    async def _rows(self, query: Any, conn: AsyncConnection | None = None) -> list[dict[str, Any]]:
+    async def _rows(
+        self, query: Any, conn: AsyncConnection | None = None, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         if conn is not None:
-            return [dict(r._mapping) for r in await conn.execute(query)]
+            return [dict(r._mapping) for r in await conn.execute(query, params)]
         async with self.engine.connect() as own:
-            return [dict(r._mapping) for r in await own.execute(query)]
+            return [dict(r._mapping) for r in await own.execute(query, params)]
 
+
+def _keyed(query: Any, column: Any) -> tuple[Any, Any]:
+    """A read by key as two statements built once: ``column = :key`` for one key, which compiles once
+    and is reused as it is, and ``column IN (:keys)`` for several. Building a statement per call cost
+    more than running it."""
+    return query.where(column == bindparam("key")), query.where(column.in_(bindparam("keys", expanding=True)))
+
+
+_PROCESSED = _keyed(select(processed_events.c.event_id), processed_events.c.event_id)
+_CASES = _keyed(select(cases), cases.c.case_id)
+_ADVICE = _keyed(select(advice_requests), advice_requests.c.request_id)
+_ADVICE_BY_CASE = _keyed(select(advice_requests), advice_requests.c.case_id)
+_EXCEPTIONS_BY_CASE = _keyed(select(case_exceptions), case_exceptions.c.case_id)
+_REFERRALS = _keyed(select(referrals), referrals.c.referral_id)
+_DECISIONS_BY_REFERRAL = _keyed(select(assessment_decisions), assessment_decisions.c.referral_id)
 
 SET_ONCE_CASE_FIELDS = (
     "person_key",
