@@ -22,7 +22,8 @@ from typing import Any
 import uvloop
 
 from benchmarks import csv_import, fhir_ingest, latency, memory, replay, router
-from benchmarks.common import Figure, broker, quiet_logging
+from benchmarks.common import Figure, quiet_logging
+from tests.kafka_broker import kafka_bootstrap
 
 FULL = {
     "router": 20_000,
@@ -124,7 +125,7 @@ def main() -> None:
     quiet_logging()
     sizes = QUICK if args.quick else FULL
     figures: list[Figure] = []
-    with tempfile.TemporaryDirectory(prefix="ehc-hub-bench-") as tmp, broker() as bootstrap:
+    with tempfile.TemporaryDirectory(prefix="ehc-hub-bench-") as tmp, kafka_bootstrap() as bootstrap:
         for name, scenario in scenarios(sizes, Path(tmp)).items():
             if args.only and name not in args.only:
                 continue

@@ -6,13 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import sqlite3
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from hub import kafka_local
 from hub.kafka_io import partitions_of
 from hub.logging import configure_logging
 from hub.settings import Settings
@@ -55,21 +51,6 @@ class Figure:
     @property
     def ratio(self) -> float | None:
         return round(self.hub / self.baseline, 3) if self.baseline else None
-
-
-@contextmanager
-def broker() -> Iterator[str]:
-    """The broker named by KAFKA_BOOTSTRAP_SERVERS, or a local one started for this run and stopped after."""
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-        return
-    state = Path(tempfile.mkdtemp(prefix="ehc-hub-bench-kafka-"))
-    info = kafka_local.up(state_dir=state)
-    try:
-        yield info.bootstrap_servers
-    finally:
-        kafka_local.down(state)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def bench_settings(workdir: Path, **overrides: Any) -> Settings:

@@ -7,6 +7,7 @@ answers; else the project's local JVM broker (the same one `hub kafka up` starts
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,9 +37,10 @@ def kafka_bootstrap() -> Iterator[str]:
         return
     from hub import kafka_local
 
-    state = Path(tempfile.mkdtemp(prefix="hub-test-kafka-"))
+    state = Path(tempfile.mkdtemp(prefix="hub-kafka-"))
     info = kafka_local.up(state_dir=state)
     try:
         yield info.bootstrap_servers
     finally:
         kafka_local.down(state)
+        shutil.rmtree(state, ignore_errors=True)
