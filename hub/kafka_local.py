@@ -9,6 +9,7 @@ directory holding its configuration, data, logs and a ``cluster.json`` that lets
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -115,13 +116,15 @@ def _java_major(version_output: str) -> int | None:
 
 
 def ensure_jars(cache_dir: Path | None = None, version: str = KAFKA_VERSION) -> Path:
-    """Resolve the broker jars into the cache, once per version."""
+    """Resolve the broker jars into the cache, once per version and dependency list."""
     libs = (cache_dir or default_cache_dir()) / f"kafka-{version}" / "libs"
     marker = libs / ".complete"
-    if marker.exists():
+    if marker.exists() and marker.read_text() == jar_set(version):
         return libs
     _, mvn = require_tools()
-    libs.mkdir(parents=True, exist_ok=True)
+    if libs.exists():  # resolved from an older dependency list: start again rather than mix jars
+        shutil.rmtree(libs)
+    libs.mkdir(parents=True)
     cmd = [
         mvn,
         "-q",
@@ -138,14 +141,30 @@ def ensure_jars(cache_dir: Path | None = None, version: str = KAFKA_VERSION) -> 
         raise LocalKafkaError(f"Maven could not resolve the Kafka {version} jars:\n{result.stdout}\n{result.stderr}")
     if not any(libs.glob("kafka_2.13-*.jar")):
         raise LocalKafkaError(f"Maven finished but no broker jar is in {libs}")
-    marker.write_text(version)
+    marker.write_text(jar_set(version))
     return libs
 
 
+def jar_set(version: str = KAFKA_VERSION) -> str:
+    """What a complete cache holds: this Kafka version, resolved from this dependency list."""
+    return f"{version} {hashlib.sha256(POM.read_bytes()).hexdigest()[:16]}"
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports. The sockets are held until all are chosen: one released before
+    the next is asked for may be handed out again, and a cluster whose listeners collide loses a node."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _node_properties(node_id: int, port: int, cport: int, voters: str, data: Path, nodes: int) -> str:
@@ -227,7 +246,8 @@ def up(
     state.mkdir(parents=True)
     (state / "log4j2.yaml").write_text(LOG4J2_CONFIG)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
-    ports = [(free_port(), free_port()) for _ in range(nodes)]
+    chosen = free_ports(2 * nodes)
+    ports = list(zip(chosen[::2], chosen[1::2], strict=True))
     voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
     classpath = f"{libs}/*"
     infos: list[NodeInfo] = []

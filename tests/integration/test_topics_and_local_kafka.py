@@ -61,7 +61,7 @@ def test_missing_java_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def test_cached_jars_are_not_downloaded_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     libs = tmp_path / f"kafka-{kafka_local.KAFKA_VERSION}" / "libs"
     libs.mkdir(parents=True)
-    (libs / ".complete").write_text(kafka_local.KAFKA_VERSION)
+    (libs / ".complete").write_text(kafka_local.jar_set())
     monkeypatch.setenv("PATH", str(tmp_path))  # neither mvn nor java can run now
     assert kafka_local.ensure_jars(tmp_path) == libs
 
