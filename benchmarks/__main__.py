@@ -45,9 +45,6 @@ QUICK = {
 }
 
 
-SCENARIOS = ["router", "latency", "fhir", "replay", "csv", "memory"]
-
-
 def scenarios(sizes: dict[str, int], workdir: Path) -> dict[str, Callable[[str], Coroutine[Any, Any, list[Figure]]]]:
     return {
         "router": lambda b: router.run(b, workdir, sizes["router"]),
@@ -117,7 +114,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=SCENARIOS,
+        choices=list(scenarios(FULL, Path()).keys()),
         help="run only these scenarios",
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/latest.json"))

@@ -21,7 +21,7 @@ from hub.kafka_io import partitions_of
 from hub.logging import configure_logging
 from hub.settings import Settings
 from schemas.envelope import encode, envelope_for
-from schemas.events import Event
+from schemas.events import AssessmentRequested, Event, PanelOutcomeRecorded
 
 SOURCE = "/bench"
 
@@ -83,6 +83,30 @@ def store_count(settings: Settings, table: str, where: str = "") -> int:
             return int(db.execute(f"select count(*) from {table} {where}").fetchone()[0])
         except sqlite3.OperationalError:  # schema not created yet
             return 0
+
+
+def assessment_requests(case_ids: list[str]) -> list[AssessmentRequested]:
+    """One request per case: what opens the cases the other events are judged against."""
+    return [
+        AssessmentRequested(
+            case_id=c,
+            la_code="202",
+            person={"la_person_id": c, "la_code": "202"},
+            requested_by="parent",
+            received_date="2026-01-05",
+        )
+        for c in case_ids
+    ]
+
+
+def panel_outcomes(case_ids: list[str]) -> list[PanelOutcomeRecorded]:
+    """One panel outcome per case: shared with three agencies, so six records out per event."""
+    return [
+        PanelOutcomeRecorded(
+            case_id=c, la_code="202", panel_date="2026-03-02", outcome="issue-plan", health_summary="SALT"
+        )
+        for c in case_ids
+    ]
 
 
 def encoded(events: Iterable[Event]) -> list[tuple[str, bytes, bytes]]:

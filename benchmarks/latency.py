@@ -18,8 +18,17 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaConsumer
 
-from benchmarks.common import Figure, bench_settings, encoded, peak_rss_mib, produce, store_count, wait_until
-from benchmarks.router import _panels, _requests
+from benchmarks.common import (
+    Figure,
+    assessment_requests,
+    bench_settings,
+    encoded,
+    panel_outcomes,
+    peak_rss_mib,
+    produce,
+    store_count,
+    wait_until,
+)
 from hub.service import ensure_topics
 from schemas.envelope import encode, envelope_for
 from tests.integration.hub_process import HubProcess
@@ -41,7 +50,7 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Fig
     hub = HubProcess(settings, bootstrap, workdir / "latency-hub.log")
     await asyncio.to_thread(hub.start)
     try:
-        await produce(bootstrap, settings.topic_prefix, encoded(_requests(case_ids)))
+        await produce(bootstrap, settings.topic_prefix, encoded(assessment_requests(case_ids)))
         await wait_until(lambda: store_count(settings, "cases") >= total, 600, "cases opened")
 
         consumer = AIOKafkaConsumer(
@@ -63,7 +72,7 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Fig
         await asyncio.sleep(1.0)
         accepted: dict[str, float] = {}
         round_trip: list[float] = []
-        bodies = [encode(envelope_for(p, source="/la/202/sen")) for p in _panels(case_ids)]
+        bodies = [encode(envelope_for(p, source="/la/202/sen")) for p in panel_outcomes(case_ids)]
         headers = {"content-type": "application/cloudevents+json"}
         connector = aiohttp.TCPConnector(limit=CONNECTIONS)
         async with aiohttp.ClientSession(base_url=hub.url, connector=connector) as session:

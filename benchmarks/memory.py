@@ -20,6 +20,7 @@ import uvloop
 
 from benchmarks.common import (
     Figure,
+    assessment_requests,
     bench_settings,
     encoded,
     own_peak_rss_mib,
@@ -28,7 +29,6 @@ from benchmarks.common import (
     sqlite_path,
     wait_until,
 )
-from benchmarks.router import _requests
 from hub.ids import derived_id
 from hub.runtime import HubRuntime
 from hub.service import ensure_topics
@@ -112,7 +112,7 @@ async def _measure(bootstrap: str, workdir: Path, cases: int) -> dict[str, Any]:
     settings = bench_settings(workdir)
     await ensure_topics(settings, bootstrap)
     await fill_store(settings, cases)
-    await produce(bootstrap, settings.topic_prefix, encoded(_requests([f"N-{i}" for i in range(NEW_EVENTS)])))
+    await produce(bootstrap, settings.topic_prefix, encoded(assessment_requests([f"N-{i}" for i in range(NEW_EVENTS)])))
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     proc = context.Process(target=_hub_process, args=(settings, bootstrap, NEW_EVENTS, results))

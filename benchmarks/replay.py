@@ -20,14 +20,15 @@ from aiokafka.structs import TopicPartition
 
 from benchmarks.common import (
     Figure,
+    assessment_requests,
     bench_settings,
     encoded,
     end_offsets,
     own_peak_rss_mib,
+    panel_outcomes,
     produce,
     quiet_logging,
 )
-from benchmarks.router import _panels, _requests
 from hub.delivery import TopicNames
 from hub.rebuild import rebuild
 from hub.service import ensure_topics
@@ -41,7 +42,7 @@ CHUNK = 50_000
 
 async def _fill(bootstrap: str, settings: Settings, events: int) -> None:
     cases = events // 2
-    for make in (_requests, _panels):
+    for make in (assessment_requests, panel_outcomes):
         for start in range(0, cases, CHUNK):
             ids = [f"R-{i}" for i in range(start, min(cases, start + CHUNK))]
             await produce(bootstrap, settings.topic_prefix, encoded(make(ids)))

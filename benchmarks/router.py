@@ -24,9 +24,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.common import (
     Figure,
+    assessment_requests,
     bench_settings,
     encoded,
     own_peak_rss_mib,
+    panel_outcomes,
     produce,
     quiet_logging,
     rate_of_growth,
@@ -35,32 +37,10 @@ from benchmarks.common import (
 from hub.runtime import HubRuntime
 from hub.service import ensure_topics
 from hub.settings import Settings
-from schemas.events import AssessmentRequested, PanelOutcomeRecorded
+from schemas.events import PanelOutcomeRecorded
 
 TARGET = 0.6
 FANOUT = 6  # three minimised deliveries and three disclosure audits per panel outcome
-
-
-def _requests(case_ids: list[str]) -> list[AssessmentRequested]:
-    return [
-        AssessmentRequested(
-            case_id=c,
-            la_code="202",
-            person={"la_person_id": c, "la_code": "202"},
-            requested_by="parent",
-            received_date="2026-01-05",
-        )
-        for c in case_ids
-    ]
-
-
-def _panels(case_ids: list[str]) -> list[PanelOutcomeRecorded]:
-    return [
-        PanelOutcomeRecorded(
-            case_id=c, la_code="202", panel_date="2026-03-02", outcome="issue-plan", health_summary="SALT"
-        )
-        for c in case_ids
-    ]
 
 
 def _hub_worker(settings: Settings, bootstrap: str, stop: StopEvent, results: Any) -> None:
@@ -117,13 +97,13 @@ async def hub_rate(bootstrap: str, workdir: Path, events: int, processes: int) -
     stop = context.Event()
     opener = context.Process(target=_hub_worker, args=(settings, bootstrap, stop, results))
     opener.start()
-    await produce(bootstrap, settings.topic_prefix, encoded(_requests(case_ids)))
+    await produce(bootstrap, settings.topic_prefix, encoded(assessment_requests(case_ids)))
     await rate_of_growth(count, 0, events, timeout=600)
     stop.set()
     await asyncio.to_thread(opener.join, 60)
     results.get(timeout=10)
 
-    panels = encoded(_panels(case_ids))
+    panels = encoded(panel_outcomes(case_ids))
     stop = context.Event()
     workers = [context.Process(target=_hub_worker, args=(settings, bootstrap, stop, results)) for _ in range(processes)]
     for w in workers:
@@ -180,7 +160,7 @@ async def run(bootstrap: str, workdir: Path, events: int, processes: tuple[int, 
     # The baselines read a copy of the same panel outcomes, on a topic of their own.
     settings = bench_settings(workdir)
     await ensure_topics(settings, bootstrap)
-    await produce(bootstrap, settings.topic_prefix, encoded(_panels([f"B-{i}" for i in range(events)])))
+    await produce(bootstrap, settings.topic_prefix, encoded(panel_outcomes([f"B-{i}" for i in range(events)])))
     source = settings.topic_prefix + PanelOutcomeRecorded.topic
     bare = await bare_rate(bootstrap, source, settings.topic_prefix + "out.family.v1", events)
     bare_fanout = await bare_rate(bootstrap, source, settings.topic_prefix + "out.school.v1", events, FANOUT)
