@@ -9,8 +9,10 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter, Query, Request
 
+from adapters.access import Organisation, Reader, reads, refuse
 from adapters.common import Submission
 from adapters.http import port
+from schemas.common import Agency
 from schemas.events import AdviceRequested, AdviceRequestReceived
 
 
@@ -32,7 +34,9 @@ class AdviceInbox(Protocol):
 router = APIRouter(prefix="/api/v1", tags=["advice requests"])
 
 
-def receipts(rows: list[dict[str, Any]], today: date, channel: str) -> list[Submission]:
+def receipts(
+    rows: list[dict[str, Any]], today: date, channel: str, sender: Organisation | None = None
+) -> list[Submission]:
     """AdviceRequestReceived for each request fetched for the first time."""
     out = []
     for row in rows:
@@ -50,22 +54,45 @@ def receipts(rows: list[dict[str, Any]], today: date, channel: str) -> list[Subm
                 ),  # type: ignore[arg-type]
                 source=f"/{request.recipient.agency.value}/{request.recipient.code}",
                 event_id=f"receipt:{request.request_id}",
+                sender=sender,
             )
         )
     return out
 
 
-@router.get("/advice-requests", summary="Fetch the advice requests addressed to one organisation")
-async def fetch_advice_requests(request: Request, recipient: str = Query(min_length=1)) -> list[dict[str, Any]]:
+def readable_inboxes(org: Organisation) -> set[tuple[str, str]]:
+    """Whose advice requests an organisation may fetch: its own, and an LA also its families'
+    (parents' and young people's views reach the LA, which records them)."""
+    own = {(org.agency.value, org.code)}
+    if org.agency == Agency.LA_SEN and org.la_code:
+        own.add((Agency.FAMILY.value, org.la_code))
+    return own
+
+
+@router.get("/advice-requests", summary="Fetch the advice requests addressed to the caller's organisation")
+async def fetch_advice_requests(
+    request: Request,
+    recipient: str | None = Query(default=None, min_length=1, description="default: the caller's own code"),
+    reader: Reader = reads("inbox:read"),
+) -> Any:
+    org = reader.caller.organisation
+    if org is None:
+        raise refuse(f"{reader.caller.actor} does not act for an organisation")
+    inboxes = readable_inboxes(org)
+    code = recipient or org.code
+    if code not in {c for _, c in inboxes}:
+        raise refuse(f"the inbox of {code} is not {org.source}'s")
     inbox: AdviceInbox = request.app.state.advice_inbox
     today: Callable[[], date] = request.app.state.today
-    rows = await inbox.pending_for(recipient)
-    fresh = receipts(rows, today(), "poll")
+    rows = [r for r in await inbox.pending_for(code) if (r.get("recipient_agency"), code) in inboxes]
+    fresh = receipts(rows, today(), "poll", sender=org)
     if fresh:
         await port(request).submit_many(fresh)
     received = {s.event.request_id: s.event.received_date for s in fresh}  # type: ignore[attr-defined]
-    return [
-        {**row["request"], "received_date": row.get("received_date") or received.get(row["request_id"])}
-        for row in rows
-        if row.get("request")
-    ]
+    return await reader.show(
+        [
+            {**row["request"], "received_date": row.get("received_date") or received.get(row["request_id"])}
+            for row in rows
+            if row.get("request")
+        ]
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from schemas.common import Agency
 from schemas.events import Event
 
 
@@ -22,9 +23,27 @@ class MappingError(ValueError):
 
 @dataclass(frozen=True)
 class Submission:
+    """An event an organisation hands to the hub. ``sender`` is the organisation the caller's
+    credential speaks for (never a field of the event); the hub refuses it (403) where the case,
+    request or referral belongs to another organisation. ``None`` is the hub's own doing."""
+
     event: Event
     source: str
     event_id: str | None = None
+    sender: Sender | None = None
+
+
+class Sender(Protocol):
+    """The organisation behind a submission, as the credential says (``adapters.access.Organisation``)."""
+
+    @property
+    def agency(self) -> Agency: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def la_code(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from adapters.access import Caller, own_organisation, permit, refuse_foreign_claims
 from adapters.common import EventPort, Submission, SubmitResult
 from adapters.csv_rows import RowMapper, map_rows
 from schemas.events import Event
@@ -36,25 +37,21 @@ def answer(result: SubmitResult) -> JSONResponse:
     return JSONResponse(status_code=result.status, content=body)
 
 
-def adviser_source(event: Event) -> str:
-    """Advice is sourced from the adviser's organisation."""
-    adviser = getattr(event, "adviser", None)
-    org = adviser.organisation if adviser is not None else None
-    return f"/{org.agency.value}/{org.code}" if org is not None else "/adviser"
+def add_event_endpoint(router: APIRouter, path: str, model: type[Event], summary: str) -> None:
+    """POST ``path`` with the event's JSON: 202 once it is on Kafka, 200 if it was accepted before.
 
-
-def add_event_endpoint(
-    router: APIRouter, path: str, model: type[Event], source: Callable[[Event], str], summary: str
-) -> None:
-    """POST ``path`` with the event's JSON: 202 once it is on Kafka, 200 if it was accepted before."""
+    The event's source is the caller's organisation; an event claiming another (its ``la_code``,
+    its adviser) is refused with 403, as is one for a case or request of another organisation."""
 
     async def submit(
         body: model,  # type: ignore[valid-type]
         request: Request,
         idempotency_key: str | None = Header(default=None, description="resubmitting with the same key is safe"),
+        caller: Caller = permit(f"submit:{model.event_type}"),
     ) -> JSONResponse:
-        src = source(body)
-        [result] = await port(request).submit_many([Submission(body, src, event_id_for(src, idempotency_key))])
+        org = refuse_foreign_claims(caller, body)
+        submission = Submission(body, org.source, event_id_for(org.source, idempotency_key), sender=org)
+        [result] = await port(request).submit_many([submission])
         return answer(result)
 
     submit.__annotations__["body"] = model  # a real class, not the postponed string, so FastAPI reads the body
@@ -67,16 +64,20 @@ def add_event_endpoint(
         responses={
             200: {"description": "already accepted"},
             404: {"description": "unknown case or request"},
+            403: {"description": "the event, case or request belongs to another organisation"},
             409: {"description": "duplicate submission"},
             422: {"description": "invalid: field and rule named"},
         },
     )
 
 
-def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper], source: str) -> None:
-    """POST /imports/{kind} with a CSV body: good rows are imported, bad ones reported by line."""
+def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper]) -> None:
+    """POST /imports/{kind} with a CSV body: good rows are imported, bad ones reported by line.
 
-    async def import_csv(kind: str, request: Request) -> JSONResponse:
+    Each row is held to the same rules as the same event sent alone: a row for another council,
+    or one the caller may not submit, is reported as refused and the rest go ahead."""
+
+    async def import_csv(kind: str, request: Request, caller: Caller = permit("import:csv")) -> JSONResponse:
         mapper = kinds.get(kind)
         if mapper is None:
             return JSONResponse(status_code=404, content={"error": f"unknown import {kind!r}", "kinds": sorted(kinds)})
@@ -88,14 +89,30 @@ def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper], source: 
         except UnicodeDecodeError:
             return JSONResponse(status_code=400, content={"error": "file is not UTF-8 text", "rule": "utf-8"})
         mapped, problems = map_rows(text, mapper)
+        rows = len(mapped) + len(problems)
+        report = [p.__dict__ for p in problems]
+        org = own_organisation(caller)
+        allowed = []
+        for m in mapped:
+            try:
+                refuse_foreign_claims(caller, m.event)
+            except HTTPException as exc:
+                report.append({"line": m.line, "field": None, "rule": "sender-authority", "message": exc.detail})
+                continue
+            allowed.append(m)
+        mapped = allowed
         lines = text.splitlines()
         submissions = [
             # A row's event id comes from its content: the same file imported twice names the same events.
-            Submission(m.event, source, _row_id(kind, lines[m.line - 1] if m.line - 1 < len(lines) else str(m.line)))
+            Submission(
+                m.event,
+                org.source,
+                _row_id(kind, lines[m.line - 1] if m.line - 1 < len(lines) else str(m.line)),
+                sender=org,
+            )
             for m in mapped
         ]
         results = await port(request).submit_many(submissions) if submissions else []
-        report = [p.__dict__ for p in problems]
         report += [
             {"line": m.line, "field": r.field, "rule": r.rule, "message": r.message}
             for m, r in zip(mapped, results, strict=True)
@@ -105,7 +122,7 @@ def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper], source: 
         return JSONResponse(
             content={
                 "kind": kind,
-                "rows": len(mapped) + len(problems),
+                "rows": rows,
                 "imported": sum(r.outcome == "accepted" for r in results),
                 "unchanged": sum(r.outcome == "unchanged" for r in results),
                 "rejected": len(report),

@@ -261,15 +261,12 @@ def trace(
     show_personal_data: Annotated[bool, typer.Option(help="show names, NHS number and date of birth")] = False,
 ) -> None:
     """Show everything that happened to one case: events in, deliveries out, dead letters."""
-    from hub.http.dashboard import mask_person
+    from hub.auth.masking import mask
 
     result = _with_store(lambda store: store.trace(case_id))
     if result["case"] is None and not result["dead_letters"]:
         _fail(f"no case {case_id!r} is known to the hub", 1)
-    if result["case"] is not None:
-        role = "admin" if show_personal_data else "viewer"
-        result["case"]["person"] = mask_person(result["case"].get("person"), role)
-    _print(result)
+    _print(result if show_personal_data else mask(result))
 
 
 @app.command()

@@ -1,14 +1,13 @@
 """Structured logging: JSON when not on a terminal, readable on one; never personal data.
 
 Every line carries the correlation and causation ids bound for the message being handled
-(``bind_message_context``). A redaction step replaces personal fields with a short hash and
+(``bind_message_context``). A redaction step replaces personal fields with a keyed pseudonym and
 scrubs anything shaped like an NHS number or a date from free text, as a second line of
 defence behind the rule that log calls pass ids, not payloads.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import sys
@@ -17,16 +16,13 @@ from typing import Any
 
 import structlog
 
+from hub.pseudonyms import pseudonym
+
 PERSONAL_KEYS = frozenset(
     {"nhs_number", "given_name", "family_name", "name", "date_of_birth", "dob", "birth_date", "person", "upn", "uln"}
 )
 _NHS_LIKE = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
 _DATE_LIKE = re.compile(r"\b(19|20)\d{2}-\d{2}-\d{2}\b")
-
-
-def pseudonym(value: object) -> str:
-    """A stable short hash, so lines about one person can be correlated without naming them."""
-    return "h:" + hashlib.sha256(str(value).encode()).hexdigest()[:12]
 
 
 def _scrub(value: Any) -> Any:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +43,80 @@ class TransitionRules(BaseModel):
     lead_months: int = Field(default=3, description="refer this many months before the 18th birthday")
     reuse_max_age_months: int = Field(default=12, description="younger than this and unchanged: recommend reuse")
     reassess_after_months: int = Field(default=24, description="older than this: recommend a new assessment")
+
+
+class OrganisationConfig(BaseModel):
+    agency: str = Field(
+        description="la-sen, school, educational-psychology, nhs, childrens-social-care, adult-social-care"
+    )
+    code: str = Field(description="LA code, school URN, ODS code, or the service's own code")
+    la_code: str | None = Field(default=None, description="for council services: the council whose cases they work on")
+
+
+class ClientRegistration(BaseModel):
+    """One system allowed to call the hub: the organisation it acts for and what it may do."""
+
+    organisation: OrganisationConfig | None = Field(
+        default=None, description="none only for the hub operator's own tools, which act for no agency"
+    )
+    permissions: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+DEFAULT_ROLE_PERMISSIONS = {
+    "viewer": ["ops:read"],
+    "operator": ["ops:read", "ops:operate"],
+    "admin": ["ops:read", "ops:operate", "personal-data:read"],
+}
+
+
+class AuthSettings(BaseModel):
+    """Who may call the hub (``HUB_AUTH__...``): the token issuer, the registered clients, the
+    sign-in client for people, and the browser and transport protections around them."""
+
+    issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer URL; unset: `hub run` starts the local Keycloak (deploy/keycloak)",
+    )
+    audience: str = Field(default="ehc-hub", description="the aud every access token must carry")
+    algorithms: list[str] = Field(default=["RS256", "PS256", "ES256"], description="accepted signature algorithms")
+    leeway_seconds: float = Field(default=30, description="clock skew allowed on exp and nbf")
+    key_refresh_min_seconds: float = Field(
+        default=10, description="an unknown key id refetches the key set at most this often"
+    )
+    clients_file: Path | None = Field(default=None, description="JSON file of client id -> registration")
+    clients: dict[str, ClientRegistration] = Field(default_factory=dict, description="client id -> registration")
+    client_id_claims: list[str] = Field(
+        default=["client_id", "azp", "appid"], description="claims naming the calling client, first present wins"
+    )
+    people_client_id: str = Field(default="ehc-dashboard", description="the OpenID Connect client people sign in with")
+    people_client_secret: SecretStr | None = None
+    roles_claims: list[str] = Field(
+        default=["realm_access.roles", "roles", "groups"], description="where a person's roles are (dotted paths)"
+    )
+    role_map: dict[str, str] = Field(
+        default_factory=dict, description="issuer role or group name -> viewer, operator or admin"
+    )
+    role_permissions: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROLE_PERMISSIONS))
+    session_secret: SecretStr | None = Field(
+        default=None, description="signs session cookies; unset: a random one per start (sign-ins end on restart)"
+    )
+    session_max_age_seconds: int = 8 * 3600
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="HMAC key for pseudonyms; unset: a random one per start (pseudonyms change)"
+    )
+    public_metrics: bool = Field(default=False, description="serve /metrics without a token")
+    public_docs: bool = Field(default=False, description="serve /docs, /openapi.json and /asyncapi without a token")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call from a browser")
+    rate_limit_per_minute: float = Field(default=6000, description="requests per client per minute, beyond the burst")
+    rate_limit_burst: int = 600
+    max_rate_limited_clients: int = 100_000
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = Field(default=None, description="ask for client certificates signed by this CA")
+    mtls_clients: dict[str, str] = Field(
+        default_factory=dict, description="client certificate SHA-256 fingerprint (hex) -> registered client id"
+    )
 
 
 class Settings(BaseSettings):
@@ -88,10 +163,7 @@ class Settings(BaseSettings):
         description="ODS code -> FHIR base URL of a provider that takes pushed requests ($process-message)",
     )
     fhir_max_body_bytes: int = Field(default=5 * 1024 * 1024, description="larger FHIR bodies are refused with 413")
-    dashboard_tokens: dict[str, str] = Field(
-        default_factory=dict,
-        description="bearer token -> role (viewer, operator, admin); without a token a visitor is a viewer",
-    )
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     public_base_url: str | None = Field(
         default=None, description="how agencies reach this hub (callback URLs); default http://HOST:PORT"
     )

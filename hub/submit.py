@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from adapters.common import Submission, SubmitResult
+from hub.authority import refusal
 from hub.delivery import Producer, TopicNames, case_of, load_contexts
 from hub.settings import StatutoryRules
 from hub.store import Store
@@ -65,6 +66,10 @@ class HubEventPort:
                 results.append(SubmitResult("unchanged", env.id, 200, "already accepted"))
                 continue
             case_id = case_of(sub.event) or ""
+            refused = refusal(sub.sender, sub.event, contexts.get(case_id))
+            if refused is not None:
+                results.append(SubmitResult("rejected", env.id, 403, refused, None, "sender-authority"))
+                continue
             try:
                 outcome = evaluate(sub.event, contexts.get(case_id), self.rules, event_id=env.id)
             except RuleViolation as exc:

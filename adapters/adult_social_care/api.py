@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
+from adapters.access import Caller, permit, refuse_foreign_claims
 from adapters.adult_social_care.contract import (
     AdultTransitionReferral,
     AssessmentReuseDecision,
@@ -15,7 +16,6 @@ from adapters.adult_social_care.mapping import acknowledgement_in, decision_in
 from adapters.common import Submission
 from adapters.http import answer, event_id_for, port
 
-SOURCE = "/adult-social-care"
 router = APIRouter(prefix="/api/v1/adult-social-care", tags=["adult social care"])
 
 
@@ -29,9 +29,12 @@ async def acknowledge(
     body: ReferralAcknowledgement,
     request: Request,
     idempotency_key: str | None = Header(default=None, description="resubmitting with the same key is safe"),
+    caller: Caller = permit("submit:transition-referral-acknowledged"),
 ) -> JSONResponse:
     event = acknowledgement_in(referral_id, body)
-    [result] = await port(request).submit_many([Submission(event, SOURCE, event_id_for(SOURCE, idempotency_key))])
+    org = refuse_foreign_claims(caller, event)
+    submission = Submission(event, org.source, event_id_for(org.source, idempotency_key), sender=org)
+    [result] = await port(request).submit_many([submission])
     return answer(result)
 
 
@@ -45,10 +48,13 @@ async def decide(
     body: AssessmentReuseDecision,
     request: Request,
     idempotency_key: str | None = Header(default=None, description="resubmitting with the same key is safe"),
+    caller: Caller = permit("submit:treat-as-adult-assessment-decision"),
 ) -> JSONResponse:
     event = decision_in(referral_id, body)
+    org = refuse_foreign_claims(caller, event)
     key = f"{referral_id}:{idempotency_key}" if idempotency_key else None
-    [result] = await port(request).submit_many([Submission(event, SOURCE, event_id_for(SOURCE, key))])
+    submission = Submission(event, org.source, event_id_for(org.source, key), sender=org)
+    [result] = await port(request).submit_many([submission])
     return answer(result)
 
 

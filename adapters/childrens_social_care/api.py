@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from adapters.childrens_social_care.mapping import CSV_KINDS
-from adapters.http import add_csv_endpoint, add_event_endpoint, adviser_source
+from adapters.http import add_csv_endpoint, add_event_endpoint
 from schemas.events import AdviceSubmitted, CareAssessmentRecorded, ChangeOfCircumstancesRecorded
 
 router = APIRouter(prefix="/api/v1/social-care", tags=["children's social care"])
@@ -14,21 +14,18 @@ add_event_endpoint(
     router,
     "/advice",
     AdviceSubmitted,
-    adviser_source,
     "F3: social care advice for an EHC needs assessment",
 )
 add_event_endpoint(
     router,
     "/assessments",
     CareAssessmentRecorded,
-    lambda e: f"/la/{getattr(e, 'la_code', 'unknown')}/childrens-social-care",
     "F6: a Care Act s58, s60 or s63 transition assessment",
 )
 add_event_endpoint(
     router,
     "/changes-of-circumstances",
     ChangeOfCircumstancesRecorded,
-    lambda e: f"/la/{getattr(e, 'la_code', 'unknown')}/childrens-social-care",
     "F6: a change in a young person's or carer's circumstances (bears on reusing assessments)",
 )
-add_csv_endpoint(router, CSV_KINDS, "/childrens-social-care/csv")
+add_csv_endpoint(router, CSV_KINDS)

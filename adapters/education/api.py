@@ -5,14 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from adapters.education.mapping import CSV_KINDS
-from adapters.http import add_csv_endpoint, add_event_endpoint, adviser_source
+from adapters.http import add_csv_endpoint, add_event_endpoint
 from schemas.events import (
     AdviceRequestReceived,
     AdviceSubmitted,
     AssessmentDecisionMade,
     AssessmentRequested,
     CaseExceptionRecorded,
-    Event,
     PanelOutcomeRecorded,
     PlanRecorded,
 )
@@ -20,39 +19,28 @@ from schemas.events import (
 router = APIRouter(prefix="/api/v1", tags=["education"])
 
 
-def _la_source(event: Event) -> str:
-    return f"/la/{getattr(event, 'la_code', 'unknown')}/sen"
-
-
 add_event_endpoint(
-    router, "/assessment-requests", AssessmentRequested, _la_source, "F1: an EHC needs assessment request was received"
+    router, "/assessment-requests", AssessmentRequested, "F1: an EHC needs assessment request was received"
 )
 add_event_endpoint(
     router,
     "/assessment-decisions",
     AssessmentDecisionMade,
-    _la_source,
     "F2: the LA decided whether to assess; on 'assess' the hub requests the advice",
 )
 add_event_endpoint(
     router,
     "/advice-receipts",
     AdviceRequestReceived,
-    lambda e: "/la/sen",
     "F2: an adviser's receipt of an advice request, recorded by hand (reg 8's clock runs from receipt)",
 )
 add_event_endpoint(
     router,
     "/case-exceptions",
     CaseExceptionRecorded,
-    lambda e: "/la/sen",
     "A permitted exception to the time limits (school closure, absence, ...)",
 )
-add_event_endpoint(router, "/panel-outcomes", PanelOutcomeRecorded, _la_source, "F4: multi-agency panel outcome")
-add_event_endpoint(
-    router, "/plans", PlanRecorded, _la_source, "F5: plan drafted, issued, reviewed (annual, Year 9) or ceased"
-)
-add_event_endpoint(
-    router, "/advice", AdviceSubmitted, adviser_source, "F3: advice from a school, setting or educational psychologist"
-)
-add_csv_endpoint(router, CSV_KINDS, "/la/sen/csv")
+add_event_endpoint(router, "/panel-outcomes", PanelOutcomeRecorded, "F4: multi-agency panel outcome")
+add_event_endpoint(router, "/plans", PlanRecorded, "F5: plan drafted, issued, reviewed (annual, Year 9) or ceased")
+add_event_endpoint(router, "/advice", AdviceSubmitted, "F3: advice from a school, setting or educational psychologist")
+add_csv_endpoint(router, CSV_KINDS)

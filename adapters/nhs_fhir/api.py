@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fhir.resources.R4B.task import Task
 from pydantic import ValidationError
 
+from adapters.access import PERSONAL_DATA, Caller, Organisation, Reader, permit, reads
 from adapters.advice_inbox import AdviceInbox, receipts
 from adapters.common import Submission, SubmitResult
 from adapters.http import port
@@ -85,10 +86,21 @@ def task_for(row: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-async def _row(request: Request, task_id: str) -> dict[str, Any]:
+def _provider(caller: Caller) -> Organisation:
+    """The NHS organisation the caller's credential speaks for; only providers use the facade."""
+    org = caller.organisation
+    if org is None or org.agency != Agency.NHS:
+        raise FhirProblem(403, [Issue("forbidden", f"{caller.actor} is not an NHS organisation", None)])
+    return org
+
+
+async def _row(request: Request, task_id: str, caller: Caller) -> dict[str, Any]:
+    org = _provider(caller)
     row = await _inbox(request).request(task_id)
     if row is None or not row.get("request") or row.get("recipient_agency") != Agency.NHS.value:
         raise FhirProblem(404, [Issue("not-found", f"Task/{task_id} is not known", "Task.id")])
+    if row.get("recipient_code") != org.code:
+        raise FhirProblem(403, [Issue("forbidden", f"Task/{task_id} is not owned by {org.code}", "Task.owner")])
     return row
 
 
@@ -113,7 +125,7 @@ async def metadata(request: Request) -> JSONResponse:
     return fhir_response(capability_statement(base, "2026-11-25"))
 
 
-@router.get("/Questionnaire/{questionnaire_id}")
+@router.get("/Questionnaire/{questionnaire_id}", dependencies=[permit()])
 @_guarded
 async def read_questionnaire(questionnaire_id: str) -> JSONResponse:
     if questionnaire_id != QUESTIONNAIRE_ID:
@@ -123,7 +135,7 @@ async def read_questionnaire(questionnaire_id: str) -> JSONResponse:
     return fhir_response(QUESTIONNAIRE)
 
 
-@router.get("/Questionnaire")
+@router.get("/Questionnaire", dependencies=[permit()])
 async def search_questionnaire(url: str | None = None) -> JSONResponse:
     found = [QUESTIONNAIRE] if url in (None, QUESTIONNAIRE_URL) else []
     return fhir_response(_searchset(found))
@@ -140,14 +152,27 @@ def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-@router.get("/Task", summary="Search Tasks by owner (ODS code) and status")
+@router.get("/Task", summary="Search the caller's own Tasks, by status")
 @_guarded
-async def search_tasks(request: Request, owner: str | None = None, status: str | None = None) -> JSONResponse:
-    if not owner:
-        raise FhirProblem(400, [Issue("required", "search by owner (the provider's ODS code)", "owner")])
-    ods = owner.split("|", 1)[1] if owner.startswith(ODS_CODE + "|") else owner.removeprefix("Organization/")
-    rows = [r for r in await _inbox(request).requests_for(ods) if r.get("request")]
-    fresh = receipts([r for r in rows if task_status(r) == "requested"], _today(request), "fhir-poll")
+async def search_tasks(
+    request: Request,
+    owner: str | None = None,
+    status: str | None = None,
+    reader: Reader = reads("inbox:read", PERSONAL_DATA),
+) -> JSONResponse:
+    org = _provider(reader.caller)
+    ods = org.code
+    if owner:
+        ods = owner.split("|", 1)[1] if owner.startswith(ODS_CODE + "|") else owner.removeprefix("Organization/")
+    if ods != org.code:
+        raise FhirProblem(403, [Issue("forbidden", f"{org.code} may search only its own Tasks, not {ods}'s", "owner")])
+    rows = [
+        r
+        for r in await _inbox(request).requests_for(ods)
+        if r.get("request") and r.get("recipient_agency") == Agency.NHS.value
+    ]
+    rows = await reader.show(rows)
+    fresh = receipts([r for r in rows if task_status(r) == "requested"], _today(request), "fhir-poll", sender=org)
     if fresh:  # fetching the work is the provider's receipt of it: reg 8's six weeks start now
         await port(request).submit_many(fresh)
     tasks = [task_for(r) for r in rows]
@@ -159,12 +184,14 @@ async def search_tasks(request: Request, owner: str | None = None, status: str |
 
 @router.get("/Task/{task_id}")
 @_guarded
-async def read_task(task_id: str, request: Request) -> JSONResponse:
-    return fhir_response(task_for(await _row(request, task_id)))
+async def read_task(
+    task_id: str, request: Request, reader: Reader = reads("inbox:read", PERSONAL_DATA)
+) -> JSONResponse:
+    return fhir_response(task_for(await reader.show(await _row(request, task_id, reader.caller))))
 
 
 async def _change_status(
-    request: Request, row: dict[str, Any], status: str | None, reason: str | None, where: str
+    request: Request, caller: Caller, row: dict[str, Any], status: str | None, reason: str | None, where: str
 ) -> JSONResponse:
     if status == "completed":
         raise FhirProblem(
@@ -192,15 +219,16 @@ async def _change_status(
         changed_date=_today(request),
         changed_by=advice.recipient,
     )
-    [result] = await port(request).submit_many([Submission(event, f"/nhs/{advice.recipient.code}")])
+    org = _provider(caller)
+    [result] = await port(request).submit_many([Submission(event, org.source, sender=org)])
     _raise_if_rejected(result, where)
     return fhir_response(task_for({**row, "task_status": status, "status_reason": reason}))
 
 
 @router.put("/Task/{task_id}", summary="Accept, reject (with statusReason) or start a Task")
 @_guarded
-async def update_task(task_id: str, request: Request) -> JSONResponse:
-    row = await _row(request, task_id)
+async def update_task(task_id: str, request: Request, caller: Caller = permit("tasks:update")) -> JSONResponse:
+    row = await _row(request, task_id, caller)
     body = await _json_body(request)
     if not isinstance(body, dict) or body.get("resourceType") != "Task":
         raise FhirProblem(400, [Issue("structure", "the body must be a Task", "Task")])
@@ -210,13 +238,14 @@ async def update_task(task_id: str, request: Request) -> JSONResponse:
         raise from_validation_error("Task", exc) from None
     if body.get("id") != task_id:
         raise FhirProblem(400, [Issue("value", "Task.id must match the URL", "Task.id")])
-    return await _change_status(request, row, body.get("status"), (body.get("statusReason") or {}).get("text"), "Task")
+    reason = (body.get("statusReason") or {}).get("text")
+    return await _change_status(request, caller, row, body.get("status"), reason, "Task")
 
 
 @router.patch("/Task/{task_id}", summary="JSON Patch of Task.status and Task.statusReason")
 @_guarded
-async def patch_task(task_id: str, request: Request) -> JSONResponse:
-    row = await _row(request, task_id)
+async def patch_task(task_id: str, request: Request, caller: Caller = permit("tasks:update")) -> JSONResponse:
+    row = await _row(request, task_id, caller)
     operations = await _json_body(request)
     if not isinstance(operations, list):
         raise FhirProblem(400, [Issue("structure", "the body must be a JSON Patch array", None)])
@@ -235,7 +264,7 @@ async def patch_task(task_id: str, request: Request) -> JSONResponse:
         else:
             value = op.get("value")
             reason = value.get("text") if isinstance(value, dict) else value
-    return await _change_status(request, row, status, reason, "Task")
+    return await _change_status(request, caller, row, status, reason, "Task")
 
 
 def _raise_if_rejected(result: SubmitResult, where: str) -> None:
@@ -246,8 +275,20 @@ def _raise_if_rejected(result: SubmitResult, where: str) -> None:
     raise FhirProblem(result.status, [Issue(code, result.message, f"{where}.{field}" if field else where)])
 
 
-async def _accept_advice(request: Request) -> tuple[InboundAdvice, AdviceSubmitted, SubmitResult]:
+async def _accept_advice(request: Request, caller: Caller) -> tuple[InboundAdvice, AdviceSubmitted, SubmitResult]:
+    provider = _provider(caller)
     advice = read_advice_message(await _json_body(request))
+    if advice.sender_ods != provider.code:
+        raise FhirProblem(
+            403,
+            [
+                Issue(
+                    "forbidden",
+                    f"the message names sender {advice.sender_ods}, but the caller is {provider.code}",
+                    "Bundle.entry[0].resource.sender",
+                )
+            ],
+        )
     row = await _inbox(request).request(advice.request_id)
     if row is None or not row.get("request"):
         raise FhirProblem(
@@ -304,15 +345,15 @@ async def _accept_advice(request: Request) -> tuple[InboundAdvice, AdviceSubmitt
     has_own_id = not advice.output_reference.endswith("/")
     key = advice.output_reference if has_own_id else (advice.message_id or advice.bundle_id or "")
     event_id = str(uuid.uuid5(_IDS, f"{advice.sender_ods}:{key}"))
-    [result] = await port(request).submit_many([Submission(event, f"/nhs/{advice.sender_ods}", event_id)])
+    [result] = await port(request).submit_many([Submission(event, provider.source, event_id, sender=provider)])
     _raise_if_rejected(result, "Bundle")
     return advice, event, result
 
 
 @router.post("/$process-message", summary="Receive a message Bundle carrying health advice")
 @_guarded
-async def process_message(request: Request) -> JSONResponse:
-    advice, _, result = await _accept_advice(request)
+async def process_message(request: Request, caller: Caller = permit("submit:advice-submitted")) -> JSONResponse:
+    advice, _, result = await _accept_advice(request, caller)
     response_id = str(uuid.uuid5(_IDS, f"response:{result.event_id}"))
     header = {
         "resourceType": "MessageHeader",
@@ -333,8 +374,8 @@ async def process_message(request: Request) -> JSONResponse:
 
 @router.post("/Bundle", summary="Create a message Bundle carrying health advice")
 @_guarded
-async def create_bundle(request: Request) -> JSONResponse:
-    advice, _, result = await _accept_advice(request)
+async def create_bundle(request: Request, caller: Caller = permit("submit:advice-submitted")) -> JSONResponse:
+    advice, _, result = await _accept_advice(request, caller)
     outcome = {
         "resourceType": "OperationOutcome",
         "issue": [

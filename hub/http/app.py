@@ -1,29 +1,54 @@
-"""The one ASGI app: ingress, operations, health, metrics, AsyncAPI."""
+"""The one ASGI app: ingress, operations, health, metrics, AsyncAPI.
+
+Every route needs an authenticated caller except the few listed in ``PUBLIC_PATHS`` (and, when
+configured, metrics and the API documents): the routers carry their permission checks, and a
+test walks the OpenAPI document to prove no operation was left open."""
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.sessions import SessionMiddleware
 
 from adapters import advice_inbox
+from adapters.access import permit
 from adapters.adult_social_care import api as asc_api
 from adapters.childrens_social_care import api as csc_api
 from adapters.education import api as education_api
 from adapters.nhs_fhir import api as fhir_api
-from hub.http import dashboard, errors, ingress, ops
+from adapters.nhs_fhir.outcome import FhirProblem
+from hub.auth.authenticator import HubAuthenticator
+from hub.auth.ratelimit import RateLimiter
+from hub.auth.registry import ClientRegistry
+from hub.auth.tokens import TokenVerifier
+from hub.http import dashboard, errors, ingress, ops, signin
+from hub.http.hygiene import hygiene
 from hub.http.state import HubState
+from hub.pseudonyms import set_key
 from hub.runtime import HubRuntime, kafka_client_config
+from hub.settings import AuthSettings
 from hub.submit import HubAdviceInbox
+from hub.topics import OPS_AUDIT_TOPIC
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/fhir/metadata", "/auth/login", "/auth/callback"})
 
 
 def create_app(runtime: HubRuntime) -> FastAPI:
     """The app owns the runtime's lifecycle: it starts consuming when the server starts."""
+
+    auth = runtime.settings.auth
+    authenticator = build_authenticator(auth, runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,13 +57,37 @@ def create_app(runtime: HubRuntime) -> FastAPI:
             yield
         finally:
             await runtime.stop()
+            if authenticator.verifier is not None:
+                await authenticator.verifier.close()
 
     app = FastAPI(
         title="EHC integration hub",
         version="0.1.0",
         description="Carries EHC needs-assessment and Care Act transition events between councils and the NHS.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+    app.state.authenticator = authenticator
+    session_secret = auth.session_secret.get_secret_value() if auth.session_secret else secrets.token_urlsafe(32)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret,
+        session_cookie="ehc_hub_session",
+        max_age=auth.session_max_age_seconds,
+        same_site="lax",
+        https_only=auth.tls_cert_file is not None,
+    )
+    if auth.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=auth.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.middleware("http")(hygiene)
+    signin.install(app, auth, authenticator)
     app.state.hub = HubState(
         store=runtime.store,
         producer=runtime.producer,
@@ -54,6 +103,8 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     app.state.advice_inbox = HubAdviceInbox(runtime.store)
     app.state.today = lambda: runtime.watcher.today()  # read at call time: tests and replays move it
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
+    app.add_exception_handler(StarletteHTTPException, errors.on_http_exception)
+    app.add_exception_handler(FhirProblem, errors.on_fhir_problem)
     app.include_router(ingress.router)
     app.include_router(education_api.router)
     app.include_router(csc_api.router)
@@ -61,7 +112,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     app.include_router(asc_api.router)
     app.include_router(fhir_api.router)
     app.state.fhir_max_body_bytes = runtime.settings.fhir_max_body_bytes
-    app.state.dashboard_tokens = runtime.settings.dashboard_tokens
+    app.include_router(signin.router)
     app.include_router(dashboard.router)
     asc_api.document_webhooks(app)
     app.include_router(ops.router)
@@ -84,12 +135,75 @@ def create_app(runtime: HubRuntime) -> FastAPI:
             return JSONResponse(status_code=503, content={"status": "store unavailable", "error": type(exc).__name__})
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", tags=["health"])
+    metrics_guard = [] if auth.public_metrics else [permit("ops:read")]
+    docs_guard = [] if auth.public_docs else [permit("ops:read")]
+
+    @app.get("/metrics", tags=["health"], dependencies=metrics_guard)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/asyncapi", tags=["docs"])
+    @app.get("/asyncapi", tags=["docs"], dependencies=docs_guard)
     async def asyncapi(request: Request) -> Any:
         return request.app.state.hub.asyncapi.to_jsonable()
 
+    @app.get("/openapi.json", tags=["docs"], dependencies=docs_guard, include_in_schema=False)
+    async def openapi_document() -> JSONResponse:
+        return JSONResponse(await described_openapi(app, authenticator))
+
+    @app.get("/docs", tags=["docs"], dependencies=docs_guard, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="EHC integration hub")
+
     return app
+
+
+def build_authenticator(auth: AuthSettings, runtime: HubRuntime) -> HubAuthenticator:
+    if auth.pseudonym_key is not None:
+        set_key(auth.pseudonym_key.get_secret_value())
+    verifier = (
+        TokenVerifier(
+            auth.issuer,
+            auth.audience,
+            auth.algorithms,
+            leeway_seconds=auth.leeway_seconds,
+            min_refresh_seconds=auth.key_refresh_min_seconds,
+        )
+        if auth.issuer
+        else None
+    )
+
+    async def audit(record: dict[str, Any]) -> None:
+        """Reads of personal data go where redrives go: the operator audit topic, then the store."""
+        topic = runtime.names.physical(OPS_AUDIT_TOPIC)
+        value = json.dumps(record, default=str).encode()
+        await (
+            await runtime.producer.send(
+                topic, value, record["audit_id"].encode(), [("content-type", b"application/json")]
+            )
+        )
+        await runtime.store.record_ops_audit(record)
+
+    limiter = RateLimiter(auth.rate_limit_per_minute, auth.rate_limit_burst, auth.max_rate_limited_clients)
+    return HubAuthenticator(auth, ClientRegistry.from_settings(auth), verifier, audit, limiter)
+
+
+async def described_openapi(app: FastAPI, authenticator: HubAuthenticator) -> dict[str, Any]:
+    """The OpenAPI document, with the issuer's real endpoints in the security scheme."""
+    doc = app.openapi()
+    schemes = doc.setdefault("components", {}).setdefault("securitySchemes", {})
+    if authenticator.verifier is not None:
+        try:
+            meta = await authenticator.verifier.metadata()
+        except Exception:
+            return doc
+        flows = schemes.get("oauth2", {}).get("flows", {})
+        flows.get("clientCredentials", {})["tokenUrl"] = meta.token_endpoint
+        if "authorizationCode" in flows and meta.authorization_endpoint:
+            flows["authorizationCode"].update(
+                authorizationUrl=meta.authorization_endpoint, tokenUrl=meta.token_endpoint
+            )
+        schemes["oidc"] = {
+            "type": "openIdConnect",
+            "openIdConnectUrl": f"{meta.issuer}/.well-known/openid-configuration",
+        }
+    return doc

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.nhs_fhir.outcome import FhirProblem, Issue, fhir_response, operation_outcome, problem_response
 from schemas.envelope import EventRejected
 
 
@@ -26,3 +28,25 @@ async def on_request_validation(_: Request, exc: Exception) -> JSONResponse:
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err["loc"] if p != "body")
     return problem(422, f"{field}: {err['msg']}", field=field, rule=err["type"])
+
+
+FHIR_ISSUE_CODES = {401: "login", 403: "forbidden", 404: "not-found", 429: "throttled", 503: "transient"}
+
+
+async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    """Refusals in the shape each API speaks: an OperationOutcome under /fhir, the hub's problem
+    body elsewhere; the headers a refusal carries (WWW-Authenticate, Retry-After) are kept."""
+    assert isinstance(exc, StarletteHTTPException)
+    message = str(exc.detail)
+    if request.url.path.startswith("/fhir/") or request.url.path == "/fhir":
+        outcome = operation_outcome([Issue(FHIR_ISSUE_CODES.get(exc.status_code, "processing"), message)])
+        response = fhir_response(outcome, exc.status_code, headers=dict(exc.headers or {}))
+    else:
+        rule = {401: "authentication", 403: "authorisation", 429: "rate-limit"}.get(exc.status_code)
+        response = JSONResponse({"error": message, "field": None, "rule": rule}, exc.status_code, exc.headers)
+    return response
+
+
+async def on_fhir_problem(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FhirProblem)
+    return problem_response(exc)

@@ -10,6 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from adapters.access import Caller, permit, refuse, refuse_foreign_claims
+from hub.authority import refusal
+from hub.delivery import case_of, load_contexts
 from hub.http.errors import problem
 from hub.http.state import HubState
 from schemas.envelope import EventRejected, decode, encode
@@ -39,9 +42,13 @@ def complete_envelope(doc: dict[str, Any], default_source: str) -> dict[str, Any
     "/events",
     status_code=202,
     summary="Submit one canonical event (CloudEvents structured JSON)",
-    responses={422: {"description": "the event is invalid; the body names the field and the rule"}},
+    responses={
+        403: {"description": "the caller may not send this event, or it claims another organisation"},
+        422: {"description": "the event is invalid; the body names the field and the rule"},
+    },
 )
-async def submit_event(request: Request) -> JSONResponse:
+async def submit_event(request: Request, caller: Caller = permit()) -> JSONResponse:
+    """The event's ``source`` is the caller's organisation: omit it, or send exactly that."""
     state: HubState = request.app.state.hub
     body = await request.body()
     if len(body) > MAX_BODY:
@@ -52,11 +59,21 @@ async def submit_event(request: Request) -> JSONResponse:
         return problem(400, f"body is not JSON: {exc}", rule="json")
     if not isinstance(doc, dict):
         return problem(422, "body must be a JSON object (a CloudEvent)", rule="type")
-    raw = json.dumps(complete_envelope(doc, "/api/v1/anonymous")).encode()
+    if caller.organisation is None:
+        raise refuse(f"{caller.actor} does not act for an organisation")
+    own = caller.organisation.source
+    if doc.get("source", own) != own:
+        raise refuse(f"source is {doc.get('source')!r}, but the caller is {own}")
+    raw = json.dumps(complete_envelope(doc, own)).encode()
     try:
         envelope, event = decode(raw)
     except EventRejected as exc:
         return problem(422, exc.reason, field=exc.field, rule=exc.rule)
+    org = refuse_foreign_claims(caller, event)
+    contexts, _ = await load_contexts(state.store, [event])
+    refused = refusal(org, event, contexts.get(case_of(event) or ""))
+    if refused is not None:
+        raise refuse(refused)
     topic = state.names.physical(event.topic)
     meta = await (
         await state.producer.send(

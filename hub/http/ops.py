@@ -1,4 +1,7 @@
-"""Operations API: trace a case, inspect and redrive dead letters, counters for dashboards."""
+"""Operations API: trace a case, inspect and redrive dead letters, counters for dashboards.
+
+Reads need ``ops:read`` and answer through ``Reader.show``, which masks people for callers without
+``personal-data:read`` and audits the reads of those with it; changes need ``ops:operate``."""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from adapters.access import Caller, Reader, permit, reads
 from hub import dlq
 from hub.clocks import Clock, case_clocks, timeliness
-from hub.http.dashboard import MAY_REDRIVE, require_role
 from hub.http.state import HubState
 from hub.settings import StatutoryRules
 from hub.transitions import measures
@@ -24,18 +27,18 @@ def _state(request: Request) -> HubState:
 
 
 @router.get("/cases/{case_id}/trace")
-async def trace_case(case_id: str, request: Request) -> dict[str, Any]:
+async def trace_case(case_id: str, request: Request, reader: Reader = reads("ops:read")) -> Any:
     trace = await _state(request).store.trace(case_id)
     if trace["case"] is None and not trace["dead_letters"]:
         raise HTTPException(404, f"no case {case_id!r} is known to the hub")
-    return trace
+    return await reader.show(trace)
 
 
 @router.get("/dead-letters")
 async def list_dead_letters(
-    request: Request, case_id: str | None = None, pending: bool = False
-) -> list[dict[str, Any]]:
-    return await _state(request).store.dead_letters(case_id, pending_only=pending)
+    request: Request, case_id: str | None = None, pending: bool = False, reader: Reader = reads("ops:read")
+) -> Any:
+    return await reader.show(await _state(request).store.dead_letters(case_id, pending_only=pending))
 
 
 class RedriveRequest(BaseModel):
@@ -44,14 +47,14 @@ class RedriveRequest(BaseModel):
     event_type: str | None = None
     stage: str | None = None
     include_redriven: bool = False
-    actor: str = Field(min_length=1, description="who asked for the redrive (audited)")
-    reason: str = ""
+    reason: str = Field(default="", max_length=2000, description="why (audited with the signed-in person)")
 
 
 @router.post("/dead-letters/redrive")
-async def redrive_dead_letters(body: RedriveRequest, request: Request) -> dict[str, Any]:
-    """Operators and admins only (see the dashboard's roles)."""
-    role = require_role(request, MAY_REDRIVE)
+async def redrive_dead_letters(
+    body: RedriveRequest, request: Request, caller: Caller = permit("ops:operate")
+) -> dict[str, Any]:
+    """Audited under the caller's identity from its credential: the signed-in person, or the client."""
     state = _state(request)
     audits = await dlq.redrive(
         bootstrap_servers=state.bootstrap_servers,
@@ -59,7 +62,7 @@ async def redrive_dead_letters(body: RedriveRequest, request: Request) -> dict[s
         store=state.store,
         producer=state.producer,
         selection=dlq.Selection(tuple(body.ids), body.case_id, body.event_type, body.stage, body.include_redriven),
-        actor=f"{body.actor} ({role})",
+        actor=caller.actor,
         reason=body.reason,
         client_config=state.client_config,
     )
@@ -67,20 +70,24 @@ async def redrive_dead_letters(body: RedriveRequest, request: Request) -> dict[s
 
 
 @router.get("/cases/{case_id}/clocks")
-async def case_clock_status(case_id: str, request: Request) -> list[dict[str, Any]]:
+async def case_clock_status(case_id: str, request: Request, reader: Reader = reads("ops:read")) -> Any:
     """Every statutory clock of one case with its state today."""
     state = _state(request)
     contexts = await state.store.case_contexts([case_id])
     if case_id not in contexts:
         raise HTTPException(404, f"no case {case_id!r} is known to the hub")
     today = state.today()
-    return [_clock_json(c, today, state.rules) for c in case_clocks(contexts[case_id], state.rules)]
+    return await reader.show([_clock_json(c, today, state.rules) for c in case_clocks(contexts[case_id], state.rules)])
 
 
 @router.get("/clocks")
 async def clocks_by_organisation(
-    request: Request, agency: str | None = None, organisation: str | None = None, state_filter: str | None = None
-) -> list[dict[str, Any]]:
+    request: Request,
+    agency: str | None = None,
+    organisation: str | None = None,
+    state_filter: str | None = None,
+    reader: Reader = reads("ops:read"),
+) -> Any:
     """Clocks across open cases, e.g. every overdue advice request of one NHS provider."""
     state = _state(request)
     today = state.today()
@@ -94,10 +101,10 @@ async def clocks_by_organisation(
                 row = _clock_json(clock, today, state.rules)
                 if state_filter is None or row["state"] == state_filter:
                     out.append(row)
-    return out
+    return await reader.show(out)
 
 
-@router.post("/clocks/sweep")
+@router.post("/clocks/sweep", dependencies=[permit("ops:operate")])
 async def sweep_clocks(request: Request) -> dict[str, Any]:
     """Check every clock now rather than at the next scheduled sweep; returns the alerts raised."""
     watcher = request.app.state.watcher
@@ -106,12 +113,14 @@ async def sweep_clocks(request: Request) -> dict[str, Any]:
 
 
 @router.get("/alerts")
-async def list_alerts(request: Request, agency: str | None = None, case_id: str | None = None) -> list[dict[str, Any]]:
-    return await _state(request).store.alerts(agency, case_id)
+async def list_alerts(
+    request: Request, agency: str | None = None, case_id: str | None = None, reader: Reader = reads("ops:read")
+) -> Any:
+    return await reader.show(await _state(request).store.alerts(agency, case_id))
 
 
 @router.get("/timeliness")
-async def timeliness_figure(request: Request, la_code: str | None = None) -> dict[str, Any]:
+async def timeliness_figure(request: Request, la_code: str | None = None, _: Reader = reads("ops:read")) -> Any:
     """The DfE headline: new plans issued within 20 weeks, excluding cases with exceptions."""
     state = _state(request)
     rows = await state.store.cases_rows(la_code)
@@ -137,19 +146,19 @@ def _clock_json(clock: Clock, today: date, rules: StatutoryRules) -> dict[str, A
 
 
 @router.get("/transitions/measures")
-async def transition_measures(request: Request) -> dict[str, Any]:
+async def transition_measures(request: Request, _: Reader = reads("ops:read")) -> dict[str, Any]:
     """Per LA: assessments reused, assessments re-done, median days from referral to adult decision."""
     return measures(await _state(request).store.referral_sources())
 
 
 @router.get("/referrals/{referral_id}")
-async def referral(referral_id: str, request: Request) -> dict[str, Any]:
+async def referral(referral_id: str, request: Request, reader: Reader = reads("ops:read")) -> Any:
     found = await _state(request).store.referral_contexts([referral_id])
     if referral_id not in found:
         raise HTTPException(404, f"no transition referral {referral_id!r}")
-    return found[referral_id]
+    return await reader.show(found[referral_id])
 
 
 @router.get("/stats")
-async def stats(request: Request) -> dict[str, int]:
+async def stats(request: Request, _: Reader = reads("ops:read")) -> dict[str, int]:
     return await _state(request).store.counts()

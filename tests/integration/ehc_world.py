@@ -17,6 +17,7 @@ from hub.kafka_local import free_port
 from hub.runtime import HubRuntime
 from hub.service import ensure_topics
 from tests.helpers import eventually, isolated_settings, person, topic_records
+from tests.identity import AsAgency, Tokens
 from tests.servers import AgencyEndpoint, serving
 
 LA = "202"
@@ -35,12 +36,21 @@ class World:
     social_care: AgencyEndpoint
     adult: AgencyEndpoint
     adult_port: int
+    tokens: Tokens
     today: list[date] = field(default_factory=lambda: [date(2026, 1, 5)])
 
     def set_today(self, day: date) -> None:
         self.today[0] = day
 
-    async def post(self, path: str, body: dict[str, Any], expect: int = 202, **headers: str) -> dict[str, Any]:
+    def as_(self, client_id: str) -> httpx.AsyncClient:
+        """A client of the hub carrying ``client_id``'s token only."""
+        return httpx.AsyncClient(base_url=self.client.base_url, timeout=30, auth=self.tokens.auth(client_id))
+
+    async def post(
+        self, path: str, body: dict[str, Any], expect: int = 202, by: str | None = None, **headers: str
+    ) -> dict[str, Any]:
+        if by is not None:
+            headers["X-Test-As"] = by
         response = await self.client.post(path, json=body, headers=headers)
         assert response.status_code == expect, response.text
         return response.json()
@@ -82,8 +92,9 @@ async def ehc_world(kafka: str, database_url: str, **overrides: Any) -> AsyncIte
         world_today = [date(2026, 1, 5)]
         runtime.watcher.today = lambda: world_today[0]
         base = await stack.enter_async_context(serving(create_app(runtime)))
-        client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30))
-        yield World(runtime, client, kafka, school, social_care, adult, adult_port, world_today)
+        tokens = Tokens(runtime.settings.auth.issuer or "")
+        client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30, auth=AsAgency(tokens)))
+        yield World(runtime, client, kafka, school, social_care, adult, adult_port, tokens, world_today)
 
 
 def request_body(case_id: str, n: int = 1, received: str = "2026-01-05", year_group: int = 6) -> dict[str, Any]:

@@ -22,11 +22,12 @@ def test_personal_fields_and_number_shapes_never_reach_the_output() -> None:
         assert secret not in text
     line = json.loads(text.splitlines()[-1])
     assert line["correlation_id"] == "corr-1" and line["causation_id"] == "cause-1"
-    assert line["nhs_number"].startswith("h:")
+    assert line["nhs_number"].startswith("p:")
 
 
-def test_dashboard_masks_people_for_roles_that_do_not_need_them() -> None:
-    from hub.http.dashboard import mask_person
+def test_masking_replaces_identifying_fields_with_a_keyed_pseudonym() -> None:
+    from hub.auth.masking import holds_personal_data, mask
+    from hub.pseudonyms import pseudonym, set_key
 
     person = {
         "nhs_number": "9434765919",
@@ -36,9 +37,16 @@ def test_dashboard_masks_people_for_roles_that_do_not_need_them() -> None:
         "la_person_id": "P1",
         "la_code": "202",
     }
-    assert mask_person(person, "admin") == person
-    for role in ("viewer", "operator"):
-        masked = mask_person(person, role) or {}
-        assert all(masked[k] == "•••" for k in ("nhs_number", "given_name", "family_name", "date_of_birth"))
-        assert masked["pseudonym"].startswith("h:") and masked["la_code"] == "202"
-        assert "9434765919" not in str(masked)
+    doc = {"cases": [{"case_id": "C-1", "person": person}]}
+    assert holds_personal_data(doc)
+    masked = mask(doc)["cases"][0]["person"]
+    assert all(masked[k] == "•••" for k in ("nhs_number", "given_name", "family_name", "date_of_birth"))
+    assert masked["la_code"] == "202" and "9434765919" not in str(masked)
+    assert not holds_personal_data(mask(doc)), "what masking leaves is not personal data"
+    set_key(b"key one")
+    first = pseudonym("9434765919")
+    set_key(b"key two")
+    assert pseudonym("9434765919") != first, "the pseudonym depends on the key: no bare hash to reverse"
+    import hashlib
+
+    assert hashlib.sha256(b"9434765919").hexdigest()[:16] not in first

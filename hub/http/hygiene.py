@@ -1,0 +1,78 @@
+"""What every HTTP answer shares: declared content types on writes, and security headers.
+
+A write must say what it carries. A browser can send ``text/plain`` (or a form) cross-site without
+asking first, so refusing anything but the route's own types with 415 closes that door before any
+handler runs; a JSON body can only arrive from another site after a CORS preflight, which the hub
+answers only for configured origins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+from starlette.responses import JSONResponse, Response
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON = ("application/json",)
+FHIR = ("application/fhir+json", "application/json")
+FHIR_PATCH = ("application/json-patch+json",)
+CSV = ("text/csv",)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+NO_STORE_PREFIXES = ("/api/", "/ops/", "/fhir/", "/auth/")
+
+
+def accepted_types(method: str, path: str) -> tuple[str, ...]:
+    if path.startswith("/fhir/"):
+        return FHIR_PATCH if method == "PATCH" else FHIR
+    if "/imports/" in path:
+        return CSV
+    return JSON
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return bool(request.headers.get("transfer-encoding")) or (length is not None and length.strip() not in ("", "0"))
+
+
+async def hygiene(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Refuse undeclared write bodies with 415, then add the security headers to whatever answers."""
+    if request.method in WRITE_METHODS and _has_body(request):
+        declared = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        allowed = accepted_types(request.method, request.url.path)
+        if declared not in allowed:
+            response: Response = _unsupported(request.url.path, declared, allowed)
+        else:
+            response = await call_next(request)
+    else:
+        response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.url.path.startswith(NO_STORE_PREFIXES) or request.url.path == "/":
+        response.headers["cache-control"] = "no-store"
+    if request.url.scheme == "https":
+        response.headers.setdefault("strict-transport-security", "max-age=31536000")
+    return response
+
+
+def _unsupported(path: str, declared: str, allowed: tuple[str, ...]) -> Response:
+    message = f"content type {declared or '(none)'} is not accepted here; send {' or '.join(allowed)}"
+    if path.startswith("/fhir/"):
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "not-supported", "diagnostics": message}],
+        }
+        return JSONResponse(outcome, status_code=415, media_type="application/fhir+json")
+    return JSONResponse({"error": message, "field": None, "rule": "content-type"}, status_code=415)
