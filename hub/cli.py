@@ -21,7 +21,9 @@ kafka_app = typer.Typer(help="A local Apache Kafka broker for development and te
 topics_app = typer.Typer(help="The topic catalogue")
 schemas_app = typer.Typer(help="Canonical event contracts")
 dlq_app = typer.Typer(help="Dead letters: list, show, redrive")
+idp_app = typer.Typer(help="A local Keycloak as the OpenID Connect issuer for development (needs Java 17+ and Maven)")
 app.add_typer(kafka_app, name="kafka")
+app.add_typer(idp_app, name="idp")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(dlq_app, name="dlq")
@@ -59,10 +61,34 @@ def run(
     ] = True,
 ) -> None:
     """Run the hub (consumers, HTTP ingress, ops API) on Kafka and the configured store."""
+    from hub import keycloak_local
     from hub.service import resolve_bootstrap, serve
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    idp_started = False
+    if settings.auth.issuer is None:
+        if settings.http_host not in LOOPBACK:
+            _fail(
+                f"HUB_AUTH__ISSUER is unset, and the development identity provider serves only a hub on 127.0.0.1,"
+                f" not {settings.http_host}: set HUB_AUTH__ISSUER and HUB_AUTH__CLIENTS_FILE (see README)"
+            )
+            return
+        try:
+            local = keycloak_local.status()
+            if local is None:
+                typer.echo("starting the local Keycloak (the first start downloads it)", err=True)
+                local, idp_started = keycloak_local.up(), True
+        except keycloak_local.LocalKeycloakError as exc:
+            _fail(str(exc))
+            return
+        settings.auth.issuer = local.issuer
+        settings.auth.clients_file = settings.auth.clients_file or keycloak_local.CLIENTS_FILE
+        typer.echo(
+            f"DEVELOPMENT IDENTITY PROVIDER at {local.issuer}: the realm in deploy/keycloak has published secrets"
+            " and passwords; never use it beyond this machine (set HUB_AUTH__ISSUER for a real one)",
+            err=True,
+        )
     try:
         bootstrap, started = resolve_bootstrap(settings, start_local=local_kafka)
     except kafka_local.LocalKafkaError as exc:
@@ -73,6 +99,41 @@ def run(
     finally:
         if started:  # a broker this command started goes down with it; one started by `hub kafka up` stays
             kafka_local.down()
+        if idp_started:
+            keycloak_local.down()
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@idp_app.command("up")
+def idp_up() -> None:
+    """Start Keycloak with the development realm (downloads it once) and print its issuer URL."""
+    from hub import keycloak_local
+
+    try:
+        typer.echo(keycloak_local.up().issuer)
+    except keycloak_local.LocalKeycloakError as exc:
+        _fail(str(exc))
+
+
+@idp_app.command("down")
+def idp_down() -> None:
+    from hub import keycloak_local
+
+    typer.echo("stopped" if keycloak_local.down() else "not running")
+
+
+@idp_app.command("status")
+def idp_status() -> None:
+    """Print the issuer URL of the running local Keycloak; exit 1 if none."""
+    from hub import keycloak_local
+
+    info = keycloak_local.status()
+    if info is None:
+        _fail("not running", 1)
+        return
+    typer.echo(info.issuer)
 
 
 @kafka_app.command("up")
@@ -231,18 +292,37 @@ def _with_store(fn: Callable[[Any], Awaitable[T]]) -> T:
 @app.command()
 def demo(url: Annotated[str, typer.Option(help="the running hub")] = "") -> None:
     """Play synthetic journeys through every agency on the running hub (start it with `hub run`)."""
+    import contextlib
+
     import httpx
 
-    from hub.demo import Demo
+    from hub import keycloak_local
+    from hub.client_credentials import BearerAuth, TokenSource
+    from hub.demo import DEMO_CLIENTS, Demo
     from hub.scheduler import london_today
 
     settings = get_settings()
     base = url or f"http://{settings.http_host}:{settings.http_port}"
     bootstrap = _bootstrap(settings)
+    local = keycloak_local.status()
+    issuer = settings.auth.issuer or (local.issuer if local else None)
+    if issuer is None:
+        _fail("no identity provider: `hub run` starts the local Keycloak, or set HUB_AUTH__ISSUER")
+        return
 
     async def go() -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            return await Demo(client, bootstrap, settings.topic_prefix, typer.echo).run(london_today())
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {
+                part: await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=base,
+                        timeout=30,
+                        auth=BearerAuth(TokenSource(keycloak_local.dev_credentials(client_id, issuer))),
+                    )
+                )
+                for part, client_id in DEMO_CLIENTS.items()
+            }
+            return await Demo(clients, bootstrap, settings.topic_prefix, typer.echo).run(london_today())
 
     try:
         result = _run(go())

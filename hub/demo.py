@@ -33,6 +33,17 @@ ORG_FOR = {
     "parent-or-young-person": FAMILY,
 }
 
+# Who plays each part: the development realm's clients, each acting for its own organisation.
+DEMO_CLIENTS = {
+    "la-sen": "la-202",
+    "school": "school-100001",
+    "educational-psychology": "ep-202",
+    "nhs": "nhs-rbs",
+    "childrens-social-care": "csc-202",
+    "family": "la-202",  # parents' views reach the LA, which records them
+    "ops": "ops-monitor",
+}
+
 PEOPLE = [
     ("DEMO-AMIRA", "Amira", "Okafor", date(2016, 3, 14), "9990001006", 4),
     ("DEMO-LEO", "Leo", "Brennan", date(2012, 7, 2), "9990002002", 8),
@@ -48,14 +59,20 @@ def demo_upn(serial: int) -> str:
 
 
 class Demo:
-    def __init__(self, client: httpx.AsyncClient, bootstrap: str, topic_prefix: str, say: Callable[[str], None]):
-        self.client = client
+    """Each agency calls the hub with its own credentials, as its system would (``clients`` maps
+    agency kinds, and ``ops`` for the operator's checks, to an authenticated HTTP client)."""
+
+    def __init__(
+        self, clients: dict[str, httpx.AsyncClient], bootstrap: str, topic_prefix: str, say: Callable[[str], None]
+    ):
+        self.clients = clients
         self.bootstrap = bootstrap
         self.prefix = topic_prefix
         self.say = say
 
-    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self.client.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    async def post(self, path: str, body: dict[str, Any], by: str = "la-sen") -> dict[str, Any]:
+        client = self.clients[by]
+        response = await client.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
         if response.status_code >= 400:
             raise RuntimeError(f"{path} answered {response.status_code}: {response.text}")
         return response.json()
@@ -64,7 +81,7 @@ class Demo:
         import asyncio
 
         for _ in range(tries):
-            response = await self.client.get(f"/ops/cases/{case_id}/trace")
+            response = await self.clients["ops"].get(f"/ops/cases/{case_id}/trace")
             if response.status_code == 200 and check(response.json()):
                 return response.json()
             await asyncio.sleep(0.2)
@@ -111,7 +128,8 @@ class Demo:
         await self.wait_for(case_id, lambda t: t["case"]["decision"] == "assess")
         requests: dict[str, dict[str, Any]] = {}
         for org in (SCHOOL, EP, NHS, CSC, FAMILY):
-            fetched = (await self.client.get("/api/v1/advice-requests", params={"recipient": org["code"]})).json()
+            inbox = self.clients[org["agency"]]
+            fetched = (await inbox.get("/api/v1/advice-requests", params={"recipient": org["code"]})).json()
             for r in fetched:
                 if r["case_id"] == case_id:
                     requests[r["advice_kind"]] = r
@@ -143,7 +161,7 @@ class Demo:
             body["signed_off_by"] = {"name": "Dr Rao", "role": "Designated Medical Officer", "organisation": org}
             body["signed_off_date"] = day.isoformat()
         path = "/api/v1/social-care/advice" if org["agency"] == "childrens-social-care" else "/api/v1/advice"
-        await self.post(path, body)
+        await self.post(path, body, by=org["agency"])
 
     async def run(self, today: date) -> dict[str, Any]:
         self.say("Journey 1: Amira, whole process on time")
@@ -189,7 +207,7 @@ class Demo:
         self.say(f"  {skye}: advice naming a request that was never made was sent straight to Kafka;")
         self.say("    the hub retries it (the request might be in flight), then dead-letters it with the reason")
 
-        sweep = (await self.client.post("/ops/clocks/sweep")).json()
+        sweep = (await self.clients["ops"].post("/ops/clocks/sweep")).json()
         self.say(f"Clock check: {len(sweep['raised'])} alert(s) raised")
         for alert in sweep["raised"]:
             self.say(f"  [{alert['severity']}] {alert['case_id']}: {alert['message']}")
@@ -199,7 +217,7 @@ class Demo:
         event = {
             "specversion": "1.0",
             "id": str(uuid.uuid4()),
-            "source": "/nhs/RBS",
+            "source": "/nhs/RBS",  # straight onto Kafka, as a misconfigured adapter might
             "time": f"{today}T09:00:00Z",
             "type": "uk.ehc-hub.advice-submitted.v1",
             "subject": case_id,

@@ -37,6 +37,7 @@ class World:
     adult: AgencyEndpoint
     adult_port: int
     tokens: Tokens
+    app: Any
     today: list[date] = field(default_factory=lambda: [date(2026, 1, 5)])
 
     def set_today(self, day: date) -> None:
@@ -91,10 +92,11 @@ async def ehc_world(kafka: str, database_url: str, **overrides: Any) -> AsyncIte
         runtime = HubRuntime(settings, kafka)
         world_today = [date(2026, 1, 5)]
         runtime.watcher.today = lambda: world_today[0]
-        base = await stack.enter_async_context(serving(create_app(runtime)))
+        app = create_app(runtime)
+        base = await stack.enter_async_context(serving(app))
         tokens = Tokens(runtime.settings.auth.issuer or "")
         client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30, auth=AsAgency(tokens)))
-        yield World(runtime, client, kafka, school, social_care, adult, adult_port, tokens, world_today)
+        yield World(runtime, client, kafka, school, social_care, adult, adult_port, tokens, app, world_today)
 
 
 def request_body(case_id: str, n: int = 1, received: str = "2026-01-05", year_group: int = 6) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from hub.demo import Demo
+from hub.demo import DEMO_CLIENTS, Demo
 from tests.helpers import eventually
 from tests.integration.ehc_world import ehc_world
 
@@ -18,7 +18,10 @@ async def test_demo_shows_every_flow_a_late_advice_and_a_dead_letter(kafka: str,
         today = date(2026, 11, 25)
         world.set_today(today)
         said: list[str] = []
-        result = await Demo(world.client, kafka, world.runtime.names.prefix, said.append).run(today)
+        clients = {part: world.as_(client_id) for part, client_id in DEMO_CLIENTS.items()}
+        result = await Demo(clients, kafka, world.runtime.names.prefix, said.append).run(today)
+        for client in clients.values():
+            await client.aclose()
         assert result["cases"] == ["DEMO-AMIRA", "DEMO-LEO", "DEMO-SKY"]
 
         amira = {
