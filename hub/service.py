@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+from typing import Any
 
 import uvicorn
 
@@ -10,7 +12,7 @@ from hub import kafka_local
 from hub.http.app import create_app
 from hub.logging import get_logger
 from hub.runtime import HubRuntime, kafka_client_config
-from hub.settings import Settings
+from hub.settings import AuthSettings, Settings
 from hub.topics import apply_topics, catalogue
 
 log = get_logger("hub.service")
@@ -52,8 +54,26 @@ def serve(settings: Settings, bootstrap: str) -> None:
     app = create_app(HubRuntime(settings, bootstrap))
     log.info(
         "hub listening",
-        url=f"http://{settings.http_host}:{settings.http_port}",
+        url=f"{'https' if settings.auth.tls_cert_file else 'http'}://{settings.http_host}:{settings.http_port}",
         kafka=bootstrap,
         database=settings.database_url.split("@")[-1],
     )
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        **tls_options(settings.auth),
+    )
+
+
+def tls_options(auth: AuthSettings) -> dict[str, Any]:
+    """Uvicorn's TLS settings: HTTPS with the configured certificate, and client certificates
+    required when a CA for them is configured (mutual TLS)."""
+    if auth.tls_cert_file is None:
+        return {}
+    options: dict[str, Any] = {"ssl_certfile": str(auth.tls_cert_file), "ssl_keyfile": str(auth.tls_key_file or "")}
+    if auth.tls_client_ca_file is not None:
+        options.update(ssl_ca_certs=str(auth.tls_client_ca_file), ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return options

@@ -114,9 +114,6 @@ class AuthSettings(BaseModel):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = Field(default=None, description="ask for client certificates signed by this CA")
-    mtls_clients: dict[str, str] = Field(
-        default_factory=dict, description="client certificate SHA-256 fingerprint (hex) -> registered client id"
-    )
 
 
 class Settings(BaseSettings):

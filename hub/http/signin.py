@@ -12,6 +12,7 @@ import secrets
 import time
 import warnings
 from typing import Any
+from urllib.parse import urlencode
 
 with warnings.catch_warnings():
     # Authlib prefers the httpx2 package and warns when it falls back to httpx, which is this stack's.
@@ -89,7 +90,15 @@ async def me(request: Request, caller: Caller = Depends(current_caller)) -> dict
     }
 
 
-@router.post("/logout", summary="End the signed-in session")
-async def logout(request: Request, caller: Caller = Depends(current_caller)) -> dict[str, str]:
+@router.post("/logout", summary="End the signed-in session (then end it at the issuer: end_session)")
+async def logout(request: Request, caller: Caller = Depends(current_caller)) -> dict[str, str | None]:
     request.session.clear()
-    return {"signed_out": caller.actor}
+    authenticator: HubAuthenticator | None = getattr(request.app.state, "signin_authenticator", None)
+    end_session = None
+    if authenticator is not None and authenticator.verifier is not None:
+        meta = await authenticator.verifier.metadata()
+        if meta.end_session_endpoint:
+            back = str(request.url_for("login"))
+            query = {"client_id": authenticator.auth.people_client_id, "post_logout_redirect_uri": back}
+            end_session = f"{meta.end_session_endpoint}?{urlencode(query)}"
+    return {"signed_out": caller.actor, "end_session": end_session}

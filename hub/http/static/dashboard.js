@@ -57,8 +57,9 @@ async function load() {
   fill("transitions", Object.entries(d.transitions), ([la, m]) => [la, m.referrals, m.reused, m.redone, m.median_days_to_adult_decision]);
 }
 document.getElementById("signout").onclick = async () => {
-  await fetch("/auth/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
-  window.location.assign("/auth/login");
+  const r = await fetch("/auth/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+  const out = r.ok ? await r.json() : {};
+  window.location.assign(out.end_session || "/auth/login");
 };
 whoAmI().then(load);
 setInterval(load, 5000);
