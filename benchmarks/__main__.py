@@ -22,7 +22,7 @@ from typing import Any
 import uvloop
 
 from benchmarks import csv_import, fhir_ingest, latency, memory, replay, router
-from benchmarks.common import Figure, quiet_logging
+from benchmarks.common import Figure, identity_provider, quiet_logging
 from tests.kafka_broker import kafka_bootstrap
 
 FULL = {
@@ -122,7 +122,11 @@ def main() -> None:
     quiet_logging()
     sizes = QUICK if args.quick else FULL
     figures: list[Figure] = []
-    with tempfile.TemporaryDirectory(prefix="ehc-hub-bench-") as tmp, kafka_bootstrap() as bootstrap:
+    with (
+        tempfile.TemporaryDirectory(prefix="ehc-hub-bench-") as tmp,
+        kafka_bootstrap() as bootstrap,
+        identity_provider(),
+    ):
         for name, scenario in scenarios(sizes, Path(tmp)).items():
             if args.only and name not in args.only:
                 continue

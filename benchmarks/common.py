@@ -9,7 +9,8 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,38 @@ class Figure:
     @property
     def ratio(self) -> float | None:
         return round(self.hub / self.baseline, 3) if self.baseline else None
+
+
+async def bearer(client_id: str) -> dict[str, str]:
+    """The Authorization header of a development-realm client, fetched as that system would."""
+    from hub.client_credentials import TokenSource
+    from hub.keycloak_local import dev_credentials
+
+    issuer = Settings().auth.issuer
+    if issuer is None:
+        raise RuntimeError("no identity provider: set HUB_AUTH__ISSUER or run the benchmarks through their command")
+    return {"Authorization": f"Bearer {await TokenSource(dev_credentials(client_id, issuer)).access_token()}"}
+
+
+@contextmanager
+def identity_provider() -> Iterator[str]:
+    """HUB_AUTH__ISSUER if set, else the running local Keycloak, else one started for the run.
+
+    The hub processes the scenarios start inherit the issuer and the development registry."""
+    from hub import keycloak_local
+
+    if os.environ.get("HUB_AUTH__ISSUER"):
+        yield os.environ["HUB_AUTH__ISSUER"]
+        return
+    running = keycloak_local.status()
+    info = running or keycloak_local.up()
+    os.environ["HUB_AUTH__ISSUER"] = info.issuer
+    os.environ.setdefault("HUB_AUTH__CLIENTS_FILE", str(keycloak_local.CLIENTS_FILE))
+    try:
+        yield info.issuer
+    finally:
+        if running is None:
+            keycloak_local.down()
 
 
 def bench_settings(workdir: Path, **overrides: Any) -> Settings:

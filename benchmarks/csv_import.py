@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
-from benchmarks.common import Figure, bench_settings, peak_rss_mib
+from benchmarks.common import Figure, bearer, bench_settings, peak_rss_mib
 from hub.service import ensure_topics
 from schemas.events import AssessmentRequested
 from tests.helpers import nhs_number
@@ -61,7 +61,9 @@ async def run(bootstrap: str, workdir: Path, rows: int) -> list[Figure]:
         async with aiohttp.ClientSession(base_url=hub.url, timeout=timeout) as session:
             started = time.perf_counter()
             async with session.post(
-                "/api/v1/imports/assessment-requests", data=text.encode(), headers={"content-type": "text/csv"}
+                "/api/v1/imports/assessment-requests",
+                data=text.encode(),
+                headers={"content-type": "text/csv", **await bearer("la-202")},
             ) as response:
                 report = await response.json()
             seconds = time.perf_counter() - started

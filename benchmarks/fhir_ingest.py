@@ -20,6 +20,7 @@ import aiohttp
 
 from benchmarks.common import (
     Figure,
+    bearer,
     bench_settings,
     encoded,
     peak_rss_mib,
@@ -99,11 +100,12 @@ async def run(bootstrap: str, workdir: Path, bundles: int) -> list[Figure]:
         ]
 
         connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+        token = await bearer("nhs-rbs")
         async with aiohttp.ClientSession(base_url=hub.url, connector=connector) as session:
 
             async def submit(i: int) -> bool:
                 async with session.post(
-                    "/fhir/$process-message", data=messages[i], headers={"content-type": FHIR}
+                    "/fhir/$process-message", data=messages[i], headers={"content-type": FHIR, **token}
                 ) as response:
                     await response.read()
                     return response.status == 200

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from benchmarks.common import (
     Figure,
     assessment_requests,
+    bearer,
     bench_settings,
     encoded,
     panel_outcomes,
@@ -72,8 +73,8 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Fig
         await asyncio.sleep(1.0)
         accepted: dict[str, float] = {}
         round_trip: list[float] = []
-        bodies = [encode(envelope_for(p, source="/la/202/sen")) for p in panel_outcomes(case_ids)]
-        headers = {"content-type": "application/cloudevents+json"}
+        bodies = [encode(envelope_for(p, source="/la-sen/202")) for p in panel_outcomes(case_ids)]
+        headers = {"content-type": "application/cloudevents+json", **await bearer("la-202")}
         connector = aiohttp.TCPConnector(limit=CONNECTIONS)
         async with aiohttp.ClientSession(base_url=hub.url, connector=connector) as session:
 

@@ -137,14 +137,31 @@ def idp_status() -> None:
 
 
 @kafka_app.command("up")
-def kafka_up(nodes: Annotated[int, typer.Option(help="1, or 3 for failure tests")] = 1) -> None:
+def kafka_up(
+    nodes: Annotated[int, typer.Option(help="1, or 3 for failure tests")] = 1,
+    secure: Annotated[
+        bool, typer.Option(help="SASL/SCRAM-SHA-512 users and KRaft's StandardAuthorizer (deny unless an ACL allows)")
+    ] = False,
+) -> None:
     """Start the local broker (downloads the jars once) and print its bootstrap address."""
     try:
-        info = kafka_local.up(nodes=nodes)
+        info = kafka_local.up(nodes=nodes, secure=secure)
     except kafka_local.LocalKafkaError as exc:
         _fail(str(exc))
         return
     typer.echo(info.bootstrap_servers)
+    if info.secure:
+        hub = info.client_config("hub")
+        typer.echo(
+            "SASL users (development passwords): "
+            + ", ".join(kafka_local.LOCAL_PRINCIPALS)
+            + "\nrun the hub as its own principal, after applying the ACLs as admin:\n"
+            + f"  export KAFKA_BOOTSTRAP_SERVERS={info.bootstrap_servers} HUB_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT"
+            + f" HUB_KAFKA_SASL_MECHANISM={kafka_local.SCRAM}\n"
+            + f"  HUB_KAFKA_SASL_USERNAME=admin HUB_KAFKA_SASL_PASSWORD={kafka_local.local_password('admin')}"
+            + " hub topics apply --acls\n"
+            + f"  HUB_KAFKA_SASL_USERNAME=hub HUB_KAFKA_SASL_PASSWORD={hub['sasl_plain_password']} hub run"
+        )
 
 
 @kafka_app.command("down")
@@ -164,15 +181,22 @@ def kafka_status() -> None:
 
 
 @topics_app.command("apply")
-def topics_apply() -> None:
+def topics_apply(
+    acls: Annotated[
+        bool, typer.Option(help="also apply the catalogue's ACLs (needs an administrator's Kafka credentials)")
+    ] = False,
+) -> None:
     """Create missing topics and align configs of existing ones (safe to run any number of times)."""
-    from hub.service import ensure_topics
+    from hub.service import apply_catalogue_acls, ensure_topics
 
     settings = get_settings()
-    created, existing = _run(ensure_topics(settings, _bootstrap(settings)))
+    bootstrap = _bootstrap(settings)
+    created, existing = _run(ensure_topics(settings, bootstrap))
     typer.echo(f"created {len(created)}, already present {len(existing)}")
     for name in created:
         typer.echo(f"  + {name}")
+    if acls:
+        typer.echo(f"applied {apply_catalogue_acls(settings, bootstrap)} ACLs")
 
 
 @topics_app.command("list")

@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
+import authlib.deprecate  # noqa: F401 - installs Authlib's own warning filter before ours
 import httpx
 
 with warnings.catch_warnings():

@@ -20,6 +20,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
@@ -54,11 +55,32 @@ class NodeInfo:
     pid: int
 
 
+SCRAM = "SCRAM-SHA-512"
+SUPER_USER = "admin"
+# The principals a secure local cluster is made with: the super user that applies ACLs, the hub, and
+# one per agency that reads its own outbound topic directly. Development passwords, local only.
+LOCAL_PRINCIPALS = (
+    "admin",
+    "hub",
+    "la-sen",
+    "school",
+    "educational-psychology",
+    "nhs",
+    "childrens-social-care",
+    "adult-social-care",
+)
+
+
+def local_password(user: str) -> str:
+    return f"{user}-local-kafka-secret"
+
+
 @dataclass
 class ClusterInfo:
     bootstrap_servers: str
     cluster_id: str
     nodes: list[NodeInfo]
+    secure: bool = False
 
     @classmethod
     def load(cls, state_dir: Path) -> ClusterInfo | None:
@@ -66,7 +88,19 @@ class ClusterInfo:
         if not path.exists():
             return None
         raw = json.loads(path.read_text())
-        return cls(raw["bootstrap_servers"], raw["cluster_id"], [NodeInfo(**n) for n in raw["nodes"]])
+        nodes = [NodeInfo(**n) for n in raw["nodes"]]
+        return cls(raw["bootstrap_servers"], raw["cluster_id"], nodes, raw.get("secure", False))
+
+    def client_config(self, user: str = SUPER_USER) -> dict[str, Any]:
+        """aiokafka settings for connecting as ``user`` (nothing for a plaintext cluster)."""
+        if not self.secure:
+            return {}
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": SCRAM,
+            "sasl_plain_username": user,
+            "sasl_plain_password": local_password(user),
+        }
 
     def save(self, state_dir: Path) -> None:
         (state_dir / "cluster.json").write_text(json.dumps(asdict(self), indent=2))
@@ -167,7 +201,36 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _node_properties(node_id: int, port: int, cport: int, voters: str, data: Path, nodes: int) -> str:
+def _listener_properties(port: int, cport: int, secure: bool) -> list[str]:
+    if not secure:
+        return [
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+        ]
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{SUPER_USER}" password="{local_password(SUPER_USER)}";'
+    )
+    return [
+        f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+        f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "inter.broker.listener.name=SASL_PLAINTEXT",
+        f"sasl.enabled.mechanisms={SCRAM}",
+        f"sasl.mechanism.inter.broker.protocol={SCRAM}",
+        f"listener.name.sasl_plaintext.{SCRAM.lower()}.sasl.jaas.config={jaas}",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        # The controller listener stays on loopback without SASL; its peers are the brokers themselves.
+        f"super.users=User:{SUPER_USER};User:ANONYMOUS",
+    ]
+
+
+def _node_properties(
+    node_id: int, port: int, cport: int, voters: str, data: Path, nodes: int, secure: bool = False
+) -> str:
     rf = 3 if nodes >= 3 else 1
     isr = 2 if nodes >= 3 else 1
     return "\n".join(
@@ -175,11 +238,8 @@ def _node_properties(node_id: int, port: int, cport: int, voters: str, data: Pat
             "process.roles=broker,controller",
             f"node.id={node_id}",
             f"controller.quorum.voters={voters}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            *_listener_properties(port, cport, secure),
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={data}",
             "num.partitions=3",
             f"default.replication.factor={rf}",
@@ -231,8 +291,12 @@ def up(
     cache_dir: Path | None = None,
     timeout: float = 90.0,
     heap_mb: int = 512,
+    secure: bool = False,
 ) -> ClusterInfo:
-    """Start a local cluster (1 or 3 nodes) and return once a client can fetch metadata."""
+    """Start a local cluster (1 or 3 nodes) and return once a client can fetch metadata.
+
+    ``secure`` starts it with SASL/SCRAM-SHA-512 users (``LOCAL_PRINCIPALS``) and KRaft's
+    StandardAuthorizer denying whatever no ACL allows; ``hub topics apply --acls`` grants the rest."""
     if nodes not in (1, 3):
         raise LocalKafkaError("the local cluster runs 1 node, or 3 nodes for failure tests")
     state = state_dir or default_state_dir()
@@ -256,7 +320,10 @@ def up(
         data = node_dir / "data"
         data.mkdir(parents=True)
         props = node_dir / "server.properties"
-        props.write_text(_node_properties(i + 1, port, cport, voters, data, nodes))
+        props.write_text(_node_properties(i + 1, port, cport, voters, data, nodes, secure))
+        scram = [
+            a for u in LOCAL_PRINCIPALS for a in ("--add-scram", f"{SCRAM}=[name={u},password={local_password(u)}]")
+        ]
         fmt = subprocess.run(
             [
                 java,
@@ -265,10 +332,10 @@ def up(
                 f"-Dlog4j2.configurationFile={state / 'log4j2.yaml'}",
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # an id may begin with "-", which a separate argument would not survive
                 "-c",
                 str(props),
+                *(scram if secure else []),
             ],
             capture_output=True,
             text=True,
@@ -293,7 +360,7 @@ def up(
             start_new_session=True,
         )
         infos.append(NodeInfo(i + 1, port, cport, proc.pid))
-    info = ClusterInfo(",".join(f"127.0.0.1:{n.port}" for n in infos), cluster_id, infos)
+    info = ClusterInfo(",".join(f"127.0.0.1:{n.port}" for n in infos), cluster_id, infos, secure)
     info.save(state)
     try:
         wait_ready(info, timeout, state)
@@ -316,7 +383,7 @@ def wait_ready(info: ClusterInfo, timeout: float, state_dir: Path) -> None:
                 log = (state_dir / f"node-{n.node_id}" / "broker.log").read_text(errors="replace")[-3000:]
                 raise LocalKafkaError(f"broker node {n.node_id} exited during start-up:\n{log}")
         try:
-            if metadata_brokers(info.bootstrap_servers) >= len(info.nodes):
+            if metadata_brokers(info.bootstrap_servers, info.client_config()) >= len(info.nodes):
                 return
         except Exception as exc:
             last_error = repr(exc)
@@ -324,14 +391,16 @@ def wait_ready(info: ClusterInfo, timeout: float, state_dir: Path) -> None:
     raise LocalKafkaError(f"the local broker did not answer within {timeout:.0f}s ({last_error})")
 
 
-def metadata_brokers(bootstrap_servers: str) -> int:
+def metadata_brokers(bootstrap_servers: str, client_config: dict[str, Any] | None = None) -> int:
     """How many brokers a client sees in a metadata response."""
     import asyncio
 
     from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, request_timeout_ms=5000, **(client_config or {})
+        )
         await admin.start()
         try:
             cluster = await admin.describe_cluster()

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -49,6 +50,10 @@ WEBHOOK_AGENCIES = (Agency.SCHOOL, Agency.EDUCATIONAL_PSYCHOLOGY, Agency.CHILDRE
 def kafka_client_config(settings: Settings) -> dict[str, Any]:
     """Security settings shared by every client the hub opens."""
     cfg: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        cfg["ssl_context"] = create_ssl_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
     if settings.kafka_sasl_mechanism:
         cfg.update(
             sasl_mechanism=settings.kafka_sasl_mechanism,
@@ -66,7 +71,8 @@ def faststream_security(settings: Settings) -> BaseSecurity | None:
     user, password = settings.kafka_sasl_username or "", settings.kafka_sasl_password or ""
     kinds = {"SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512, "PLAIN": SASLPlaintext}
     kind = kinds[settings.kafka_sasl_mechanism.upper()]
-    return kind(username=user, password=password, use_ssl=use_ssl)
+    ssl_context = kafka_client_config(settings).get("ssl_context") if use_ssl else None
+    return kind(username=user, password=password, use_ssl=use_ssl, ssl_context=ssl_context)
 
 
 class AioKafkaProducerAdapter:

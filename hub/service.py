@@ -9,6 +9,7 @@ from typing import Any
 import uvicorn
 
 from hub import kafka_local
+from hub.acls import apply_acls, catalogue_acls
 from hub.http.app import create_app
 from hub.logging import get_logger
 from hub.runtime import HubRuntime, kafka_client_config
@@ -47,6 +48,15 @@ async def ensure_topics(settings: Settings, bootstrap: str) -> tuple[list[str], 
         replication_factor=settings.topic_replication_factor,
         admin_config=kafka_client_config(settings),
     )
+
+
+def apply_catalogue_acls(settings: Settings, bootstrap: str) -> int:
+    acls = catalogue_acls(
+        settings.topic_prefix, settings.group_id, settings.kafka_hub_principal, settings.kafka_agency_principals
+    )
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    config = {k: v for k, v in kafka_client_config(settings).items() if k != "ssl_context"}
+    return apply_acls(bootstrap, config, acls, cafile)
 
 
 def serve(settings: Settings, bootstrap: str) -> None:

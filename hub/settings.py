@@ -108,8 +108,8 @@ class AuthSettings(BaseModel):
     public_metrics: bool = Field(default=False, description="serve /metrics without a token")
     public_docs: bool = Field(default=False, description="serve /docs, /openapi.json and /asyncapi without a token")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call from a browser")
-    rate_limit_per_minute: float = Field(default=6000, description="requests per client per minute, beyond the burst")
-    rate_limit_burst: int = 600
+    rate_limit_per_minute: float = Field(default=30000, description="requests per client per minute, beyond the burst")
+    rate_limit_burst: int = 1000
     max_rate_limited_clients: int = 100_000
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -134,6 +134,17 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle for SSL and SASL_SSL; default: system CAs"
+    )
+    kafka_hub_principal: str = Field(default="User:hub", description="the hub's own principal, for its ACLs")
+    kafka_agency_principals: dict[str, str] = Field(
+        default_factory=lambda: {
+            a: f"User:{a}"
+            for a in ("la-sen", "school", "educational-psychology", "nhs", "childrens-social-care", "adult-social-care")
+        },
+        description="agency -> principal allowed to read out.<agency>.v1 directly",
+    )
     topic_replication_factor: int = Field(default=1, description="3 in production clusters")
     topic_partitions: int = 3
     topic_prefix: str = Field(default="", description="prepended to every topic name, to isolate tenants or tests")

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = ("application/json",)
+CLOUDEVENTS = ("application/json", "application/cloudevents+json")
 FHIR = ("application/fhir+json", "application/json")
 FHIR_PATCH = ("application/json-patch+json",)
 CSV = ("text/csv",)
@@ -39,6 +40,8 @@ def accepted_types(method: str, path: str) -> tuple[str, ...]:
         return FHIR_PATCH if method == "PATCH" else FHIR
     if "/imports/" in path:
         return CSV
+    if path == "/api/v1/events":
+        return CLOUDEVENTS
     return JSON
 
 

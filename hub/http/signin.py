@@ -14,6 +14,8 @@ import warnings
 from typing import Any
 from urllib.parse import urlencode
 
+import authlib.deprecate  # noqa: F401 - installs Authlib's own warning filter before ours
+
 with warnings.catch_warnings():
     # Authlib prefers the httpx2 package and warns when it falls back to httpx, which is this stack's.
     warnings.simplefilter("ignore")

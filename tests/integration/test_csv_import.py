@@ -84,5 +84,18 @@ async def test_ten_thousand_rows_with_37_bad(kafka: str, sqlite_url: str) -> Non
         assert (again["imported"], again["unchanged"], again["rejected"]) == (0, 9_963, 37)
         assert await world.runtime.store.snapshot() == before
 
-        unknown = await world.client.post("/api/v1/imports/nonsense", content=b"a,b\n1,2\n")
+        csv = {"content-type": "text/csv"}
+        unknown = await world.client.post("/api/v1/imports/nonsense", content=b"a,b\n1,2\n", headers=csv)
         assert unknown.status_code == 404 and "assessment-requests" in unknown.json()["kinds"]
+        untyped = await world.client.post("/api/v1/imports/assessment-requests", content=text.encode()[:500])
+        assert untyped.status_code == 415, "a file must say it is CSV"
+
+        # Rows for another council are refused one by one; the caller's own rows go ahead.
+        other_la = text.replace(",202,", ",208,", 3)
+        mixed = await world.client.post(
+            "/api/v1/imports/assessment-requests",
+            content=other_la.encode(),
+            headers={**csv, "X-Test-As": "la-202"},
+        )
+        refused = [p for p in mixed.json()["problems"] if p["rule"] == "sender-authority"]
+        assert len(refused) == 3 and all("208" in p["message"] for p in refused)

@@ -20,6 +20,7 @@ from tests.helpers import (
     producer,
     topic_records,
 )
+from tests.identity import AsAgency, Tokens
 from tests.integration.hub_process import HubProcess, hub_cli
 
 pytestmark = pytest.mark.kafka
@@ -85,16 +86,15 @@ async def test_one_event_sent_with_the_cli_is_routed_and_traced(kafka: str, sqli
 
 
 async def test_http_ingress_answers_bad_input_with_the_field_and_rule(
-    kafka: str, sqlite_url: str, tmp_path: Path
+    kafka: str, sqlite_url: str, tmp_path: Path, tokens: Tokens
 ) -> None:
     settings = isolated_settings(sqlite_url)
     hub = HubProcess(settings, kafka, tmp_path / "hub.log")
     await asyncio.to_thread(hub.start)
     try:
-        async with httpx.AsyncClient(base_url=hub.url) as client:
+        async with httpx.AsyncClient(base_url=hub.url, auth=AsAgency(tokens)) as client:
             good = {
                 "type": "assessment-requested",
-                "source": "/la/202/sen",
                 "data": assessment_requested("CASE-HTTP", 3).model_dump(mode="json", exclude_none=True),
             }
             accepted = await client.post("/api/v1/events", json=good)
@@ -106,7 +106,7 @@ async def test_http_ingress_answers_bad_input_with_the_field_and_rule(
             assert r.status_code == 422
             assert r.json()["field"] == "data.person.nhs_number"
             assert r.json()["rule"] == "nhs-number-modulus-11"
-            r = await client.post("/api/v1/events", content=b"{not json")
+            r = await client.post("/api/v1/events", content=b"{not json", headers={"content-type": "application/json"})
             assert r.status_code == 400 and r.json()["rule"] == "json"
             r = await client.post("/api/v1/events", json={"type": "no-such-event", "data": {}})
             assert r.status_code == 422 and r.json()["rule"] == "known-event-type"
