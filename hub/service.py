@@ -11,6 +11,7 @@ import uvicorn
 from hub import kafka_local
 from hub.acls import apply_acls, catalogue_acls
 from hub.http.app import create_app
+from hub.http.tls import ClientCertificateProtocol
 from hub.logging import get_logger
 from hub.runtime import HubRuntime, kafka_client_config
 from hub.settings import AuthSettings, Settings
@@ -85,5 +86,8 @@ def tls_options(auth: AuthSettings) -> dict[str, Any]:
         return {}
     options: dict[str, Any] = {"ssl_certfile": str(auth.tls_cert_file), "ssl_keyfile": str(auth.tls_key_file or "")}
     if auth.tls_client_ca_file is not None:
-        options.update(ssl_ca_certs=str(auth.tls_client_ca_file), ssl_cert_reqs=ssl.CERT_REQUIRED)
+        required = ssl.CERT_REQUIRED if auth.tls_require_client_certificate else ssl.CERT_OPTIONAL
+        options.update(
+            ssl_ca_certs=str(auth.tls_client_ca_file), ssl_cert_reqs=required, http=ClientCertificateProtocol
+        )
     return options

@@ -114,6 +114,13 @@ class AuthSettings(BaseModel):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = Field(default=None, description="ask for client certificates signed by this CA")
+    tls_require_client_certificate: bool = Field(
+        default=False, description="refuse TLS connections without a client certificate (probes need one too)"
+    )
+    mtls_clients: dict[str, str] = Field(
+        default_factory=dict,
+        description="SHA-256 fingerprint (hex) of a client certificate -> the registered client it authenticates",
+    )
 
 
 class Settings(BaseSettings):

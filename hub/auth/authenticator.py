@@ -3,7 +3,8 @@ in the dashboard, and an audit record for every read of unmasked personal data."
 
 from __future__ import annotations
 
-import json
+import hashlib
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -66,9 +67,22 @@ class HubAuthenticator:
         signed_in = session.get("caller")
         if signed_in:
             return self._from_session(request, session, signed_in)
+        chain = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
+        if chain:
+            return self._from_certificate(chain[0])
         raise unauthorised(
             "authentication is required: an OAuth 2.0 bearer access token, or sign in at /auth/login", ""
         )
+
+    def _from_certificate(self, pem: str) -> Caller:
+        """A client certificate the TLS handshake verified against the configured CA, registered
+        by its fingerprint to one client."""
+        fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+        client_id = self.auth.mtls_clients.get(fingerprint)
+        caller = self.registry.system(client_id, f"certificate {fingerprint}", "mtls") if client_id else None
+        if caller is None:
+            raise HTTPException(403, f"client certificate {fingerprint[:16]}... is not registered with this hub")
+        return caller
 
     async def from_token(self, token: str, via: str) -> Caller:
         claims = await self.verify(token)
@@ -139,7 +153,3 @@ class HubAuthenticator:
                 },
             }
         )
-
-
-def audit_record(audit: dict[str, Any]) -> bytes:
-    return json.dumps(audit, default=str).encode()

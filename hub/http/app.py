@@ -1,8 +1,8 @@
 """The one ASGI app: ingress, operations, health, metrics, AsyncAPI.
 
-Every route needs an authenticated caller except the few listed in ``PUBLIC_PATHS`` (and, when
-configured, metrics and the API documents): the routers carry their permission checks, and a
-test walks the OpenAPI document to prove no operation was left open."""
+Every route needs an authenticated caller except health, ``/fhir/metadata`` and the sign-in routes
+(and, when configured, metrics and the API documents): the routers carry their permission checks,
+and a test walks the OpenAPI document to prove no operation was left open."""
 
 from __future__ import annotations
 
@@ -40,8 +40,6 @@ from hub.runtime import HubRuntime, kafka_client_config
 from hub.settings import AuthSettings
 from hub.submit import HubAdviceInbox
 from hub.topics import OPS_AUDIT_TOPIC
-
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/fhir/metadata", "/auth/login", "/auth/callback"})
 
 
 def create_app(runtime: HubRuntime) -> FastAPI:
