@@ -41,6 +41,15 @@ from hub.settings import AuthSettings
 from hub.submit import HubAdviceInbox
 from hub.topics import OPS_AUDIT_TOPIC
 
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body cannot be read"},
+    401: {"description": "no valid credential; WWW-Authenticate says why"},
+    403: {"description": "the caller's organisation or permissions do not allow this"},
+    415: {"description": "the body's content type is not one this route takes"},
+    429: {"description": "the caller's rate limit is spent; Retry-After says when to come back"},
+    503: {"description": "the token issuer cannot be reached; Retry-After says when to try again"},
+}
+
 
 def create_app(runtime: HubRuntime) -> FastAPI:
     """The app owns the runtime's lifecycle: it starts consuming when the server starts."""
@@ -103,17 +112,14 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
     app.add_exception_handler(StarletteHTTPException, errors.on_http_exception)
     app.add_exception_handler(FhirProblem, errors.on_fhir_problem)
-    app.include_router(ingress.router)
-    app.include_router(education_api.router)
-    app.include_router(csc_api.router)
-    app.include_router(advice_inbox.router)
-    app.include_router(asc_api.router)
-    app.include_router(fhir_api.router)
+    for router in (ingress.router, education_api.router, csc_api.router, advice_inbox.router, asc_api.router):
+        app.include_router(router, responses=REFUSALS)
+    app.include_router(fhir_api.router, responses=REFUSALS)
     app.state.fhir_max_body_bytes = runtime.settings.fhir_max_body_bytes
     app.include_router(signin.router)
     app.include_router(dashboard.router)
     asc_api.document_webhooks(app)
-    app.include_router(ops.router)
+    app.include_router(ops.router, responses=REFUSALS)
     registry = CollectorRegistry()
     processed = Gauge("hub_events_processed", "events applied by this instance", registry=registry)
     dead = Gauge("hub_records_dead_lettered", "records dead-lettered by this instance", registry=registry)
