@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -94,6 +95,9 @@ def run(
     except kafka_local.LocalKafkaError as exc:
         _fail(str(exc))
         return
+    # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit lets the
+    # broker and identity provider this command started stop with it, as they do on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         serve(settings, bootstrap)
     finally:
@@ -353,10 +357,10 @@ def demo(url: Annotated[str, typer.Option(help="the running hub")] = "") -> None
     except (httpx.ConnectError, RuntimeError) as exc:
         _fail(f"{exc} (is `hub run` serving {base}?)")
         return
-    typer.echo("\nSee for yourself:")
+    typer.echo(f"\nSee for yourself: {base}/ (sign in as oscar.operator), or")
     for case_id in result["cases"]:
-        typer.echo(f"  hub trace {case_id}        curl {base}/ops/cases/{case_id}/clocks")
-    typer.echo(f"  hub dlq list              curl {base}/ops/alerts")
+        typer.echo(f"  hub trace {case_id}")
+    typer.echo("  hub dlq list")
 
 
 @app.command()

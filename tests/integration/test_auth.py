@@ -83,13 +83,17 @@ async def test_no_operation_answers_without_a_token(kafka: str, sqlite_url: str)
         assert {"ops:read", "ops:operate", "inbox:read", "submit:panel-outcome-recorded"} <= scopes
 
 
-async def test_bad_tokens_are_refused(kafka: str, sqlite_url: str, tokens: Tokens) -> None:
+async def test_bad_tokens_are_refused(kafka: str, sqlite_url: str, tokens: Tokens, keycloak: KeycloakInfo) -> None:
     async with ehc_world(kafka, sqlite_url) as world, httpx.AsyncClient(base_url=world.client.base_url) as raw:
         good = await tokens.token("la-202")
         head, payload, signature = good.split(".")
         claims = json.loads(base64.urlsafe_b64decode(payload + "==="))
         tampered = base64.urlsafe_b64encode(json.dumps({**claims, "client_id": "la-208"}).encode()).rstrip(b"=")
+        admin = await _keycloak_admin(keycloak)
+        other_issuer = str(admin.headers["Authorization"]).removeprefix("Bearer ")
+        await admin.aclose()
         cases = {
+            "another issuer (Keycloak's master realm)": other_issuer,
             "bad signature": f"{head}.{tampered.decode()}.{signature}",
             "alg none": unsigned({**claims, "client_id": "la-208"}),
             "garbage": "not.a.token",
