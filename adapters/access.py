@@ -10,7 +10,7 @@ what a message claims (a ``source``, an adviser, an ``la_code``, a FHIR sender) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -61,7 +61,6 @@ class Caller:
     name: str | None = None
     roles: tuple[str, ...] = ()
     via: str = "bearer"
-    session: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def may(self, permission: str) -> bool:
         if permission in self.permissions:
