@@ -71,7 +71,6 @@ class WebhookDispatcher:
         self.today = today
         self.delays = delays
         self.timeout = timeout
-        self.delivered = 0
 
     async def deliver(self, value: bytes | None) -> bool:
         """Deliver one outbound record if it is an advice request for a recipient with a webhook."""
@@ -84,7 +83,6 @@ class WebhookDispatcher:
             return False
         headers = {"content-type": "application/cloudevents+json", "idempotency-key": doc["id"]}
         await deliver_with_retries(url, value or b"", headers, self.delays, self.timeout)
-        self.delivered += 1
         row = {"request": data, "received_date": None}
         await self.port.submit_many(receipts([row], self.today(), "webhook"))
         return True

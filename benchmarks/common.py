@@ -57,7 +57,7 @@ class Figure:
 async def bearer(client_id: str) -> dict[str, str]:
     """The Authorization header of a development-realm client, fetched as that system would."""
     from hub.client_credentials import TokenSource
-    from hub.keycloak_local import dev_credentials
+    from hub.devtools.keycloak_local import dev_credentials
 
     issuer = Settings().auth.issuer
     if issuer is None:
@@ -70,7 +70,7 @@ def identity_provider() -> Iterator[str]:
     """HUB_AUTH__ISSUER if set, else the running local Keycloak, else one started for the run.
 
     The hub processes the scenarios start inherit the issuer and the development registry."""
-    from hub import keycloak_local
+    from hub.devtools import keycloak_local
 
     if os.environ.get("HUB_AUTH__ISSUER"):
         yield os.environ["HUB_AUTH__ISSUER"]

@@ -12,8 +12,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from hub import kafka_local
 from hub.delivery import TopicNames
+from hub.devtools import kafka_local
 from hub.logging import configure_logging
 from hub.settings import Settings, get_settings
 
@@ -62,7 +62,7 @@ def run(
     ] = True,
 ) -> None:
     """Run the hub (consumers, HTTP ingress, ops API) on Kafka and the configured store."""
-    from hub import keycloak_local
+    from hub.devtools import keycloak_local
     from hub.service import resolve_bootstrap, serve
 
     settings = get_settings()
@@ -113,7 +113,7 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 @idp_app.command("up")
 def idp_up() -> None:
     """Start Keycloak with the development realm (downloads it once) and print its issuer URL."""
-    from hub import keycloak_local
+    from hub.devtools import keycloak_local
 
     try:
         typer.echo(keycloak_local.up().issuer)
@@ -123,7 +123,7 @@ def idp_up() -> None:
 
 @idp_app.command("down")
 def idp_down() -> None:
-    from hub import keycloak_local
+    from hub.devtools import keycloak_local
 
     typer.echo("stopped" if keycloak_local.down() else "not running")
 
@@ -131,7 +131,7 @@ def idp_down() -> None:
 @idp_app.command("status")
 def idp_status() -> None:
     """Print the issuer URL of the running local Keycloak; exit 1 if none."""
-    from hub import keycloak_local
+    from hub.devtools import keycloak_local
 
     info = keycloak_local.status()
     if info is None:
@@ -324,9 +324,9 @@ def demo(url: Annotated[str, typer.Option(help="the running hub")] = "") -> None
 
     import httpx
 
-    from hub import keycloak_local
     from hub.client_credentials import BearerAuth, TokenSource
-    from hub.demo import DEMO_CLIENTS, Demo
+    from hub.devtools import keycloak_local
+    from hub.devtools.demo import DEMO_CLIENTS, Demo
     from hub.scheduler import london_today
 
     settings = get_settings()

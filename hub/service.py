@@ -8,8 +8,8 @@ from typing import Any
 
 import uvicorn
 
-from hub import kafka_local
 from hub.acls import apply_acls, catalogue_acls
+from hub.devtools import kafka_local
 from hub.http.app import create_app
 from hub.http.tls import ClientCertificateProtocol
 from hub.logging import get_logger

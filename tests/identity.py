@@ -10,9 +10,9 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from hub import keycloak_local
 from hub.client_credentials import BearerAuth, TokenSource
-from hub.keycloak_local import CLIENTS_FILE, KeycloakInfo
+from hub.devtools import keycloak_local
+from hub.devtools.keycloak_local import CLIENTS_FILE, KeycloakInfo
 
 # The hub's own view of who each client is (deploy/keycloak/clients.json).
 REGISTRY: dict[str, Any] = json.loads(CLIENTS_FILE.read_text())["clients"]

@@ -35,7 +35,7 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
         return
-    from hub import kafka_local
+    from hub.devtools import kafka_local
 
     state = Path(tempfile.mkdtemp(prefix="hub-kafka-"))
     info = kafka_local.up(state_dir=state)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.kafka_local import free_port
+from hub.devtools.kafka_local import free_port
 
 
 @asynccontextmanager

@@ -18,7 +18,6 @@ class AdultSocialCareDispatcher:
         self.callback_base = callback_base
         self.delays = delays
         self.timeout = timeout
-        self.delivered = 0
 
     async def deliver(self, value: bytes | None) -> bool:
         envelope, event = decode(value)
@@ -37,5 +36,4 @@ class AdultSocialCareDispatcher:
             "x-message-type": json.loads(body)["message_type"],
         }
         await deliver_with_retries(url, body.encode(), headers, self.delays, self.timeout)
-        self.delivered += 1
         return True

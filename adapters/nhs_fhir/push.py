@@ -33,7 +33,6 @@ class FhirPushDispatcher:
         self.delays = delays
         self.source_endpoint = source_endpoint
         self.timeout = timeout
-        self.delivered = 0
 
     async def deliver(self, value: bytes | None) -> bool:
         envelope, event = decode(value)
@@ -48,7 +47,6 @@ class FhirPushDispatcher:
         body = json.dumps(bundle).encode()
         headers = {"content-type": FHIR_JSON, "accept": FHIR_JSON, "idempotency-key": envelope.id}
         await deliver_with_retries(f"{base.rstrip('/')}/$process-message", body, headers, self.delays, self.timeout)
-        self.delivered += 1
         row = {"request": event.model_dump(mode="json"), "received_date": None}
         await self.port.submit_many(receipts([row], self.today(), "fhir-push"))
         return True

@@ -8,7 +8,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.nhs_fhir.outcome import FhirProblem, Issue, fhir_response, operation_outcome, problem_response
-from schemas.envelope import EventRejected
 
 
 def problem(status: int, message: str, *, field: str | None = None, rule: str | None = None) -> JSONResponse:
@@ -16,11 +15,6 @@ def problem(status: int, message: str, *, field: str | None = None, rule: str | 
         status_code=status,
         content={"error": message, "field": field, "rule": rule},
     )
-
-
-async def on_event_rejected(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, EventRejected)
-    return problem(422, exc.reason, field=exc.field, rule=exc.rule)
 
 
 async def on_request_validation(_: Request, exc: Exception) -> JSONResponse:

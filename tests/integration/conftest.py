@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.keycloak_local import KeycloakInfo
+from hub.devtools.keycloak_local import KeycloakInfo
 from tests.identity import Tokens, keycloak_for_tests, test_auth_settings
 
 

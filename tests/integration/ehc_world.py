@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from hub.devtools.kafka_local import free_port
 from hub.http.app import create_app
-from hub.kafka_local import free_port
 from hub.runtime import HubRuntime
 from hub.service import ensure_topics
 from tests.helpers import eventually, isolated_settings, person, topic_records

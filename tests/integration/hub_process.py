@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.kafka_local import free_port
+from hub.devtools.kafka_local import free_port
 from hub.settings import Settings
 
 

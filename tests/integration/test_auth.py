@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.keycloak_local import ADMIN_PASSWORD, ADMIN_USER, KeycloakInfo
+from hub.devtools.keycloak_local import ADMIN_PASSWORD, ADMIN_USER, KeycloakInfo
 from hub.settings import Settings
 from tests.helpers import eventually
 from tests.identity import Tokens

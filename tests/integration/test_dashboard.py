@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.keycloak_local import DEPLOY
+from hub.devtools.keycloak_local import DEPLOY
 from tests.helpers import eventually, producer
 from tests.integration.ehc_world import World, ehc_world, request_body
 from tests.servers import serving

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from hub.demo import DEMO_CLIENTS, Demo
+from hub.devtools.demo import DEMO_CLIENTS, Demo
 from tests.helpers import eventually
 from tests.integration.ehc_world import ehc_world
 

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from hub import kafka_local
+from hub.devtools import kafka_local
 from hub.kafka_io import read_topic
 from hub.service import apply_catalogue_acls, ensure_topics
 from tests.helpers import eventually, isolated_settings, open_cases, panel_outcome, running_hub, send_event

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from hub import kafka_local
+from hub.devtools import kafka_local
 from hub.service import ensure_topics
 from hub.topics import catalogue
 from tests.helpers import isolated_settings

@@ -93,7 +93,7 @@ async def test_a_rotated_key_is_fetched_on_first_sight_and_unknown_keys_do_not_h
 
 
 async def test_an_unreachable_issuer_is_a_fault_not_a_bad_token() -> None:
-    from hub.kafka_local import free_port
+    from hub.devtools.kafka_local import free_port
 
     with pytest.raises(IssuerUnavailable):
         await TokenVerifier(f"http://127.0.0.1:{free_port()}", "ehc-hub", ["RS256"]).verify(LocalIssuer().token())

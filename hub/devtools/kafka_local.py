@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 KAFKA_VERSION = "4.1.1"
-POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
+POM = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "pom.xml"
 LOG4J2_CONFIG = """\
 Configuration:
   status: warn

@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 
 from hub.client_credentials import ClientCredentials
-from hub.kafka_local import LocalKafkaError, default_cache_dir, free_port, require_tools
+from hub.devtools.kafka_local import LocalKafkaError, default_cache_dir, free_port, require_tools
 
 KEYCLOAK_VERSION = "26.5.6"
 REALM = "ehc-hub"
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "keycloak"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "keycloak"
 REALM_FILE = DEPLOY / "ehc-hub-realm.json"
 CLIENTS_FILE = DEPLOY / "clients.json"
 ADMIN_USER = "hub-admin"
