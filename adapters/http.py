@@ -135,6 +135,11 @@ def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper]) -> None:
         import_csv,
         methods=["POST"],
         summary="Import a CSV export",
+        responses={
+            200: {"description": "the report: rows imported, unchanged and refused, each problem by line"},
+            404: {"description": "no such import; the body lists the kinds"},
+            413: {"description": "the file is too large"},
+        },
         openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     )
 

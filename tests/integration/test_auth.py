@@ -14,7 +14,7 @@ from hub.devtools.keycloak_local import ADMIN_PASSWORD, ADMIN_USER, KeycloakInfo
 from hub.settings import Settings
 from tests.helpers import eventually
 from tests.identity import Tokens
-from tests.integration.ehc_world import LA, NHS, SCHOOL, World, decision_body, ehc_world, request_body
+from tests.integration.ehc_world import CSC, LA, NHS, SCHOOL, World, decision_body, ehc_world, request_body
 from tests.local_issuer import unsigned
 
 pytestmark = pytest.mark.kafka
@@ -223,6 +223,24 @@ async def test_each_agency_sees_and_changes_only_its_own(kafka: str, sqlite_url:
             )
             answered = await rj1.post("/fhir/$process-message", json=as_rbs, headers=fhir)
             assert answered.status_code == 403 and answered.json()["issue"][0]["code"] == "forbidden"
+
+        # Children's social care of one council records assessments for that council only; an EP
+        # service reads its own inbox, not a school's.
+        async with world.as_("csc-202") as csc, world.as_("ep-202") as ep:
+            assessment = {
+                "assessment_id": "AUTH-S58",
+                "la_code": "208",
+                "assessment_type": "s58-childs-needs",
+                "assessed_person": request_body("AUTH-1", 41)["person"],
+                "status": "completed",
+                "completed_date": "2026-03-01",
+                "assessor": {"name": "J Smith", "role": "Social worker", "organisation": CSC},
+                "eligibility_indication": "likely-eligible",
+            }
+            refused = await csc.post("/api/v1/social-care/assessments", json=assessment)
+            assert refused.status_code == 403 and "208" in refused.json()["error"]
+            assert (await ep.get("/api/v1/advice-requests", params={"recipient": SCHOOL["code"]})).status_code == 403
+            assert [r["recipient"]["code"] for r in (await ep.get("/api/v1/advice-requests")).json()] == ["202-EPS"]
 
         # Nothing forged reached the case.
         context = (await world.runtime.store.case_contexts(["AUTH-1"]))["AUTH-1"]
