@@ -81,6 +81,17 @@ class TokenVerifier:
             )
         return self._metadata
 
+    async def ready(self) -> bool:
+        """Whether tokens can be verified: the issuer's keys are known, or can be fetched now."""
+        if self._keys:
+            return True
+        try:
+            async with self._lock:
+                await self._refresh()
+        except IssuerUnavailable:
+            return False
+        return bool(self._keys)
+
     async def verify(self, token: str) -> dict[str, Any]:
         """The token's claims if its signature, issuer, audience and times are good."""
         try:

@@ -137,6 +137,8 @@ def create_app(runtime: HubRuntime) -> FastAPI:
             await state.store.counts()
         except Exception as exc:
             return JSONResponse(status_code=503, content={"status": "store unavailable", "error": type(exc).__name__})
+        if authenticator.verifier is not None and not await authenticator.verifier.ready():
+            return JSONResponse(status_code=503, content={"status": "token issuer unavailable"})
         return JSONResponse({"status": "ready"})
 
     metrics_guard = [] if auth.public_metrics else [permit("ops:read")]

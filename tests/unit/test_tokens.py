@@ -92,8 +92,10 @@ async def test_a_rotated_key_is_fetched_on_first_sight_and_unknown_keys_do_not_h
     assert issuer.jwks_fetches <= 3, "a flood of unknown key ids is rate-limited"
 
 
-async def test_an_unreachable_issuer_is_a_fault_not_a_bad_token() -> None:
+async def test_an_unreachable_issuer_is_a_fault_not_a_bad_token(issuer: LocalIssuer) -> None:
     from hub.devtools.kafka_local import free_port
 
+    assert not await TokenVerifier(f"http://127.0.0.1:{free_port()}", "ehc-hub", ["RS256"]).ready()
+    assert await verifier(issuer).ready(), "ready once the keys can be fetched"
     with pytest.raises(IssuerUnavailable):
         await TokenVerifier(f"http://127.0.0.1:{free_port()}", "ehc-hub", ["RS256"]).verify(LocalIssuer().token())
