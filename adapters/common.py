@@ -5,6 +5,7 @@ hub's internals; the hub supplies the port's implementation when it mounts an ad
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from schemas.common import Agency
@@ -31,6 +32,9 @@ class Submission:
     source: str
     event_id: str | None = None
     sender: Sender | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    time: datetime | None = None
 
 
 class Sender(Protocol):

@@ -53,7 +53,17 @@ class HubEventPort:
     async def _submit_part(
         self, part: list[Submission], everything: list[Submission], contexts: dict[str, Any]
     ) -> list[SubmitResult]:
-        envelopes = [envelope_for(s.event, source=s.source, event_id=s.event_id) for s in part]
+        envelopes = [
+            envelope_for(
+                s.event,
+                source=s.source,
+                event_id=s.event_id,
+                correlation_id=s.correlation_id,
+                causation_id=s.causation_id,
+                time=s.time,
+            )
+            for s in part
+        ]
         done = await self.store.processed_ids([e.id for e in envelopes])
         stored, _ = await load_contexts(self.store, [s.event for s in part])
         for key, ctx in stored.items():  # a case an earlier part changed is newer than the store's copy

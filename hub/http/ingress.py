@@ -1,4 +1,5 @@
-"""REST ingress: agencies post canonical events; each is validated, then durably on Kafka before 202."""
+"""REST ingress for any canonical event: validated, judged against what the hub knows and
+deduplicated by its id exactly as the typed endpoints are, then durably on Kafka before 202."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from adapters.access import Caller, permit, refuse, refuse_foreign_claims
-from hub.authority import refusal
-from hub.delivery import case_of, load_contexts
+from adapters.common import EventPort, Submission
 from hub.http.errors import problem
-from hub.http.state import HubState
-from schemas.envelope import EventRejected, decode, encode
+from schemas.envelope import EventRejected, decode
 from schemas.events import EVENTS_BY_TYPE
 
 router = APIRouter(prefix="/api/v1", tags=["ingress"])
@@ -43,13 +42,15 @@ def complete_envelope(doc: dict[str, Any], default_source: str) -> dict[str, Any
     status_code=202,
     summary="Submit one canonical event (CloudEvents structured JSON)",
     responses={
+        200: {"description": "an event with this id was accepted before"},
+        404: {"description": "unknown case or request"},
+        409: {"description": "a second, different submission"},
         403: {"description": "the caller may not send this event, or it claims another organisation"},
         422: {"description": "the event is invalid; the body names the field and the rule"},
     },
 )
 async def submit_event(request: Request, caller: Caller = permit()) -> JSONResponse:
     """The event's ``source`` is the caller's organisation: omit it, or send exactly that."""
-    state: HubState = request.app.state.hub
     body = await request.body()
     if len(body) > MAX_BODY:
         return problem(413, f"body exceeds {MAX_BODY} bytes", rule="max-size")
@@ -70,23 +71,20 @@ async def submit_event(request: Request, caller: Caller = permit()) -> JSONRespo
     except EventRejected as exc:
         return problem(422, exc.reason, field=exc.field, rule=exc.rule)
     org = refuse_foreign_claims(caller, event)
-    contexts, _ = await load_contexts(state.store, [event])
-    refused = refusal(org, event, contexts.get(case_of(event) or ""))
-    if refused is not None:
-        raise refuse(refused)
-    topic = state.names.physical(event.topic)
-    meta = await (
-        await state.producer.send(
-            topic, encode(envelope), event.key().encode(), [("content-type", b"application/cloudevents+json")]
-        )
+    submission = Submission(
+        event,
+        own,
+        envelope.id,
+        sender=org,
+        correlation_id=envelope.correlationid,
+        causation_id=envelope.causationid,
+        time=envelope.time,
     )
+    port: EventPort = request.app.state.event_port
+    [result] = await port.submit_many([submission])
+    if result.outcome == "rejected":
+        return problem(result.status, result.message, field=result.field, rule=result.rule)
     return JSONResponse(
-        status_code=202,
-        content={
-            "id": envelope.id,
-            "type": envelope.type,
-            "topic": event.topic,
-            "partition": meta.partition,
-            "offset": meta.offset,
-        },
+        status_code=result.status,
+        content={"id": envelope.id, "type": envelope.type, "topic": event.topic, "outcome": result.outcome},
     )

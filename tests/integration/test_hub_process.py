@@ -100,6 +100,29 @@ async def test_http_ingress_answers_bad_input_with_the_field_and_rule(
             accepted = await client.post("/api/v1/events", json=good)
             assert accepted.status_code == 202
             assert accepted.json()["topic"] == "ehc.assessment-requests.v1"
+            # Judged and deduplicated as the typed endpoints are: the same id twice is one event.
+            again = {**good, "id": "11111111-2222-4333-8444-555555555555"}
+            again["data"] = {**good["data"], "case_id": "CASE-HTTP-2"}
+            first = await client.post("/api/v1/events", json=again)
+            assert (first.status_code, first.json()["outcome"]) == (202, "accepted")
+
+            async def applied() -> bool:
+                return (await client.get("/ops/cases/CASE-HTTP-2/trace")).status_code == 200
+
+            await eventually(applied)
+            second = await client.post("/api/v1/events", json=again)
+            assert (second.status_code, second.json()["outcome"]) == (200, "unchanged")
+            orphan = {
+                "type": "panel-outcome-recorded",
+                "data": {
+                    "case_id": "NO-SUCH-CASE",
+                    "la_code": "202",
+                    "panel_date": "2026-03-02",
+                    "outcome": "issue-plan",
+                },
+            }
+            unknown = await client.post("/api/v1/events", json=orphan)
+            assert unknown.status_code == 404 and unknown.json()["rule"] == "known-case"
             bad_nhs = json.loads(json.dumps(good))
             bad_nhs["data"]["person"]["nhs_number"] = "9434765918"
             r = await client.post("/api/v1/events", json=bad_nhs)
