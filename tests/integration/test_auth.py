@@ -119,7 +119,7 @@ async def test_a_key_rotated_at_the_issuer_is_trusted_without_a_restart(
         before = await tokens.token("la-208")
         assert (await raw.get("/api/v1/advice-requests", headers={"Authorization": f"Bearer {before}"})).is_success
         admin = await _keycloak_admin(keycloak)
-        await admin.post(
+        rotated = await admin.post(
             "/admin/realms/ehc-hub/components",
             json={
                 "name": "rotated-rsa",
@@ -129,6 +129,7 @@ async def test_a_key_rotated_at_the_issuer_is_trusted_without_a_restart(
             },
         )
         await admin.aclose()
+        assert rotated.status_code == 201, rotated.text
         fresh = await Tokens(keycloak.issuer).token("la-208")
         assert _kid(fresh) != _kid(before), "Keycloak signs with the new key"
         response = await raw.get("/api/v1/advice-requests", headers={"Authorization": f"Bearer {fresh}"})
