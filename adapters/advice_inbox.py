@@ -3,15 +3,14 @@ counts as receipt (reg 8's six weeks run from the adviser's receipt of the reque
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from adapters.access import Organisation, Reader, reads, refuse
 from adapters.common import Submission
-from adapters.http import port
+from adapters.http import Port, Today
 from schemas.common import Agency
 from schemas.events import AdviceRequested, AdviceRequestReceived
 
@@ -30,6 +29,14 @@ class AdviceInbox(Protocol):
         """One advice request, answered or not, with its status, dates and submission."""
         ...
 
+
+def _advice_inbox(request: Request) -> AdviceInbox:
+    inbox: AdviceInbox = request.app.state.advice_inbox
+    return inbox
+
+
+Inbox = Annotated[AdviceInbox, Depends(_advice_inbox)]
+"""The hub's advice requests, as a route parameter."""
 
 router = APIRouter(prefix="/api/v1", tags=["advice requests"])
 
@@ -71,7 +78,9 @@ def readable_inboxes(org: Organisation) -> set[tuple[str, str]]:
 
 @router.get("/advice-requests", summary="Fetch the advice requests addressed to the caller's organisation")
 async def fetch_advice_requests(
-    request: Request,
+    inbox: Inbox,
+    port: Port,
+    today: Today,
     recipient: str | None = Query(default=None, min_length=1, description="default: the caller's own code"),
     reader: Reader = reads("inbox:read"),
 ) -> Any:
@@ -82,12 +91,10 @@ async def fetch_advice_requests(
     code = recipient or org.code
     if code not in {c for _, c in inboxes}:
         raise refuse(f"the inbox of {code} is not {org.source}'s")
-    inbox: AdviceInbox = request.app.state.advice_inbox
-    today: Callable[[], date] = request.app.state.today
     rows = [r for r in await inbox.pending_for(code) if (r.get("recipient_agency"), code) in inboxes]
-    fresh = receipts(rows, today(), "poll", sender=org)
+    fresh = receipts(rows, today, "poll", sender=org)
     if fresh:
-        await port(request).submit_many(fresh)
+        await port.submit_many(fresh)
     received = {s.event.request_id: s.event.received_date for s in fresh}  # type: ignore[attr-defined]
     return await reader.show(
         [

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from adapters.access import Caller, own_organisation, permit, refuse_foreign_claims
@@ -20,9 +21,20 @@ _IDEMPOTENCY = uuid.UUID("0f7b1c44-3c4e-4b8e-9e61-6f0d0d1a2b3c")
 MAX_CSV_BYTES = 50 * 1024 * 1024
 
 
-def port(request: Request) -> EventPort:
+def _event_port(request: Request) -> EventPort:
     event_port: EventPort = request.app.state.event_port
     return event_port
+
+
+def _today(request: Request) -> date:
+    today: Callable[[], date] = request.app.state.today  # read per request: tests and replays move it
+    return today()
+
+
+Port = Annotated[EventPort, Depends(_event_port)]
+"""The hub's event port, as a route parameter."""
+Today = Annotated[date, Depends(_today)]
+"""Today's date as the hub's clock has it, as a route parameter."""
 
 
 def event_id_for(source: str, idempotency_key: str | None) -> str | None:
@@ -45,13 +57,13 @@ def add_event_endpoint(router: APIRouter, path: str, model: type[Event], summary
 
     async def submit(
         body: model,  # type: ignore[valid-type]
-        request: Request,
+        port: Port,
         idempotency_key: str | None = Header(default=None, description="resubmitting with the same key is safe"),
         caller: Caller = permit(f"submit:{model.event_type}"),
     ) -> JSONResponse:
         org = refuse_foreign_claims(caller, body)
         submission = Submission(body, org.source, event_id_for(org.source, idempotency_key), sender=org)
-        [result] = await port(request).submit_many([submission])
+        [result] = await port.submit_many([submission])
         return answer(result)
 
     submit.__annotations__["body"] = model  # a real class, not the postponed string, so FastAPI reads the body
@@ -77,7 +89,9 @@ def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper]) -> None:
     Each row is held to the same rules as the same event sent alone: a row for another council,
     or one the caller may not submit, is reported as refused and the rest go ahead."""
 
-    async def import_csv(kind: str, request: Request, caller: Caller = permit("import:csv")) -> JSONResponse:
+    async def import_csv(
+        kind: str, request: Request, port: Port, caller: Caller = permit("import:csv")
+    ) -> JSONResponse:
         mapper = kinds.get(kind)
         if mapper is None:
             return JSONResponse(status_code=404, content={"error": f"unknown import {kind!r}", "kinds": sorted(kinds)})
@@ -112,7 +126,7 @@ def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper]) -> None:
             )
             for m in mapped
         ]
-        results = await port(request).submit_many(submissions) if submissions else []
+        results = await port.submit_many(submissions) if submissions else []
         report += [
             {"line": m.line, "field": r.field, "rule": r.rule, "message": r.message}
             for m, r in zip(mapped, results, strict=True)

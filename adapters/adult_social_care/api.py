@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI, Header
 from fastapi.responses import JSONResponse
 
 from adapters.access import Caller, permit, refuse_foreign_claims
@@ -14,7 +14,7 @@ from adapters.adult_social_care.contract import (
 )
 from adapters.adult_social_care.mapping import acknowledgement_in, decision_in
 from adapters.common import Submission
-from adapters.http import answer, event_id_for, port
+from adapters.http import Port, answer, event_id_for
 
 router = APIRouter(prefix="/api/v1/adult-social-care", tags=["adult social care"])
 
@@ -27,14 +27,14 @@ router = APIRouter(prefix="/api/v1/adult-social-care", tags=["adult social care"
 async def acknowledge(
     referral_id: str,
     body: ReferralAcknowledgement,
-    request: Request,
+    port: Port,
     idempotency_key: str | None = Header(default=None, description="resubmitting with the same key is safe"),
     caller: Caller = permit("submit:transition-referral-acknowledged"),
 ) -> JSONResponse:
     event = acknowledgement_in(referral_id, body)
     org = refuse_foreign_claims(caller, event)
     submission = Submission(event, org.source, event_id_for(org.source, idempotency_key), sender=org)
-    [result] = await port(request).submit_many([submission])
+    [result] = await port.submit_many([submission])
     return answer(result)
 
 
@@ -46,7 +46,7 @@ async def acknowledge(
 async def decide(
     referral_id: str,
     body: AssessmentReuseDecision,
-    request: Request,
+    port: Port,
     idempotency_key: str | None = Header(default=None, description="resubmitting with the same key is safe"),
     caller: Caller = permit("submit:treat-as-adult-assessment-decision"),
 ) -> JSONResponse:
@@ -54,7 +54,7 @@ async def decide(
     org = refuse_foreign_claims(caller, event)
     key = f"{referral_id}:{idempotency_key}" if idempotency_key else None
     submission = Submission(event, org.source, event_id_for(org.source, key), sender=org)
-    [result] = await port(request).submit_many([submission])
+    [result] = await port.submit_many([submission])
     return answer(result)
 
 

@@ -14,9 +14,9 @@ from fhir.resources.R4B.task import Task
 from pydantic import ValidationError
 
 from adapters.access import PERSONAL_DATA, Caller, Organisation, Reader, permit, reads
-from adapters.advice_inbox import AdviceInbox, receipts
-from adapters.common import Submission, SubmitResult
-from adapters.http import port
+from adapters.advice_inbox import AdviceInbox, Inbox, receipts
+from adapters.common import EventPort, Submission, SubmitResult
+from adapters.http import Port, Today
 from adapters.nhs_fhir import outbound
 from adapters.nhs_fhir.capability import capability_statement
 from adapters.nhs_fhir.codes import (
@@ -37,16 +37,6 @@ router = APIRouter(prefix="/fhir", tags=["FHIR R4 (NHS providers)"])
 _IDS = uuid.UUID("8d7e2a52-6f43-4b39-9a0e-3b7b0a9d5c21")
 SUBMISSION_IDENTIFIER = "https://fhir.ehc-hub.uk/Id/advice-submission"
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
-
-
-def _inbox(request: Request) -> AdviceInbox:
-    inbox: AdviceInbox = request.app.state.advice_inbox
-    return inbox
-
-
-def _today(request: Request) -> date:
-    today: Callable[[], date] = request.app.state.today
-    return today()
 
 
 async def _json_body(request: Request) -> Any:
@@ -94,9 +84,9 @@ def _provider(caller: Caller) -> Organisation:
     return org
 
 
-async def _row(request: Request, task_id: str, caller: Caller) -> dict[str, Any]:
+async def _row(inbox: AdviceInbox, task_id: str, caller: Caller) -> dict[str, Any]:
     org = _provider(caller)
-    row = await _inbox(request).request(task_id)
+    row = await inbox.request(task_id)
     if row is None or not row.get("request") or row.get("recipient_agency") != Agency.NHS.value:
         raise FhirProblem(404, [Issue("not-found", f"Task/{task_id} is not known", "Task.id")])
     if row.get("recipient_code") != org.code:
@@ -155,7 +145,9 @@ def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
 @router.get("/Task", summary="Search the caller's own Tasks, by status")
 @_guarded
 async def search_tasks(
-    request: Request,
+    inbox: Inbox,
+    port: Port,
+    today: Today,
     owner: str | None = None,
     status: str | None = None,
     reader: Reader = reads("inbox:read", PERSONAL_DATA),
@@ -167,14 +159,12 @@ async def search_tasks(
     if ods != org.code:
         raise FhirProblem(403, [Issue("forbidden", f"{org.code} may search only its own Tasks, not {ods}'s", "owner")])
     rows = [
-        r
-        for r in await _inbox(request).requests_for(ods)
-        if r.get("request") and r.get("recipient_agency") == Agency.NHS.value
+        r for r in await inbox.requests_for(ods) if r.get("request") and r.get("recipient_agency") == Agency.NHS.value
     ]
     rows = await reader.show(rows)
-    fresh = receipts([r for r in rows if task_status(r) == "requested"], _today(request), "fhir-poll", sender=org)
+    fresh = receipts([r for r in rows if task_status(r) == "requested"], today, "fhir-poll", sender=org)
     if fresh:  # fetching the work is the provider's receipt of it: reg 8's six weeks start now
-        await port(request).submit_many(fresh)
+        await port.submit_many(fresh)
     tasks = [task_for(r) for r in rows]
     if status:
         wanted = set(status.split(","))
@@ -184,14 +174,18 @@ async def search_tasks(
 
 @router.get("/Task/{task_id}")
 @_guarded
-async def read_task(
-    task_id: str, request: Request, reader: Reader = reads("inbox:read", PERSONAL_DATA)
-) -> JSONResponse:
-    return fhir_response(task_for(await reader.show(await _row(request, task_id, reader.caller))))
+async def read_task(task_id: str, inbox: Inbox, reader: Reader = reads("inbox:read", PERSONAL_DATA)) -> JSONResponse:
+    return fhir_response(task_for(await reader.show(await _row(inbox, task_id, reader.caller))))
 
 
 async def _change_status(
-    request: Request, caller: Caller, row: dict[str, Any], status: str | None, reason: str | None, where: str
+    port: EventPort,
+    today: date,
+    caller: Caller,
+    row: dict[str, Any],
+    status: str | None,
+    reason: str | None,
+    where: str,
 ) -> JSONResponse:
     if status == "completed":
         raise FhirProblem(
@@ -216,19 +210,21 @@ async def _change_status(
         request_id=advice.request_id,
         status=status,  # type: ignore[arg-type]
         reason=reason,
-        changed_date=_today(request),
+        changed_date=today,
         changed_by=advice.recipient,
     )
     org = _provider(caller)
-    [result] = await port(request).submit_many([Submission(event, org.source, sender=org)])
+    [result] = await port.submit_many([Submission(event, org.source, sender=org)])
     _raise_if_rejected(result, where)
     return fhir_response(task_for({**row, "task_status": status, "status_reason": reason}))
 
 
 @router.put("/Task/{task_id}", summary="Accept, reject (with statusReason) or start a Task")
 @_guarded
-async def update_task(task_id: str, request: Request, caller: Caller = permit("tasks:update")) -> JSONResponse:
-    row = await _row(request, task_id, caller)
+async def update_task(
+    task_id: str, request: Request, inbox: Inbox, port: Port, today: Today, caller: Caller = permit("tasks:update")
+) -> JSONResponse:
+    row = await _row(inbox, task_id, caller)
     body = await _json_body(request)
     if not isinstance(body, dict) or body.get("resourceType") != "Task":
         raise FhirProblem(400, [Issue("structure", "the body must be a Task", "Task")])
@@ -239,13 +235,15 @@ async def update_task(task_id: str, request: Request, caller: Caller = permit("t
     if body.get("id") != task_id:
         raise FhirProblem(400, [Issue("value", "Task.id must match the URL", "Task.id")])
     reason = (body.get("statusReason") or {}).get("text")
-    return await _change_status(request, caller, row, body.get("status"), reason, "Task")
+    return await _change_status(port, today, caller, row, body.get("status"), reason, "Task")
 
 
 @router.patch("/Task/{task_id}", summary="JSON Patch of Task.status and Task.statusReason")
 @_guarded
-async def patch_task(task_id: str, request: Request, caller: Caller = permit("tasks:update")) -> JSONResponse:
-    row = await _row(request, task_id, caller)
+async def patch_task(
+    task_id: str, request: Request, inbox: Inbox, port: Port, today: Today, caller: Caller = permit("tasks:update")
+) -> JSONResponse:
+    row = await _row(inbox, task_id, caller)
     operations = await _json_body(request)
     if not isinstance(operations, list):
         raise FhirProblem(400, [Issue("structure", "the body must be a JSON Patch array", None)])
@@ -264,7 +262,7 @@ async def patch_task(task_id: str, request: Request, caller: Caller = permit("ta
         else:
             value = op.get("value")
             reason = value.get("text") if isinstance(value, dict) else value
-    return await _change_status(request, caller, row, status, reason, "Task")
+    return await _change_status(port, today, caller, row, status, reason, "Task")
 
 
 def _raise_if_rejected(result: SubmitResult, where: str) -> None:
@@ -275,7 +273,9 @@ def _raise_if_rejected(result: SubmitResult, where: str) -> None:
     raise FhirProblem(result.status, [Issue(code, result.message, f"{where}.{field}" if field else where)])
 
 
-async def _accept_advice(request: Request, caller: Caller) -> tuple[InboundAdvice, AdviceSubmitted, SubmitResult]:
+async def _accept_advice(
+    request: Request, inbox: AdviceInbox, port: EventPort, caller: Caller
+) -> tuple[InboundAdvice, AdviceSubmitted, SubmitResult]:
     provider = _provider(caller)
     advice = read_advice_message(await _json_body(request))
     if advice.sender_ods != provider.code:
@@ -289,7 +289,7 @@ async def _accept_advice(request: Request, caller: Caller) -> tuple[InboundAdvic
                 )
             ],
         )
-    row = await _inbox(request).request(advice.request_id)
+    row = await inbox.request(advice.request_id)
     if row is None or not row.get("request"):
         raise FhirProblem(
             404,
@@ -345,15 +345,17 @@ async def _accept_advice(request: Request, caller: Caller) -> tuple[InboundAdvic
     has_own_id = not advice.output_reference.endswith("/")
     key = advice.output_reference if has_own_id else (advice.message_id or advice.bundle_id or "")
     event_id = str(uuid.uuid5(_IDS, f"{advice.sender_ods}:{key}"))
-    [result] = await port(request).submit_many([Submission(event, provider.source, event_id, sender=provider)])
+    [result] = await port.submit_many([Submission(event, provider.source, event_id, sender=provider)])
     _raise_if_rejected(result, "Bundle")
     return advice, event, result
 
 
 @router.post("/$process-message", summary="Receive a message Bundle carrying health advice")
 @_guarded
-async def process_message(request: Request, caller: Caller = permit("submit:advice-submitted")) -> JSONResponse:
-    advice, _, result = await _accept_advice(request, caller)
+async def process_message(
+    request: Request, inbox: Inbox, port: Port, caller: Caller = permit("submit:advice-submitted")
+) -> JSONResponse:
+    advice, _, result = await _accept_advice(request, inbox, port, caller)
     response_id = str(uuid.uuid5(_IDS, f"response:{result.event_id}"))
     header = {
         "resourceType": "MessageHeader",
@@ -374,8 +376,10 @@ async def process_message(request: Request, caller: Caller = permit("submit:advi
 
 @router.post("/Bundle", summary="Create a message Bundle carrying health advice")
 @_guarded
-async def create_bundle(request: Request, caller: Caller = permit("submit:advice-submitted")) -> JSONResponse:
-    advice, _, result = await _accept_advice(request, caller)
+async def create_bundle(
+    request: Request, inbox: Inbox, port: Port, caller: Caller = permit("submit:advice-submitted")
+) -> JSONResponse:
+    advice, _, result = await _accept_advice(request, inbox, port, caller)
     outcome = {
         "resourceType": "OperationOutcome",
         "issue": [

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.access import Reader, current_caller, permit, reads
+from hub.http.state import State
 from hub.transitions import measures
 
 router = APIRouter(tags=["dashboard"])
@@ -49,10 +50,10 @@ for _name in ASSETS:
 
 
 @router.get("/ops/dashboard", tags=["operations"])
-async def dashboard_data(request: Request, reader: Reader = reads("ops:read")) -> Any:
+async def dashboard_data(state: State, reader: Reader = reads("ops:read")) -> Any:
     """Everything the dashboard shows, masked for the caller."""
     caller = reader.caller
-    store = request.app.state.hub.store
+    store = state.store
     return await reader.show(
         {
             "role": ", ".join(caller.roles) or caller.kind,

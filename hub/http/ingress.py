@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from adapters.access import Caller, permit, refuse, refuse_foreign_claims
-from adapters.common import EventPort, Submission
+from adapters.common import Submission
+from adapters.http import Port
 from hub.http.errors import problem
 from schemas.envelope import EventRejected, decode
 from schemas.events import EVENTS_BY_TYPE
@@ -49,7 +50,7 @@ def complete_envelope(doc: dict[str, Any], default_source: str) -> dict[str, Any
         422: {"description": "the event is invalid; the body names the field and the rule"},
     },
 )
-async def submit_event(request: Request, caller: Caller = permit()) -> JSONResponse:
+async def submit_event(request: Request, port: Port, caller: Caller = permit()) -> JSONResponse:
     """The event's ``source`` is the caller's organisation: omit it, or send exactly that."""
     body = await request.body()
     if len(body) > MAX_BODY:
@@ -80,7 +81,6 @@ async def submit_event(request: Request, caller: Caller = permit()) -> JSONRespo
         causation_id=envelope.causationid,
         time=envelope.time,
     )
-    port: EventPort = request.app.state.event_port
     [result] = await port.submit_many([submission])
     if result.outcome == "rejected":
         return problem(result.status, result.message, field=result.field, rule=result.rule)

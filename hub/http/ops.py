@@ -14,21 +14,16 @@ from pydantic import BaseModel, Field
 from adapters.access import Caller, Reader, permit, reads
 from hub import dlq
 from hub.clocks import Clock, case_clocks, timeliness
-from hub.http.state import HubState
+from hub.http.state import State
 from hub.settings import StatutoryRules
 from hub.transitions import measures
 
 router = APIRouter(prefix="/ops", tags=["operations"])
 
 
-def _state(request: Request) -> HubState:
-    state: HubState = request.app.state.hub
-    return state
-
-
 @router.get("/cases/{case_id}/trace")
-async def trace_case(case_id: str, request: Request, reader: Reader = reads("ops:read")) -> Any:
-    trace = await _state(request).store.trace(case_id)
+async def trace_case(case_id: str, state: State, reader: Reader = reads("ops:read")) -> Any:
+    trace = await state.store.trace(case_id)
     if trace["case"] is None and not trace["dead_letters"]:
         raise HTTPException(404, f"no case {case_id!r} is known to the hub")
     return await reader.show(trace)
@@ -36,9 +31,9 @@ async def trace_case(case_id: str, request: Request, reader: Reader = reads("ops
 
 @router.get("/dead-letters")
 async def list_dead_letters(
-    request: Request, case_id: str | None = None, pending: bool = False, reader: Reader = reads("ops:read")
+    state: State, case_id: str | None = None, pending: bool = False, reader: Reader = reads("ops:read")
 ) -> Any:
-    return await reader.show(await _state(request).store.dead_letters(case_id, pending_only=pending))
+    return await reader.show(await state.store.dead_letters(case_id, pending_only=pending))
 
 
 class RedriveRequest(BaseModel):
@@ -52,10 +47,9 @@ class RedriveRequest(BaseModel):
 
 @router.post("/dead-letters/redrive")
 async def redrive_dead_letters(
-    body: RedriveRequest, request: Request, caller: Caller = permit("ops:operate")
+    body: RedriveRequest, state: State, caller: Caller = permit("ops:operate")
 ) -> dict[str, Any]:
     """Audited under the caller's identity from its credential: the signed-in person, or the client."""
-    state = _state(request)
     audits = await dlq.redrive(
         bootstrap_servers=state.bootstrap_servers,
         names=state.names,
@@ -70,9 +64,8 @@ async def redrive_dead_letters(
 
 
 @router.get("/cases/{case_id}/clocks")
-async def case_clock_status(case_id: str, request: Request, reader: Reader = reads("ops:read")) -> Any:
+async def case_clock_status(case_id: str, state: State, reader: Reader = reads("ops:read")) -> Any:
     """Every statutory clock of one case with its state today."""
-    state = _state(request)
     contexts = await state.store.case_contexts([case_id])
     if case_id not in contexts:
         raise HTTPException(404, f"no case {case_id!r} is known to the hub")
@@ -82,14 +75,13 @@ async def case_clock_status(case_id: str, request: Request, reader: Reader = rea
 
 @router.get("/clocks")
 async def clocks_by_organisation(
-    request: Request,
+    state: State,
     agency: str | None = None,
     organisation: str | None = None,
     state_filter: str | None = None,
     reader: Reader = reads("ops:read"),
 ) -> Any:
     """Clocks across open cases, e.g. every overdue advice request of one NHS provider."""
-    state = _state(request)
     today = state.today()
     out = []
     ids = await state.store.open_case_ids()
@@ -114,15 +106,14 @@ async def sweep_clocks(request: Request) -> dict[str, Any]:
 
 @router.get("/alerts")
 async def list_alerts(
-    request: Request, agency: str | None = None, case_id: str | None = None, reader: Reader = reads("ops:read")
+    state: State, agency: str | None = None, case_id: str | None = None, reader: Reader = reads("ops:read")
 ) -> Any:
-    return await reader.show(await _state(request).store.alerts(agency, case_id))
+    return await reader.show(await state.store.alerts(agency, case_id))
 
 
 @router.get("/timeliness")
-async def timeliness_figure(request: Request, la_code: str | None = None, _: Reader = reads("ops:read")) -> Any:
+async def timeliness_figure(state: State, la_code: str | None = None, _: Reader = reads("ops:read")) -> Any:
     """The DfE headline: new plans issued within 20 weeks, excluding cases with exceptions."""
-    state = _state(request)
     rows = await state.store.cases_rows(la_code)
     contexts = await state.store.case_contexts([r["case_id"] for r in rows])
     return {"la_code": la_code, **timeliness(list(contexts.values()), state.rules)}
@@ -146,19 +137,19 @@ def _clock_json(clock: Clock, today: date, rules: StatutoryRules) -> dict[str, A
 
 
 @router.get("/transitions/measures")
-async def transition_measures(request: Request, _: Reader = reads("ops:read")) -> dict[str, Any]:
+async def transition_measures(state: State, _: Reader = reads("ops:read")) -> dict[str, Any]:
     """Per LA: assessments reused, assessments re-done, median days from referral to adult decision."""
-    return measures(await _state(request).store.referral_sources())
+    return measures(await state.store.referral_sources())
 
 
 @router.get("/referrals/{referral_id}")
-async def referral(referral_id: str, request: Request, reader: Reader = reads("ops:read")) -> Any:
-    found = await _state(request).store.referral_contexts([referral_id])
+async def referral(referral_id: str, state: State, reader: Reader = reads("ops:read")) -> Any:
+    found = await state.store.referral_contexts([referral_id])
     if referral_id not in found:
         raise HTTPException(404, f"no transition referral {referral_id!r}")
     return await reader.show(found[referral_id])
 
 
 @router.get("/stats")
-async def stats(request: Request, _: Reader = reads("ops:read")) -> dict[str, int]:
-    return await _state(request).store.counts()
+async def stats(state: State, _: Reader = reads("ops:read")) -> dict[str, int]:
+    return await state.store.counts()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
 
 from hub.delivery import Producer, TopicNames
 from hub.scheduler import london_today
@@ -23,3 +25,12 @@ class HubState:
     rules: StatutoryRules = field(default_factory=StatutoryRules)
     today: Callable[[], date] = london_today
     asyncapi: Any = None
+
+
+def _hub_state(request: Request) -> HubState:
+    state: HubState = request.app.state.hub
+    return state
+
+
+State = Annotated[HubState, Depends(_hub_state)]
+"""What the operations routes share, as a route parameter."""
