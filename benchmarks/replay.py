@@ -29,7 +29,7 @@ from benchmarks.common import (
     produce,
     quiet_logging,
 )
-from hub.delivery import TopicNames
+from hub.publisher import TopicNames
 from hub.rebuild import rebuild
 from hub.service import ensure_topics
 from hub.settings import Settings

@@ -12,9 +12,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from hub.delivery import TopicNames
 from hub.devtools import kafka_local
 from hub.logging import configure_logging
+from hub.publisher import EventPublisher, TopicNames
 from hub.settings import Settings, get_settings
 
 app = typer.Typer(help="EHC integration hub", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -272,7 +272,7 @@ def send(path: Annotated[str, typer.Argument(help="a CloudEvent JSON file, or - 
     """Validate one canonical event and publish it to its topic."""
     from hub.http.ingress import complete_envelope
     from hub.runtime import AioKafkaProducerAdapter
-    from schemas.envelope import EventRejected, decode, encode
+    from schemas.envelope import EventRejected, decode
 
     text = sys.stdin.read() if path == "-" else Path(path).read_text()
     settings = get_settings()
@@ -290,12 +290,7 @@ def send(path: Annotated[str, typer.Argument(help="a CloudEvent JSON file, or - 
         producer = AioKafkaProducerAdapter(_bootstrap(settings), settings)
         await producer.start()
         try:
-            topic = TopicNames(settings.topic_prefix).physical(event.topic)
-            return await (
-                await producer.send(
-                    topic, encode(envelope), event.key().encode(), [("content-type", b"application/cloudevents+json")]
-                )
-            )
+            return await (await EventPublisher(producer, TopicNames(settings.topic_prefix)).event(event, envelope))
         finally:
             await producer.stop()
 

@@ -26,42 +26,24 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from hub import records as h
 from hub.identity import identifiers, persons_in
 from hub.logging import bind_message_context, get_logger
+from hub.publisher import EventPublisher, Producer, TopicNames
 from hub.records import Origin, Record, now_utc
 from hub.routing import IdentityContext, OutboundRecord, RoutingResult, route
 from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.topics import DLQ_TOPIC, retry_topic
 from hub.workflow import RuleViolation
-from schemas.envelope import Envelope, EventRejected, decode, encode
+from schemas.envelope import Envelope, EventRejected, decode
 from schemas.events import Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
 
 log = get_logger("hub.delivery")
 
 StageHook = Callable[[str, Envelope], Awaitable[None] | None]
-
-
-class Producer(Protocol):
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> Awaitable[Any]: ...
-
-
-@dataclass(frozen=True)
-class TopicNames:
-    """Maps the catalogue's logical names to the cluster's names (a prefix isolates tenants and tests)."""
-
-    prefix: str = ""
-
-    def physical(self, logical: str) -> str:
-        return f"{self.prefix}{logical}"
-
-    def logical(self, physical: str) -> str:
-        return physical.removeprefix(self.prefix)
 
 
 @dataclass
@@ -89,6 +71,7 @@ class DeliveryCore:
         self.store = store
         self.producer = producer
         self.names = names
+        self.publisher = EventPublisher(producer, names)
         self.retry_delays = list(retry_delays)
         self.hub_source = hub_source
         self.stage_hook = stage_hook
@@ -208,12 +191,7 @@ class DeliveryCore:
         return [a for a in results if a is not None]
 
     async def _send(self, o: OutboundRecord) -> Awaitable[Any]:
-        return await self.producer.send(
-            self.names.physical(o.topic),
-            encode(o.envelope),
-            o.key.encode(),
-            [("content-type", b"application/cloudevents+json"), *o.headers],
-        )
+        return await self.publisher.envelope(o.topic, o.envelope, o.key, o.headers)
 
     async def _hook(self, stage: str, envelope: Envelope) -> None:
         if self.stage_hook is not None:
@@ -233,9 +211,7 @@ class DeliveryCore:
             *_context_headers(a.origin, stage, exc, attempts, first),
             (h.H_NOT_BEFORE, str(int((time.time() + delay) * 1000)).encode()),
         ]
-        await (
-            await self.producer.send(self.names.physical(retry_topic(attempts)), a.record.value, a.record.key, headers)
-        )
+        await (await self.publisher.copy(retry_topic(attempts), a.record.value, a.record.key, headers))
         log.warning("event scheduled for retry", stage=stage, attempt=attempts, delay_s=delay, error=type(exc).__name__)
 
     async def _dead_letter(
@@ -262,9 +238,10 @@ class DeliveryCore:
             headers.append((h.H_FIELD, field.encode()))
         ids = _identify(record, event)
         headers.extend((name, value.encode()) for name, value in ids.items() if value)
-        dlq = self.names.physical(DLQ_TOPIC)
-        meta = await (await self.producer.send(dlq, record.value, record.key, headers))
-        stored = Record(dlq, meta.partition, meta.offset, record.key, record.value, tuple(headers))
+        meta = await (await self.publisher.copy(DLQ_TOPIC, record.value, record.key, headers))
+        stored = Record(
+            self.names.physical(DLQ_TOPIC), meta.partition, meta.offset, record.key, record.value, tuple(headers)
+        )
         await self.store.record_dead_letter(dead_letter_row(stored))
         self.dead_lettered += 1
         log.error(

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.delivery import Producer, TopicNames, dead_letter_row
+from hub.delivery import dead_letter_row
 from hub.ids import derived_id
 from hub.kafka_io import read_topic
+from hub.publisher import EventPublisher, Producer, TopicNames
 from hub.records import Record, lineage_header
 from hub.store import Store
 from hub.topics import DLQ_TOPIC, OPS_AUDIT_TOPIC
@@ -70,6 +71,7 @@ async def redrive(
     client_config: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Send the selected dead letters back to their original topics; returns one audit row each."""
+    publisher = EventPublisher(producer, names)
     counts = {row["dlq_id"]: row["redrive_count"] for row in await store.dead_letters()}
     done: list[dict[str, Any]] = []
     for record in await dead_letter_records(bootstrap_servers, names, **(client_config or {})):
@@ -92,7 +94,7 @@ async def redrive(
             at=at.isoformat(),
         )
         headers = [*record.business_headers(), lineage]
-        await (await producer.send(row["original_topic"], record.value, record.key, headers))
+        await (await publisher.copy(names.logical(row["original_topic"]), record.value, record.key, headers))
         audit = {
             "audit_id": redrive_id,
             "action": "redrive",
@@ -108,14 +110,7 @@ async def redrive(
                 "reason": reason,
             },
         }
-        await (
-            await producer.send(
-                names.physical(OPS_AUDIT_TOPIC),
-                json.dumps(audit, default=str).encode(),
-                redrive_id.encode(),
-                [("content-type", b"application/json")],
-            )
-        )
+        await (await publisher.document(OPS_AUDIT_TOPIC, redrive_id, audit))
         await store.record_ops_audit(audit)
         done.append(audit)
     return done

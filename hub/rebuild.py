@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hub.delivery import Accepted, TopicNames, case_of, dead_letter_row, load_contexts, waves_by_case
+from hub.delivery import Accepted, case_of, dead_letter_row, load_contexts, waves_by_case
 from hub.dlq import audit_row_from_record
 from hub.kafka_io import read_topic
+from hub.publisher import TopicNames
 from hub.records import H_LINEAGE, Origin
 from hub.routing import alert_row, route
 from hub.settings import StatutoryRules

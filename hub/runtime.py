@@ -22,8 +22,9 @@ from faststream.specification import AsyncAPI
 from adapters.adult_social_care.delivery import AdultSocialCareDispatcher
 from adapters.nhs_fhir.push import FhirPushDispatcher
 from adapters.webhooks import PermanentDeliveryError, WebhookDispatcher
-from hub.delivery import DeliveryCore, StageHook, TopicNames
+from hub.delivery import DeliveryCore, StageHook
 from hub.logging import get_logger
+from hub.publisher import TopicNames
 from hub.records import Record
 from hub.scheduler import ClockWatcher, london_today
 from hub.settings import Settings, public_url

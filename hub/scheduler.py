@@ -13,16 +13,16 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from hub.clocks import Clock, case_clocks
-from hub.delivery import Producer, TopicNames
 from hub.ids import derived_id
 from hub.logging import get_logger
+from hub.publisher import EventPublisher, Producer, TopicNames
 from hub.routing import alert_row
 from hub.settings import StatutoryRules, TransitionRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, outbound_topic
 from hub.transitions import continuity_alerts, may_need_referral, plan_referrals
 from schemas.common import Agency, OrganisationRef
-from schemas.envelope import encode, envelope_for
+from schemas.envelope import envelope_for
 from schemas.events import AlertRaised
 
 log = get_logger("hub.scheduler")
@@ -88,6 +88,7 @@ class ClockWatcher:
         self.store = store
         self.producer = producer
         self.names = names
+        self.publisher = EventPublisher(producer, names)
         self.rules = rules
         self.hub_source = hub_source
         self.today = today
@@ -124,14 +125,7 @@ class ClockWatcher:
         )
         for referral in plan_referrals(sources, today, self.transition_rules):
             env = envelope_for(referral, source=self.hub_source, event_id=referral.referral_id)
-            await (
-                await self.producer.send(
-                    self.names.physical(referral.topic),
-                    encode(env),
-                    referral.key().encode(),
-                    [("content-type", b"application/cloudevents+json")],
-                )
-            )
+            await (await self.publisher.event(referral, env))
             log.info(
                 "transition referral issued",
                 referral_id=referral.referral_id,
@@ -147,15 +141,13 @@ class ClockWatcher:
 
     async def _publish(self, alert: AlertRaised, today: date) -> None:
         env = envelope_for(alert, source=self.hub_source, event_id=alert.alert_id)
-        headers = [("content-type", b"application/cloudevents+json"), ("hub-raised-on", today.isoformat().encode())]
+        headers = [("hub-raised-on", today.isoformat().encode())]
         targets = [ALERTS_TOPIC]
         if alert.organisation is not None:  # visible to the agency whose clock it is, as well as ops
             targets.append(outbound_topic(alert.organisation.agency))
         for topic in targets:
             extra = [("hub-recipient-org", alert.organisation.code.encode())] if alert.organisation else []
-            await (
-                await self.producer.send(self.names.physical(topic), encode(env), alert.key().encode(), headers + extra)
-            )
+            await (await self.publisher.envelope(topic, env, alert.key(), headers + extra))
 
     async def run_forever(self, interval_seconds: float) -> None:
         """Sweep periodically while holding the leader lock (PostgreSQL); other instances stand by."""

@@ -12,11 +12,12 @@ from typing import Any
 
 from adapters.common import Submission, SubmitResult
 from hub.authority import refusal
-from hub.delivery import Producer, TopicNames, case_of, load_contexts
+from hub.delivery import case_of, load_contexts
+from hub.publisher import EventPublisher, Producer, TopicNames
 from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.workflow import RuleViolation, evaluate
-from schemas.envelope import encode, envelope_for
+from schemas.envelope import envelope_for
 
 STATUS_FOR_RULE = {
     "known-case": 404,
@@ -34,8 +35,7 @@ SUBMIT_PART = 5000
 class HubEventPort:
     def __init__(self, store: Store, producer: Producer, names: TopicNames, rules: StatutoryRules) -> None:
         self.store = store
-        self.producer = producer
-        self.names = names
+        self.publisher = EventPublisher(producer, names)
         self.rules = rules
 
     async def submit_many(self, submissions: list[Submission]) -> list[SubmitResult]:
@@ -90,14 +90,7 @@ class HubEventPort:
                 outcome = None
             if outcome is not None and case_id:
                 _absorb(contexts, case_id, sub, outcome)
-            sends.append(
-                await self.producer.send(
-                    self.names.physical(sub.event.topic),
-                    encode(env),
-                    sub.event.key().encode(),
-                    [("content-type", b"application/cloudevents+json")],
-                )
-            )
+            sends.append(await self.publisher.event(sub.event, env))
             results.append(SubmitResult("accepted", env.id))
         await asyncio.gather(*sends)
         return results

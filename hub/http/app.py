@@ -6,7 +6,6 @@ and a test walks the OpenAPI document to prove no operation was left open."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +35,7 @@ from hub.http import dashboard, errors, ingress, ops, signin
 from hub.http.hygiene import hygiene
 from hub.http.state import HubState
 from hub.pseudonyms import set_key
+from hub.publisher import EventPublisher
 from hub.runtime import HubRuntime, kafka_client_config
 from hub.settings import AuthSettings
 from hub.submit import HubAdviceInbox
@@ -178,15 +178,11 @@ def build_authenticator(auth: AuthSettings, runtime: HubRuntime) -> HubAuthentic
         else None
     )
 
+    publisher = EventPublisher(runtime.producer, runtime.names)
+
     async def audit(record: dict[str, Any]) -> None:
         """Reads of personal data go where redrives go: the operator audit topic, then the store."""
-        topic = runtime.names.physical(OPS_AUDIT_TOPIC)
-        value = json.dumps(record, default=str).encode()
-        await (
-            await runtime.producer.send(
-                topic, value, record["audit_id"].encode(), [("content-type", b"application/json")]
-            )
-        )
+        await (await publisher.document(OPS_AUDIT_TOPIC, record["audit_id"], record))
         await runtime.store.record_ops_audit(record)
 
     limiter = RateLimiter(auth.rate_limit_per_minute, auth.rate_limit_burst, auth.max_rate_limited_clients)

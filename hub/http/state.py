@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from hub.delivery import Producer, TopicNames
+from hub.publisher import Producer, TopicNames
 from hub.scheduler import london_today
 from hub.settings import StatutoryRules
 from hub.store import Store
