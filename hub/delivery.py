@@ -20,23 +20,17 @@ committed, and the batch is read again.
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from hub import records as h
+from hub.failures import FailurePath
 from hub.identity import identifiers, persons_in
 from hub.logging import bind_message_context, get_logger
 from hub.publisher import EventPublisher, Producer, TopicNames
-from hub.records import Origin, Record, now_utc
-from hub.routing import IdentityContext, OutboundRecord, RoutingResult, route
+from hub.records import Accepted, Origin, Record
+from hub.routing import IdentityContext, OutboundRecord, Router
 from hub.settings import StatutoryRules
 from hub.store import Store
-from hub.topics import DLQ_TOPIC, retry_topic
 from hub.workflow import RuleViolation
 from schemas.envelope import Envelope, EventRejected, decode
 from schemas.events import Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
@@ -44,15 +38,6 @@ from schemas.events import Event, TransitionReferralAcknowledged, TreatAsAdultAs
 log = get_logger("hub.delivery")
 
 StageHook = Callable[[str, Envelope], Awaitable[None] | None]
-
-
-@dataclass
-class Accepted:
-    record: Record
-    origin: Origin
-    envelope: Envelope
-    event: Event
-    routing: RoutingResult | None = None
 
 
 class DeliveryCore:
@@ -72,11 +57,17 @@ class DeliveryCore:
         self.producer = producer
         self.names = names
         self.publisher = EventPublisher(producer, names)
-        self.retry_delays = list(retry_delays)
+        self.router = Router(hub_source, self.rules, names)
+        self.failures = FailurePath(store, self.publisher, names, retry_delays)
         self.hub_source = hub_source
         self.stage_hook = stage_hook
         self.processed = 0
-        self.dead_lettered = 0
+
+    @property
+    def dead_lettered(self) -> int:
+        return self.failures.dead_lettered
+
+    due_time = staticmethod(FailurePath.due_time)
 
     async def handle_batch(self, batch: Sequence[Record]) -> None:
         accepted: list[Accepted] = []
@@ -85,7 +76,7 @@ class DeliveryCore:
             try:
                 envelope, event = decode(record.value)
             except EventRejected as exc:
-                await self._dead_letter(record, origin, "validate", exc, rule=exc.rule, field=exc.field)
+                await self.failures.dead_letter(record, origin, "validate", exc, rule=exc.rule, field=exc.field)
                 continue
             accepted.append(Accepted(record, origin, envelope, event))
         if not accepted:
@@ -113,24 +104,17 @@ class DeliveryCore:
             )
             try:
                 await self._hook("route", a.envelope)
-                a.routing = route(
-                    a.envelope,
-                    a.event,
-                    topic=self.names.logical(a.origin.topic),
-                    hub_source=self.hub_source,
-                    lineage=a.record.header(h.H_LINEAGE),
-                    context=contexts.get(case_of(a.event) or ""),
-                    rules=self.rules,
-                    identity=identity,
-                )
+                a.routing = self.router.route(a, contexts.get(case_of(a.event) or ""), identity)
                 routed.append(a)
             except RuleViolation as exc:
                 if exc.retryable:
-                    await self._retry_or_dead_letter(a, "rules", exc)
+                    await self.failures.retry_or_dead_letter(a, "rules", exc)
                 else:
-                    await self._dead_letter(a.record, a.origin, "rules", exc, rule=exc.rule, field=exc.field, event=a)
+                    await self.failures.dead_letter(
+                        a.record, a.origin, "rules", exc, rule=exc.rule, field=exc.field, event=a
+                    )
             except Exception as exc:
-                await self._retry_or_dead_letter(a, "route", exc)
+                await self.failures.retry_or_dead_letter(a, "route", exc)
 
         sent = await self._send_all(routed)
         if not sent:
@@ -150,7 +134,7 @@ class DeliveryCore:
             if published is None:  # the store failed before the acknowledgements were read
                 published = await self._acknowledged(sent)
             for a in published:
-                await self._retry_or_dead_letter(a, "store", exc)
+                await self.failures.retry_or_dead_letter(a, "store", exc)
             return
         self.processed += applied
         for a in published or ():
@@ -173,7 +157,7 @@ class DeliveryCore:
                 assert a.routing is not None
                 sent.append((a, [await self._send(o) for o in a.routing.records]))
             except Exception as exc:
-                await self._retry_or_dead_letter(a, "publish", exc)
+                await self.failures.retry_or_dead_letter(a, "publish", exc)
         return sent
 
     async def _acknowledged(self, sent: list[tuple[Accepted, list[Awaitable[Any]]]]) -> list[Accepted]:
@@ -184,7 +168,7 @@ class DeliveryCore:
                 await asyncio.gather(*futures)
                 return a
             except Exception as exc:
-                await self._retry_or_dead_letter(a, "publish", exc)
+                await self.failures.retry_or_dead_letter(a, "publish", exc)
                 return None
 
         results = await asyncio.gather(*(acked(a, futures) for a, futures in sent))
@@ -198,66 +182,6 @@ class DeliveryCore:
             result = self.stage_hook(stage, envelope)
             if result is not None:
                 await result
-
-    async def _retry_or_dead_letter(self, a: Accepted, stage: str, exc: Exception) -> None:
-        attempts = a.origin.attempts + 1
-        first = a.origin.first_failure or now_utc()
-        if attempts > len(self.retry_delays):
-            await self._dead_letter(a.record, a.origin, stage, exc, event=a)
-            return
-        delay = self.retry_delays[attempts - 1]
-        headers = [
-            *a.record.business_headers(),
-            *_context_headers(a.origin, stage, exc, attempts, first),
-            (h.H_NOT_BEFORE, str(int((time.time() + delay) * 1000)).encode()),
-        ]
-        await (await self.publisher.copy(retry_topic(attempts), a.record.value, a.record.key, headers))
-        log.warning("event scheduled for retry", stage=stage, attempt=attempts, delay_s=delay, error=type(exc).__name__)
-
-    async def _dead_letter(
-        self,
-        record: Record,
-        origin: Origin,
-        stage: str,
-        exc: Exception,
-        *,
-        rule: str | None = None,
-        field: str | None = None,
-        event: Accepted | None = None,
-    ) -> None:
-        attempts = origin.attempts + 1
-        rule = rule or getattr(exc, "rule", None)
-        field = field or getattr(exc, "field", None)
-        headers = [
-            *record.business_headers(),
-            *_context_headers(origin, stage, exc, attempts, origin.first_failure or now_utc()),
-        ]
-        if rule:
-            headers.append((h.H_RULE, rule.encode()))
-        if field:
-            headers.append((h.H_FIELD, field.encode()))
-        ids = _identify(record, event)
-        headers.extend((name, value.encode()) for name, value in ids.items() if value)
-        meta = await (await self.publisher.copy(DLQ_TOPIC, record.value, record.key, headers))
-        stored = Record(
-            self.names.physical(DLQ_TOPIC), meta.partition, meta.offset, record.key, record.value, tuple(headers)
-        )
-        await self.store.record_dead_letter(dead_letter_row(stored))
-        self.dead_lettered += 1
-        log.error(
-            "record dead-lettered",
-            stage=stage,
-            error=type(exc).__name__,
-            rule=rule,
-            field=field,
-            original_topic=origin.topic,
-            original_partition=origin.partition,
-            original_offset=origin.offset,
-        )
-
-    def due_time(self, record: Record) -> float:
-        not_before = record.header(h.H_NOT_BEFORE)
-        return int(not_before) / 1000 if not_before else 0.0
 
 
 REFERRAL_CONTEXT = "referral:"
@@ -297,75 +221,3 @@ def waves_by_case(items: Sequence[Accepted]) -> list[list[Accepted]]:
             waves.append([])
         waves[level].append(a)
     return waves
-
-
-def _context_headers(
-    origin: Origin, stage: str, exc: Exception, attempts: int, first: datetime
-) -> list[tuple[str, bytes]]:
-    message = exc.reason if isinstance(exc, EventRejected) else str(exc)
-    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=8))
-    return [
-        (h.H_TOPIC, origin.topic.encode()),
-        (h.H_PARTITION, str(origin.partition).encode()),
-        (h.H_OFFSET, str(origin.offset).encode()),
-        (h.H_CONNECTOR, b"ehc-hub"),
-        (h.H_STAGE, stage.encode()),
-        (h.H_CLASS, b"hub.delivery.DeliveryCore"),
-        (h.H_EXC_CLASS, f"{type(exc).__module__}.{type(exc).__qualname__}".encode()),
-        (h.H_EXC_MESSAGE, message.encode()[:4000]),
-        (h.H_EXC_STACK, stack.encode()[:8000]),
-        (h.H_ATTEMPTS, str(attempts).encode()),
-        (h.H_FIRST_FAILURE, first.isoformat().encode()),
-    ]
-
-
-def _identify(record: Record, event: Accepted | None) -> dict[str, str | None]:
-    """Event id, type and case of a failed record, as far as they can be read, for the dead-letter index."""
-    if event is not None:
-        return {
-            h.H_EVENT_ID: event.envelope.id,
-            h.H_EVENT_TYPE: event.envelope.type,
-            h.H_CASE_ID: str(getattr(event.event, "case_id", None) or event.envelope.subject or "") or None,
-        }
-    try:
-        doc = json.loads(record.value or b"")
-    except ValueError:
-        return {}
-    if not isinstance(doc, dict):
-        return {}
-    data = doc.get("data")
-    case_id = (data.get("case_id") if isinstance(data, dict) else None) or doc.get("subject")
-    return {
-        h.H_EVENT_ID: _short_str(doc.get("id")),
-        h.H_EVENT_TYPE: _short_str(doc.get("type")),
-        h.H_CASE_ID: _short_str(case_id),
-    }
-
-
-def _short_str(value: object) -> str | None:
-    return value[:128] if isinstance(value, str) and value else None
-
-
-def dead_letter_row(record: Record) -> dict[str, Any]:
-    """The store's index row for one dead-letter record, read from its headers alone (so it rebuilds)."""
-    first = record.header(h.H_FIRST_FAILURE)
-    return {
-        "dlq_id": f"{record.partition}-{record.offset}",
-        "dlq_partition": record.partition,
-        "dlq_offset": record.offset,
-        "original_topic": record.header(h.H_TOPIC) or "",
-        "original_partition": int(record.header(h.H_PARTITION) or -1),
-        "original_offset": int(record.header(h.H_OFFSET) or -1),
-        "stage": record.header(h.H_STAGE) or "",
-        "exception_class": record.header(h.H_EXC_CLASS) or "",
-        "exception_message": record.header(h.H_EXC_MESSAGE) or "",
-        "attempts": int(record.header(h.H_ATTEMPTS) or 1),
-        "first_failure": datetime.fromisoformat(first) if first else now_utc(),
-        "event_id": record.header(h.H_EVENT_ID),
-        "event_type": record.header(h.H_EVENT_TYPE),
-        "case_id": record.header(h.H_CASE_ID),
-        "redrive_count": 0,
-    }
-
-
-__all__ = ["DeliveryCore", "TopicNames", "dead_letter_row"]

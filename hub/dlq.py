@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.delivery import dead_letter_row
+from hub.failures import dead_letter_row
 from hub.ids import derived_id
 from hub.kafka_io import read_topic
 from hub.publisher import EventPublisher, Producer, TopicNames

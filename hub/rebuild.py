@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hub.delivery import Accepted, case_of, dead_letter_row, load_contexts, waves_by_case
+from hub.delivery import case_of, load_contexts, waves_by_case
 from hub.dlq import audit_row_from_record
+from hub.failures import dead_letter_row
 from hub.kafka_io import read_topic
 from hub.publisher import TopicNames
-from hub.records import H_LINEAGE, Origin
-from hub.routing import alert_row, route
+from hub.records import Accepted, Origin
+from hub.routing import Router, alert_row
 from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, DLQ_TOPIC, OPS_AUDIT_TOPIC
@@ -21,9 +22,7 @@ from schemas.events import INBOUND_EVENTS, AlertRaised
 BATCH = 2000
 
 
-async def _replay(
-    store: Store, chunk: list[Accepted], names: TopicNames, hub_source: str, rules: StatutoryRules
-) -> None:
+async def _replay(store: Store, chunk: list[Accepted], router: Router) -> None:
     """Apply events as live processing did: each judged against its case, rule-breakers skipped
     (live processing dead-lettered them, and only a redriven copy counts)."""
     done = await store.processed_ids([a.envelope.id for a in chunk])
@@ -32,17 +31,7 @@ async def _replay(
         effects = []
         for a in wave:
             try:
-                result = route(
-                    a.envelope,
-                    a.event,
-                    topic=names.logical(a.record.topic),
-                    hub_source=hub_source,
-                    lineage=a.record.header(H_LINEAGE),
-                    context=contexts.get(case_of(a.event) or ""),
-                    rules=rules,
-                    identity=identity,
-                    with_records=False,
-                )
+                result = router.route(a, contexts.get(case_of(a.event) or ""), identity, with_records=False)
             except RuleViolation:
                 continue
             effects.append(result.effect)
@@ -62,7 +51,7 @@ async def rebuild(
     Dead letters are read first: a record that was dead-lettered is skipped where it first
     arrived, because live processing never applied it (only a redriven copy, if any, counts).
     """
-    rules = rules or StatutoryRules()
+    router = Router(hub_source, rules or StatutoryRules(), names)
     await store.drop_schema()
     await store.create_schema()
     dead: set[tuple[str, int, int]] = set()
@@ -83,9 +72,9 @@ async def rebuild(
                 continue
             chunk.append(Accepted(record, Origin.of(record), envelope, event))
             if len(chunk) >= BATCH:
-                await _replay(store, chunk, names, hub_source, rules)
+                await _replay(store, chunk, router)
                 chunk = []
-        await _replay(store, chunk, names, hub_source, rules)
+        await _replay(store, chunk, router)
     async for record in read_topic(bootstrap_servers, names.physical(ALERTS_TOPIC), client_config=client_config):
         _, alert = decode(record.value)
         assert isinstance(alert, AlertRaised)

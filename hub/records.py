@@ -10,7 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from schemas.envelope import Envelope
+from schemas.events import Event
+
+if TYPE_CHECKING:
+    from hub.routing import RoutingResult
 
 ERR = "__connect.errors."
 H_TOPIC = ERR + "topic"
@@ -92,3 +98,14 @@ def now_utc() -> datetime:
 
 def lineage_header(**fields: Any) -> tuple[str, bytes]:
     return H_LINEAGE, json.dumps(fields, sort_keys=True, default=str).encode()
+
+
+@dataclass
+class Accepted:
+    """A record the hub could decode, with where it came from and, once routed, what it gives."""
+
+    record: Record
+    origin: Origin
+    envelope: Envelope
+    event: Event
+    routing: RoutingResult | None = None

@@ -14,6 +14,8 @@ from typing import Any
 from hub.identity import link, persons_in
 from hub.ids import derived_id
 from hub.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, minimise, shares_for
+from hub.publisher import TopicNames
+from hub.records import H_LINEAGE, Accepted
 from hub.settings import StatutoryRules
 from hub.store import CaseEffect, Delivery
 from hub.topics import outbound_topic
@@ -54,6 +56,36 @@ class OutboundRecord:
 class RoutingResult:
     records: list[OutboundRecord]
     effect: CaseEffect
+
+
+@dataclass(frozen=True)
+class Router:
+    """The routing rules bound once to what stays the same from event to event: the hub's own
+    source, the statutory rules and the topic names. Live processing and a rebuild route alike."""
+
+    hub_source: str
+    rules: StatutoryRules
+    names: TopicNames
+
+    def route(
+        self,
+        accepted: Accepted,
+        context: CaseContext | None,
+        identity: IdentityContext | None,
+        *,
+        with_records: bool = True,
+    ) -> RoutingResult:
+        return route(
+            accepted.envelope,
+            accepted.event,
+            topic=self.names.logical(accepted.origin.topic),
+            hub_source=self.hub_source,
+            lineage=accepted.record.header(H_LINEAGE),
+            context=context,
+            rules=self.rules,
+            identity=identity,
+            with_records=with_records,
+        )
 
 
 def route(
