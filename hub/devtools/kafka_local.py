@@ -263,7 +263,8 @@ def _node_properties(
     )
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs: an exited child not yet reaped (a zombie) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -280,7 +281,7 @@ def _pid_alive(pid: int) -> bool:
 def status(state_dir: Path | None = None) -> ClusterInfo | None:
     """The running cluster in this state directory, or None when no node is alive."""
     info = ClusterInfo.load(state_dir or default_state_dir())
-    if info is None or not any(_pid_alive(n.pid) for n in info.nodes):
+    if info is None or not any(pid_alive(n.pid) for n in info.nodes):
         return None
     return info
 
@@ -379,7 +380,7 @@ def wait_ready(info: ClusterInfo, timeout: float, state_dir: Path) -> None:
     last_error = ""
     while time.monotonic() < deadline:
         for n in info.nodes:
-            if not _pid_alive(n.pid):
+            if not pid_alive(n.pid):
                 log = (state_dir / f"node-{n.node_id}" / "broker.log").read_text(errors="replace")[-3000:]
                 raise LocalKafkaError(f"broker node {n.node_id} exited during start-up:\n{log}")
         try:
@@ -413,13 +414,13 @@ def metadata_brokers(bootstrap_servers: str, client_config: dict[str, Any] | Non
 
 def stop_node(node: NodeInfo, kill: bool = False, timeout: float = 30.0) -> None:
     """Stop one node: SIGTERM and wait for a clean shutdown, or SIGKILL for failure tests."""
-    if not _pid_alive(node.pid):
+    if not pid_alive(node.pid):
         return
     os.kill(node.pid, signal.SIGKILL if kill else signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _pid_alive(node.pid) and time.monotonic() < deadline:
+    while pid_alive(node.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _pid_alive(node.pid):
+    if pid_alive(node.pid):
         os.kill(node.pid, signal.SIGKILL)
 
 
@@ -428,7 +429,7 @@ def down(state_dir: Path | None = None) -> bool:
     info = ClusterInfo.load(state_dir or default_state_dir())
     if info is None:
         return False
-    alive = [n for n in info.nodes if _pid_alive(n.pid)]
+    alive = [n for n in info.nodes if pid_alive(n.pid)]
     # Signal every node before waiting: a KRaft quorum that loses members one at a time
     # makes the last controller wait for a quorum that will never come back.
     for node in alive:

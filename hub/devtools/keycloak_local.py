@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from hub.client_credentials import ClientCredentials
-from hub.devtools.kafka_local import LocalKafkaError, default_cache_dir, free_port, require_tools
+from hub.devtools.kafka_local import LocalKafkaError, default_cache_dir, free_port, pid_alive, require_tools
 
 KEYCLOAK_VERSION = "26.5.6"
 REALM = "ehc-hub"
@@ -95,11 +95,7 @@ def status(state_dir: Path | None = None) -> KeycloakInfo | None:
     if not path.exists():
         return None
     info = KeycloakInfo(**json.loads(path.read_text()))
-    try:
-        os.kill(info.pid, 0)
-    except OSError:
-        return None
-    return info
+    return info if pid_alive(info.pid) else None
 
 
 def up(
@@ -181,9 +177,7 @@ def _stop(pid: int, timeout: float = 30) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
+        if not pid_alive(pid):  # an exited child of this process stays a zombie: not alive
             return
         time.sleep(0.2)
     with contextlib.suppress(OSError):
