@@ -4,7 +4,9 @@ in the dashboard, and an audit record for every read of unmasked personal data."
 from __future__ import annotations
 
 import hashlib
+import secrets
 import ssl
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -23,6 +25,7 @@ from hub.settings import AuthSettings
 log = get_logger("hub.auth")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
+CALLER_KEY, CSRF_KEY = "caller", "csrf"  # in the signed session cookie
 AuditSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -64,7 +67,7 @@ class HubAuthenticator:
                 )
             return await self.from_token(token.strip(), via="bearer")
         session = request.scope.get("session") or {}
-        signed_in = session.get("caller")
+        signed_in = session.get(CALLER_KEY)
         if signed_in:
             return self._from_session(request, session, signed_in)
         chain = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
@@ -105,13 +108,25 @@ class HubAuthenticator:
             log.warning("token issuer unavailable", error=str(exc))
             raise HTTPException(503, "the token issuer cannot be reached", headers={"Retry-After": "5"}) from None
 
+    def open_session(self, session: dict[str, Any], caller: Caller) -> None:
+        """Sign a person in: what ``_from_session`` reads back on each request, and a new CSRF token."""
+        session.clear()
+        session[CALLER_KEY] = {
+            "subject": caller.subject,
+            "name": caller.name,
+            "roles": list(caller.roles),
+            "permissions": sorted(caller.permissions),
+            "expires_at": time.time() + self.auth.session_max_age_seconds,
+        }
+        session[CSRF_KEY] = secrets.token_urlsafe(32)
+
     def _from_session(self, request: Request, session: dict[str, Any], signed_in: dict[str, Any]) -> Caller:
-        if signed_in.get("expires_at", 0) < datetime.now(UTC).timestamp():
+        if signed_in.get("expires_at", 0) < time.time():
             session.clear()
             raise unauthorised("the sign-in has expired; sign in again at /auth/login")
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER)
-            if not sent or sent != session.get("csrf"):
+            if not sent or sent != session.get(CSRF_KEY):
                 raise HTTPException(403, "a signed-in change needs the X-CSRF-Token header from /auth/me")
             origin = request.headers.get("origin")
             if origin is not None and origin.rstrip("/") != str(request.base_url).rstrip("/"):

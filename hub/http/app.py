@@ -94,7 +94,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.middleware("http")(hygiene)
-    signin.install(app, auth, authenticator)
+    signin.install(app, auth)
     app.state.hub = HubState(
         store=runtime.store,
         producer=runtime.producer,

@@ -8,8 +8,6 @@ when the sign-in ends, and a CSRF token that every signed-in change must echo.
 
 from __future__ import annotations
 
-import secrets
-import time
 import warnings
 from typing import Any
 from urllib.parse import urlencode
@@ -24,13 +22,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from adapters.access import Caller, current_caller
-from hub.auth.authenticator import HubAuthenticator
+from hub.auth.authenticator import CSRF_KEY, HubAuthenticator
 from hub.settings import AuthSettings
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
 
 
-def install(app: Any, auth: AuthSettings, authenticator: HubAuthenticator) -> None:
+def install(app: Any, auth: AuthSettings) -> None:
     if auth.issuer is None:
         return
     oauth = OAuth()
@@ -42,23 +40,24 @@ def install(app: Any, auth: AuthSettings, authenticator: HubAuthenticator) -> No
         client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
     )
     app.state.oidc = oauth.create_client("hub")
-    app.state.signin_authenticator = authenticator
+
+
+def _oidc(request: Request) -> Any:
+    client = getattr(request.app.state, "oidc", None)
+    if client is None:
+        raise HTTPException(503, "sign-in is not configured: set HUB_AUTH__ISSUER")
+    return client
 
 
 @router.get("/login", summary="Start signing in (redirects to the identity provider)")
 async def login(request: Request) -> Any:
-    client = getattr(request.app.state, "oidc", None)
-    if client is None:
-        raise HTTPException(503, "sign-in is not configured: set HUB_AUTH__ISSUER")
-    return await client.authorize_redirect(request, str(request.url_for("signin_callback")))
+    return await _oidc(request).authorize_redirect(request, str(request.url_for("signin_callback")))
 
 
 @router.get("/callback", name="signin_callback", summary="Where the identity provider returns after sign-in")
 async def callback(request: Request) -> Any:
-    client = getattr(request.app.state, "oidc", None)
-    authenticator: HubAuthenticator | None = getattr(request.app.state, "signin_authenticator", None)
-    if client is None or authenticator is None:
-        raise HTTPException(503, "sign-in is not configured: set HUB_AUTH__ISSUER")
+    client = _oidc(request)
+    authenticator: HubAuthenticator = request.app.state.authenticator
     try:
         token = await client.authorize_access_token(request)
     except OAuthError as exc:
@@ -66,16 +65,7 @@ async def callback(request: Request) -> Any:
     caller = await authenticator.from_token(token["access_token"], via="session")
     if caller.kind != "person":
         raise HTTPException(403, "sign in as a person, not a system client")
-    expires_at = time.time() + authenticator.auth.session_max_age_seconds
-    request.session.clear()
-    request.session["caller"] = {
-        "subject": caller.subject,
-        "name": caller.name,
-        "roles": list(caller.roles),
-        "permissions": sorted(caller.permissions),
-        "expires_at": expires_at,
-    }
-    request.session["csrf"] = secrets.token_urlsafe(32)
+    authenticator.open_session(request.session, caller)
     return RedirectResponse("/", status_code=303)
 
 
@@ -88,16 +78,16 @@ async def me(request: Request, caller: Caller = Depends(current_caller)) -> dict
         "roles": list(caller.roles),
         "permissions": sorted(caller.permissions),
         "organisation": caller.organisation.source if caller.organisation else None,
-        "csrf_token": request.session.get("csrf") if caller.via == "session" else None,
+        "csrf_token": request.session.get(CSRF_KEY) if caller.via == "session" else None,
     }
 
 
 @router.post("/logout", summary="End the signed-in session (then end it at the issuer: end_session)")
 async def logout(request: Request, caller: Caller = Depends(current_caller)) -> dict[str, str | None]:
     request.session.clear()
-    authenticator: HubAuthenticator | None = getattr(request.app.state, "signin_authenticator", None)
+    authenticator: HubAuthenticator = request.app.state.authenticator
     end_session = None
-    if authenticator is not None and authenticator.verifier is not None:
+    if authenticator.verifier is not None:
         meta = await authenticator.verifier.metadata()
         if meta.end_session_endpoint:
             back = str(request.url_for("login"))
