@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from adapters.nhs_fhir.outcome import Issue, fhir_response, operation_outcome
+from hub.http.errors import problem
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = ("application/json",)
@@ -73,9 +76,5 @@ async def hygiene(request: Request, call_next: Callable[[Request], Awaitable[Res
 def _unsupported(path: str, declared: str, allowed: tuple[str, ...]) -> Response:
     message = f"content type {declared or '(none)'} is not accepted here; send {' or '.join(allowed)}"
     if path.startswith("/fhir/"):
-        outcome = {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "not-supported", "diagnostics": message}],
-        }
-        return JSONResponse(outcome, status_code=415, media_type="application/fhir+json")
-    return JSONResponse({"error": message, "field": None, "rule": "content-type"}, status_code=415)
+        return fhir_response(operation_outcome([Issue("not-supported", message)]), 415)
+    return problem(415, message, rule="content-type")
