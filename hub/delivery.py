@@ -58,7 +58,7 @@ class DeliveryCore:
         self.names = names
         self.publisher = EventPublisher(producer, names)
         self.router = Router(hub_source, self.rules, names)
-        self.failures = FailurePath(store, self.publisher, names, retry_delays)
+        self.failures = FailurePath(store, self.publisher, retry_delays)
         self.hub_source = hub_source
         self.stage_hook = stage_hook
         self.processed = 0

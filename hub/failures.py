@@ -18,7 +18,7 @@ from typing import Any
 
 from hub import records as h
 from hub.logging import get_logger
-from hub.publisher import EventPublisher, TopicNames
+from hub.publisher import EventPublisher
 from hub.records import Accepted, Origin, Record, now_utc
 from hub.store import Store
 from hub.topics import DLQ_TOPIC, retry_topic
@@ -28,10 +28,9 @@ log = get_logger("hub.failures")
 
 
 class FailurePath:
-    def __init__(self, store: Store, publisher: EventPublisher, names: TopicNames, retry_delays: Sequence[float]):
+    def __init__(self, store: Store, publisher: EventPublisher, retry_delays: Sequence[float]):
         self.store = store
         self.publisher = publisher
-        self.names = names
         self.retry_delays = list(retry_delays)
         self.dead_lettered = 0
 
@@ -76,7 +75,12 @@ class FailurePath:
         headers.extend((name, value.encode()) for name, value in ids.items() if value)
         meta = await (await self.publisher.copy(DLQ_TOPIC, record.value, record.key, headers))
         stored = Record(
-            self.names.physical(DLQ_TOPIC), meta.partition, meta.offset, record.key, record.value, tuple(headers)
+            self.publisher.names.physical(DLQ_TOPIC),
+            meta.partition,
+            meta.offset,
+            record.key,
+            record.value,
+            tuple(headers),
         )
         await self.store.record_dead_letter(dead_letter_row(stored))
         self.dead_lettered += 1
