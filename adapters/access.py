@@ -1,7 +1,8 @@
 """Who is calling, and what they may do: the contract between every HTTP route and the hub's
 authentication.
 
-Routes declare the permission they need with :func:`requires`; the app supplies an
+Routes declare the permissions they need with :func:`permit` (or :func:`reads`, for routes that
+return records); the app supplies an
 :class:`Authenticator` (``app.state.authenticator``) that turns a request's credential into a
 :class:`Caller`. The caller's organisation comes from that credential alone, so a route compares
 what a message claims (a ``source``, an adviser, an ``la_code``, a FHIR sender) against it with
@@ -40,13 +41,8 @@ class Organisation:
         """The CloudEvents ``source`` of everything this organisation sends."""
         return f"/{self.agency.value}/{self.code}"
 
-    def is_(self, org: OrganisationRef | dict[str, Any] | None) -> bool:
-        if org is None:
-            return False
-        agency, code = (
-            (org.agency, org.code) if isinstance(org, OrganisationRef) else (org.get("agency"), org.get("code"))
-        )
-        return str(agency) == self.agency.value and code == self.code
+    def is_(self, org: OrganisationRef) -> bool:
+        return org.agency == self.agency and org.code == self.code
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from adapters.access import Organisation, Reader, reads, refuse
+from adapters.access import Organisation, Reader, own_organisation, reads, refuse
 from adapters.common import Submission
 from adapters.http import Port, Today
 from schemas.common import Agency
@@ -84,9 +84,7 @@ async def fetch_advice_requests(
     recipient: str | None = Query(default=None, min_length=1, description="default: the caller's own code"),
     reader: Reader = reads("inbox:read"),
 ) -> Any:
-    org = reader.caller.organisation
-    if org is None:
-        raise refuse(f"{reader.caller.actor} does not act for an organisation")
+    org = own_organisation(reader.caller)
     inboxes = readable_inboxes(org)
     code = recipient or org.code
     if code not in {c for _, c in inboxes}:

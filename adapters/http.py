@@ -31,6 +31,17 @@ def _today(request: Request) -> date:
     return today()
 
 
+SUBMISSION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "already accepted"},
+    403: {
+        "description": "the caller may not send this event, or it, its case or its request is another organisation's"
+    },
+    404: {"description": "unknown case or request"},
+    409: {"description": "a second, different submission"},
+    422: {"description": "invalid: field and rule named"},
+}
+"""How every endpoint that submits an event answers, besides 202."""
+
 Port = Annotated[EventPort, Depends(_event_port)]
 """The hub's event port, as a route parameter."""
 Today = Annotated[date, Depends(_today)]
@@ -73,13 +84,7 @@ def add_event_endpoint(router: APIRouter, path: str, model: type[Event], summary
         methods=["POST"],
         summary=summary,
         status_code=202,
-        responses={
-            200: {"description": "already accepted"},
-            404: {"description": "unknown case or request"},
-            403: {"description": "the event, case or request belongs to another organisation"},
-            409: {"description": "duplicate submission"},
-            422: {"description": "invalid: field and rule named"},
-        },
+        responses=SUBMISSION_RESPONSES,
     )
 
 

@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from adapters.access import Caller, permit, refuse, refuse_foreign_claims
+from adapters.access import Caller, own_organisation, permit, refuse, refuse_foreign_claims
 from adapters.common import Submission
-from adapters.http import Port
+from adapters.http import SUBMISSION_RESPONSES, Port
 from hub.http.errors import problem
 from schemas.envelope import EventRejected, decode
 from schemas.events import EVENTS_BY_TYPE
@@ -42,13 +42,7 @@ def complete_envelope(doc: dict[str, Any], default_source: str) -> dict[str, Any
     "/events",
     status_code=202,
     summary="Submit one canonical event (CloudEvents structured JSON)",
-    responses={
-        200: {"description": "an event with this id was accepted before"},
-        404: {"description": "unknown case or request"},
-        409: {"description": "a second, different submission"},
-        403: {"description": "the caller may not send this event, or it claims another organisation"},
-        422: {"description": "the event is invalid; the body names the field and the rule"},
-    },
+    responses=SUBMISSION_RESPONSES,
 )
 async def submit_event(request: Request, port: Port, caller: Caller = permit()) -> JSONResponse:
     """The event's ``source`` is the caller's organisation: omit it, or send exactly that."""
@@ -61,9 +55,7 @@ async def submit_event(request: Request, port: Port, caller: Caller = permit()) 
         return problem(400, f"body is not JSON: {exc}", rule="json")
     if not isinstance(doc, dict):
         return problem(422, "body must be a JSON object (a CloudEvent)", rule="type")
-    if caller.organisation is None:
-        raise refuse(f"{caller.actor} does not act for an organisation")
-    own = caller.organisation.source
+    own = own_organisation(caller).source
     if doc.get("source", own) != own:
         raise refuse(f"source is {doc.get('source')!r}, but the caller is {own}")
     raw = json.dumps(complete_envelope(doc, own)).encode()
