@@ -18,8 +18,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from hub.kafka_io import partitions_of
 from hub.logging import configure_logging
+from hub.ops.kafka_io import partitions_of
 from hub.settings import Settings
 from schemas.envelope import encode, envelope_for
 from schemas.events import AssessmentRequested, Event, PanelOutcomeRecorded
@@ -56,7 +56,7 @@ class Figure:
 
 async def bearer(client_id: str) -> dict[str, str]:
     """The Authorization header of a development-realm client, fetched as that system would."""
-    from hub.client_credentials import TokenSource
+    from hub.auth.client_credentials import TokenSource
     from hub.devtools.keycloak_local import dev_credentials
 
     issuer = Settings().auth.issuer

@@ -18,7 +18,7 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from benchmarks.common import Figure, bearer, bench_settings, peak_rss_mib
-from hub.service import ensure_topics
+from hub.wiring import ensure_topics
 from schemas.events import AssessmentRequested
 from tests.helpers import nhs_number
 from tests.integration.hub_process import HubProcess

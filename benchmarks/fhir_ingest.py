@@ -29,7 +29,7 @@ from benchmarks.common import (
     store_count,
     wait_until,
 )
-from hub.service import ensure_topics
+from hub.wiring import ensure_topics
 from schemas.common import Agency, OrganisationRef
 from schemas.events import AssessmentDecisionMade, AssessmentRequested
 from tests.fhir_messages import questionnaire_response_message

@@ -30,7 +30,7 @@ from benchmarks.common import (
     store_count,
     wait_until,
 )
-from hub.service import ensure_topics
+from hub.wiring import ensure_topics
 from schemas.envelope import encode, envelope_for
 from tests.integration.hub_process import HubProcess
 

@@ -29,11 +29,10 @@ from benchmarks.common import (
     sqlite_path,
     wait_until,
 )
-from hub.ids import derived_id
-from hub.runtime import HubRuntime
-from hub.service import ensure_topics
+from hub.domain.ids import derived_id
 from hub.settings import Settings
 from hub.store import Store
+from hub.wiring import HubRuntime, ensure_topics
 
 TARGET_MIB = 1024
 NEW_EVENTS = 5_000

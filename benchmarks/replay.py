@@ -29,11 +29,11 @@ from benchmarks.common import (
     produce,
     quiet_logging,
 )
-from hub.publisher import TopicNames
-from hub.rebuild import rebuild
-from hub.service import ensure_topics
+from hub.ops.rebuild import rebuild
+from hub.pipeline.publisher import TopicNames
 from hub.settings import Settings
 from hub.store import Store
+from hub.wiring import ensure_topics
 from schemas.events import AssessmentRequested, PanelOutcomeRecorded
 
 TARGET = 0.5

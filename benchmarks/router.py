@@ -34,9 +34,8 @@ from benchmarks.common import (
     rate_of_growth,
     store_count,
 )
-from hub.runtime import HubRuntime
-from hub.service import ensure_topics
 from hub.settings import Settings
+from hub.wiring import HubRuntime, ensure_topics
 from schemas.events import PanelOutcomeRecorded
 
 TARGET = 0.6

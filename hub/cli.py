@@ -14,7 +14,7 @@ import typer
 
 from hub.devtools import kafka_local
 from hub.logging import configure_logging
-from hub.publisher import EventPublisher, TopicNames
+from hub.pipeline.publisher import EventPublisher, TopicNames
 from hub.settings import Settings, get_settings
 
 app = typer.Typer(help="EHC integration hub", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -42,7 +42,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _bootstrap(settings: Settings) -> str:
-    from hub.service import resolve_bootstrap
+    from hub.wiring import resolve_bootstrap
 
     try:
         return resolve_bootstrap(settings, start_local=False)[0]
@@ -63,7 +63,7 @@ def run(
 ) -> None:
     """Run the hub (consumers, HTTP ingress, ops API) on Kafka and the configured store."""
     from hub.devtools import keycloak_local
-    from hub.service import resolve_bootstrap, serve
+    from hub.wiring import resolve_bootstrap, serve
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -191,7 +191,7 @@ def topics_apply(
     ] = False,
 ) -> None:
     """Create missing topics and align configs of existing ones (safe to run any number of times)."""
-    from hub.service import apply_catalogue_acls, ensure_topics
+    from hub.wiring import apply_catalogue_acls, ensure_topics
 
     settings = get_settings()
     bootstrap = _bootstrap(settings)
@@ -257,7 +257,7 @@ def schemas_publish() -> None:
 @app.command()
 def asyncapi(out: Annotated[Path | None, typer.Option(help="write to a file instead of stdout")] = None) -> None:
     """Print the AsyncAPI 3 document generated from the hub's FastStream app."""
-    from hub.runtime import HubRuntime
+    from hub.wiring import HubRuntime
 
     settings = get_settings()
     doc = HubRuntime(settings, settings.kafka_bootstrap_servers or "localhost:9092").asyncapi().to_json()
@@ -271,7 +271,7 @@ def asyncapi(out: Annotated[Path | None, typer.Option(help="write to a file inst
 def send(path: Annotated[str, typer.Argument(help="a CloudEvent JSON file, or - for standard input")]) -> None:
     """Validate one canonical event and publish it to its topic."""
     from hub.http.ingress import complete_envelope
-    from hub.runtime import AioKafkaProducerAdapter
+    from hub.pipeline.kafka_client import AioKafkaProducerAdapter
     from schemas.envelope import EventRejected, decode
 
     text = sys.stdin.read() if path == "-" else Path(path).read_text()
@@ -319,10 +319,10 @@ def demo(url: Annotated[str, typer.Option(help="the running hub")] = "") -> None
 
     import httpx
 
-    from hub.client_credentials import BearerAuth, TokenSource
+    from hub.auth.client_credentials import BearerAuth, TokenSource
     from hub.devtools import keycloak_local
     from hub.devtools.demo import DEMO_CLIENTS, Demo
-    from hub.scheduler import london_today
+    from hub.ops.scheduler import london_today
 
     settings = get_settings()
     base = url or f"http://{settings.http_host}:{settings.http_port}"
@@ -375,8 +375,8 @@ def trace(
 @app.command()
 def rebuild() -> None:
     """Rebuild the projection store from the topics."""
-    from hub.rebuild import rebuild as do_rebuild
-    from hub.runtime import kafka_client_config
+    from hub.ops.rebuild import rebuild as do_rebuild
+    from hub.pipeline.kafka_client import kafka_client_config
 
     settings = get_settings()
     bootstrap = _bootstrap(settings)
@@ -407,8 +407,8 @@ def dlq_list(
 @dlq_app.command("show")
 def dlq_show(dlq_id: str) -> None:
     """A dead letter with all its headers and its value, read from the dead-letter topic."""
-    from hub import dlq
-    from hub.runtime import kafka_client_config
+    from hub.ops import dlq
+    from hub.pipeline.kafka_client import kafka_client_config
 
     settings = get_settings()
     records = _run(
@@ -435,8 +435,8 @@ def dlq_redrive(
     reason: Annotated[str, typer.Option(help="why (audited)")] = "",
 ) -> None:
     """Send dead letters back to their original topics, with lineage, audited."""
-    from hub import dlq
-    from hub.runtime import AioKafkaProducerAdapter, kafka_client_config
+    from hub.ops import dlq
+    from hub.pipeline.kafka_client import AioKafkaProducerAdapter, kafka_client_config
     from hub.store import Store
 
     if not (ids or all_pending or case or event_type or stage):

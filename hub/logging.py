@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from hub.pseudonyms import pseudonym
+from hub.auth.pseudonyms import pseudonym
 
 PERSONAL_KEYS = frozenset(
     {"nhs_number", "given_name", "family_name", "name", "date_of_birth", "dob", "birth_date", "person", "upn", "uln"}

@@ -39,7 +39,7 @@ def outbound_topic(agency: Agency | str) -> str:
     return f"out.{Agency(agency).value}.v1"
 
 
-DLQ_TOPIC = "hub.dlq.v1"
+DLQ_TOPIC = "hub.ops.dlq.v1"
 LARGE_MESSAGE_TOPICS = ("ehc.advice-submissions.v1", "out.la-sen.v1", DLQ_TOPIC)
 AUDIT_TOPIC = "hub.audit.v1"
 ALERTS_TOPIC = "hub.alerts.v1"

@@ -11,12 +11,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from hub.delivery import StageHook
-from hub.kafka_io import read_topic
-from hub.records import Record
-from hub.runtime import HubRuntime
-from hub.service import ensure_topics
+from hub.ops.kafka_io import read_topic
+from hub.pipeline.delivery import StageHook
+from hub.pipeline.records import Record
 from hub.settings import Settings
+from hub.wiring import HubRuntime, ensure_topics
 from schemas.common import PersonRef
 from schemas.envelope import encode, envelope_for
 from schemas.events import AssessmentRequested, Event, PanelOutcomeRecorded

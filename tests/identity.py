@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from hub.client_credentials import BearerAuth, TokenSource
+from hub.auth.client_credentials import BearerAuth, TokenSource
 from hub.devtools import keycloak_local
 from hub.devtools.keycloak_local import CLIENTS_FILE, KeycloakInfo
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.pseudonyms import pseudonym
+from hub.auth.pseudonyms import pseudonym
 
 PERSONAL_FIELDS = frozenset({"nhs_number", "given_name", "family_name", "date_of_birth", "upn", "uln"})
 PERSON_IDS = ("nhs_number", "la_person_id", "upn", "uln")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.client_credentials import ClientCredentials
+from hub.auth.client_credentials import ClientCredentials
 from hub.devtools.kafka_local import LocalKafkaError, default_cache_dir, free_port, pid_alive, require_tools
 
 KEYCLOAK_VERSION = "26.5.6"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,18 +28,21 @@ from adapters.education import api as education_api
 from adapters.nhs_fhir import api as fhir_api
 from adapters.nhs_fhir.outcome import FhirProblem
 from hub.auth.authenticator import HubAuthenticator
+from hub.auth.pseudonyms import set_key
 from hub.auth.ratelimit import RateLimiter
 from hub.auth.registry import ClientRegistry
 from hub.auth.tokens import TokenVerifier
 from hub.http import dashboard, errors, ingress, ops, signin
 from hub.http.hygiene import hygiene
 from hub.http.state import HubState
-from hub.pseudonyms import set_key
-from hub.publisher import EventPublisher
-from hub.runtime import HubRuntime, kafka_client_config
+from hub.pipeline.publisher import EventPublisher
+from hub.pipeline.submit import HubAdviceInbox
 from hub.settings import AuthSettings
-from hub.submit import HubAdviceInbox
 from hub.topics import OPS_AUDIT_TOPIC
+
+if TYPE_CHECKING:
+    from hub.wiring import HubRuntime
+from hub.pipeline.kafka_client import kafka_client_config
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"description": "the body cannot be read"},

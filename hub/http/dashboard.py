@@ -15,8 +15,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.access import Reader, current_caller, permit, reads
+from hub.domain.transitions import measures
 from hub.http.state import State
-from hub.transitions import measures
 
 router = APIRouter(tags=["dashboard"])
 ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}

@@ -12,11 +12,11 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from adapters.access import Caller, Reader, permit, reads
-from hub import dlq
-from hub.clocks import Clock, case_clocks, timeliness
+from hub.domain.clocks import Clock, case_clocks, timeliness
+from hub.domain.transitions import measures
 from hub.http.state import State
+from hub.ops import dlq
 from hub.settings import StatutoryRules
-from hub.transitions import measures
 
 router = APIRouter(prefix="/ops", tags=["operations"])
 

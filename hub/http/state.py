@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from hub.publisher import Producer, TopicNames
-from hub.scheduler import london_today
+from hub.ops.scheduler import london_today
+from hub.pipeline.publisher import Producer, TopicNames
 from hub.settings import StatutoryRules
 from hub.store import Store
 

@@ -14,8 +14,7 @@ import httpx
 
 from hub.devtools.kafka_local import free_port
 from hub.http.app import create_app
-from hub.runtime import HubRuntime
-from hub.service import ensure_topics
+from hub.wiring import HubRuntime, ensure_topics
 from tests.helpers import eventually, isolated_settings, person, topic_records
 from tests.identity import AsAgency, Tokens
 from tests.servers import AgencyEndpoint, serving

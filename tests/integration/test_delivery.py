@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from hub import dlq, records
-from hub.rebuild import rebuild
+from hub.ops import dlq, records
+from hub.ops.rebuild import rebuild
 from hub.store import Store
 from schemas.envelope import Envelope
 from tests.helpers import (

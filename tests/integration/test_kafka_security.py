@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from hub.devtools import kafka_local
-from hub.kafka_io import read_topic
-from hub.service import apply_catalogue_acls, ensure_topics
+from hub.ops.kafka_io import read_topic
+from hub.wiring import apply_catalogue_acls, ensure_topics
 from tests.helpers import eventually, isolated_settings, open_cases, panel_outcome, running_hub, send_event
 
 pytestmark = pytest.mark.kafka
@@ -45,7 +45,7 @@ def _fetch_error(bootstrap: str, client_config: dict[str, object], topic: str, g
     None once a record (or the end of the partition) arrives."""
     from confluent_kafka import Consumer, KafkaError
 
-    from hub.acls import librdkafka_config
+    from hub.ops.acls import librdkafka_config
 
     consumer = Consumer(
         {

@@ -12,8 +12,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from hub.devtools import kafka_local
-from hub.service import ensure_topics
 from hub.topics import catalogue
+from hub.wiring import ensure_topics
 from tests.helpers import isolated_settings
 
 pytestmark = pytest.mark.kafka
@@ -43,7 +43,7 @@ async def test_topics_apply_is_idempotent_and_sets_policies(kafka: str, sqlite_u
     assert (len(created), len(existing)) == (expected, 0)
     created, existing = await ensure_topics(settings, kafka)
     assert (len(created), len(existing)) == (0, expected)
-    dlq = await _topic_config(kafka, settings.topic_prefix + "hub.dlq.v1")
+    dlq = await _topic_config(kafka, settings.topic_prefix + "hub.ops.dlq.v1")
     assert dlq["max.message.bytes"] == str(10 * 1024 * 1024), "a dead-lettered report fits"
     canonical = await _topic_config(kafka, settings.topic_prefix + "ehc.assessment-requests.v1")
     assert canonical["cleanup.policy"] == "delete"

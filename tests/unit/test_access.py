@@ -1,5 +1,5 @@
 """Who may send what, judged with plain data: the claims a message makes against the caller's
-credential (adapters.access), and the case, request or referral it touches (hub.authority)."""
+credential (adapters.access), and the case, request or referral it touches (hub.domain.authority)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import HTTPException
 from adapters.access import Caller, Organisation, refuse_foreign_claims
 from hub.auth.ratelimit import RateLimiter
 from hub.auth.registry import ClientRegistry, hub_roles
-from hub.authority import refusal
+from hub.domain.authority import refusal
 from hub.settings import AuthSettings, ClientRegistration
 from schemas.common import Adviser, Agency, OrganisationRef
 from schemas.events import (

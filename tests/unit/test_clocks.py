@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from hub.clocks import add_months, case_clocks, timeliness
-from hub.scheduler import alerts_for
+from hub.domain.clocks import add_months, case_clocks, timeliness
+from hub.ops.scheduler import alerts_for
 from hub.settings import StatutoryRules
 
 RULES = StatutoryRules()

@@ -8,10 +8,10 @@ import json
 from collections.abc import Awaitable
 from typing import Any
 
-from hub import records as h
-from hub.delivery import DeliveryCore
-from hub.publisher import TopicNames
-from hub.records import Record
+from hub.pipeline import records as h
+from hub.pipeline.delivery import DeliveryCore
+from hub.pipeline.publisher import TopicNames
+from hub.pipeline.records import Record
 from hub.store import Store
 from schemas.envelope import encode, envelope_for
 from tests.helpers import assessment_requested, panel_outcome
@@ -62,7 +62,7 @@ async def test_routed_retried_and_dead_lettered_without_a_broker(sqlite_url: str
 
         assert await store.processed_ids([opened.id]) == {opened.id}
 
-        [dead] = producer.to("p.hub.dlq.v1")
+        [dead] = producer.to("p.hub.ops.dlq.v1")
         headers = dict(dead[3])
         assert dead[1] == b"{not json", "a dead letter is the record, unchanged"
         assert headers[h.H_STAGE] == b"validate" and headers[h.H_TOPIC] == b"p.ehc.plans.v1"
@@ -80,7 +80,7 @@ async def test_routed_retried_and_dead_lettered_without_a_broker(sqlite_url: str
         [second] = producer.to("p.hub.retry-2.v1")
         last = Record("p.hub.retry-2.v1", 0, 0, second[2], second[1], tuple(second[3]))
         await core.handle_batch([last])
-        exhausted = [d for d in producer.to("p.hub.dlq.v1") if d[1] == encode(orphan)]
+        exhausted = [d for d in producer.to("p.hub.ops.dlq.v1") if d[1] == encode(orphan)]
         assert len(exhausted) == 1
         final = dict(exhausted[0][3])
         assert final[h.H_ATTEMPTS] == b"3" and final[h.H_TOPIC] == b"p.ehc.panel-outcomes.v1"

@@ -1,4 +1,4 @@
-from hub.identity import identifiers, link
+from hub.domain.identity import identifiers, link
 from schemas.common import PersonRef
 
 NHS_A, NHS_B = "9434765919", "9990000018"

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from hub.ids import _NAMESPACE, derived_id
+from hub.domain.ids import _NAMESPACE, derived_id
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def test_personal_fields_and_number_shapes_never_reach_the_output() -> None:
 
 def test_masking_replaces_identifying_fields_with_a_keyed_pseudonym() -> None:
     from hub.auth.masking import holds_personal_data, mask
-    from hub.pseudonyms import pseudonym, set_key
+    from hub.auth.pseudonyms import pseudonym, set_key
 
     person = {
         "nhs_number": "9434765919",

@@ -1,5 +1,5 @@
-from hub.policy import minimise
-from hub.routing import route
+from hub.domain.policy import minimise
+from hub.pipeline.routing import route
 from schemas.envelope import envelope_for
 from schemas.events import PlanRecorded, PlanSections
 from tests.helpers import assessment_requested, panel_outcome

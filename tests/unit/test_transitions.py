@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from adapters.adult_social_care.mapping import referral_out
+from hub.domain.transitions import eighteenth_birthday, months_between, plan_referrals, recommend
 from hub.settings import TransitionRules
-from hub.transitions import eighteenth_birthday, months_between, plan_referrals, recommend
 from schemas.events import ReuseRecommendation
 
 RULES = TransitionRules()
@@ -122,9 +122,9 @@ def test_no_date_of_birth_no_referral_and_the_adult_contract_keeps_only_adult_se
 def test_a_referral_without_date_of_birth_is_refused() -> None:
     import pytest
 
-    from hub.outcome import RuleViolation
+    from hub.domain.facts import RuleViolation
+    from hub.domain.workflow import evaluate
     from hub.settings import StatutoryRules
-    from hub.workflow import evaluate
     from schemas.events import TransitionReferralIssued
 
     referral = TransitionReferralIssued(

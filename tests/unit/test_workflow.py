@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
+from hub.domain.workflow import RuleViolation, evaluate
 from hub.settings import StatutoryRules
-from hub.workflow import RuleViolation, evaluate
 from schemas.common import AdviceKind, Adviser, Agency, OrganisationRef
 from schemas.events import (
     AdviceRequested,

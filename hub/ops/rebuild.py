@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hub.delivery import case_of, load_contexts, waves_by_case
-from hub.dlq import audit_row_from_record
-from hub.failures import dead_letter_row
-from hub.kafka_io import read_topic
-from hub.publisher import TopicNames
-from hub.records import Accepted, Origin
-from hub.routing import Router, alert_row
+from hub.domain.workflow import RuleViolation
+from hub.ops.dlq import audit_row_from_record
+from hub.ops.kafka_io import read_topic
+from hub.pipeline.delivery import case_of, load_contexts, waves_by_case
+from hub.pipeline.failures import dead_letter_row
+from hub.pipeline.publisher import TopicNames
+from hub.pipeline.records import Accepted, Origin
+from hub.pipeline.routing import Router, alert_row
 from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, DLQ_TOPIC, OPS_AUDIT_TOPIC
-from hub.workflow import RuleViolation
 from schemas.envelope import EventRejected, decode
 from schemas.events import INBOUND_EVENTS, AlertRaised
 

@@ -11,12 +11,12 @@ import asyncio
 from typing import Any
 
 from adapters.common import Submission, SubmitResult
-from hub.authority import refusal
-from hub.delivery import case_of, load_contexts
-from hub.publisher import EventPublisher, Producer, TopicNames
+from hub.domain.authority import refusal
+from hub.domain.workflow import RuleViolation, evaluate
+from hub.pipeline.delivery import case_of, load_contexts
+from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.settings import StatutoryRules
 from hub.store import Store
-from hub.workflow import RuleViolation, evaluate
 from schemas.envelope import envelope_for
 
 STATUS_FOR_RULE = {

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from hub.identity import link, persons_in
-from hub.ids import derived_id
-from hub.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, minimise, shares_for
-from hub.publisher import TopicNames
-from hub.records import H_LINEAGE, Accepted
+from hub.domain.identity import link, persons_in
+from hub.domain.ids import derived_id
+from hub.domain.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, minimise, shares_for
+from hub.domain.workflow import CaseContext, evaluate
+from hub.pipeline.publisher import TopicNames
+from hub.pipeline.records import H_LINEAGE, Accepted
 from hub.settings import StatutoryRules
 from hub.store import CaseEffect, Delivery
 from hub.topics import outbound_topic
-from hub.workflow import CaseContext, evaluate
 from schemas.common import Agency
 from schemas.envelope import SCHEMA_BASE, Envelope
 from schemas.events import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hub.ids import derived_id
+from hub.domain.ids import derived_id
 from schemas.common import PersonRef
 from schemas.events import (
     AssessmentRequested,

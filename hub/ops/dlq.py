@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.failures import dead_letter_row
-from hub.ids import derived_id
-from hub.kafka_io import read_topic
-from hub.publisher import EventPublisher, Producer, TopicNames
-from hub.records import Record, lineage_header
+from hub.domain.ids import derived_id
+from hub.ops.kafka_io import read_topic
+from hub.pipeline.failures import dead_letter_row
+from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
+from hub.pipeline.records import Record, lineage_header
 from hub.store import Store
 from hub.topics import DLQ_TOPIC, OPS_AUDIT_TOPIC
 

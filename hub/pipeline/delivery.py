@@ -23,19 +23,19 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from hub.failures import FailurePath
-from hub.identity import identifiers, persons_in
+from hub.domain.identity import identifiers, persons_in
+from hub.domain.workflow import RuleViolation
 from hub.logging import bind_message_context, get_logger
-from hub.publisher import EventPublisher, Producer, TopicNames
-from hub.records import Accepted, Origin, Record
-from hub.routing import IdentityContext, OutboundRecord, Router
+from hub.pipeline.failures import FailurePath
+from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
+from hub.pipeline.records import Accepted, Origin, Record
+from hub.pipeline.routing import IdentityContext, OutboundRecord, Router
 from hub.settings import StatutoryRules
 from hub.store import Store
-from hub.workflow import RuleViolation
 from schemas.envelope import Envelope, EventRejected, decode
 from schemas.events import Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
 
-log = get_logger("hub.delivery")
+log = get_logger("hub.pipeline.delivery")
 
 StageHook = Callable[[str, Envelope], Awaitable[None] | None]
 

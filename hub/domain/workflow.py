@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from hub.fanout import add_weeks, plan_advice
-from hub.ids import derived_id
-from hub.outcome import RuleViolation, WorkflowOutcome
+from hub.domain.facts import RuleViolation, WorkflowOutcome
+from hub.domain.fanout import add_weeks, plan_advice
+from hub.domain.ids import derived_id
+from hub.domain.transitions import evaluate_transition
 from hub.settings import StatutoryRules
-from hub.transitions import evaluate_transition
 from schemas.common import PersonRef
 from schemas.events import (
     AdviceRequested,

@@ -8,7 +8,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hub.records import Record
+from hub.pipeline.records import Record
 
 
 async def partitions_of(bootstrap_servers: str, topic: str, client_config: dict[str, Any] | None = None) -> list[int]:

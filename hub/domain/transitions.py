@@ -18,9 +18,9 @@ from datetime import date
 from statistics import median
 from typing import Any
 
-from hub.clocks import add_months
-from hub.ids import derived_id
-from hub.outcome import RuleViolation, WorkflowOutcome
+from hub.domain.clocks import add_months
+from hub.domain.facts import RuleViolation, WorkflowOutcome
+from hub.domain.ids import derived_id
 from hub.settings import TransitionRules
 from schemas.common import Adviser, PersonRef
 from schemas.events import (

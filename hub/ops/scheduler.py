@@ -12,20 +12,20 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from hub.clocks import Clock, case_clocks
-from hub.ids import derived_id
+from hub.domain.clocks import Clock, case_clocks
+from hub.domain.ids import derived_id
+from hub.domain.transitions import continuity_alerts, may_need_referral, plan_referrals
 from hub.logging import get_logger
-from hub.publisher import EventPublisher, Producer, TopicNames
-from hub.routing import alert_row
+from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
+from hub.pipeline.routing import alert_row
 from hub.settings import StatutoryRules, TransitionRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, outbound_topic
-from hub.transitions import continuity_alerts, may_need_referral, plan_referrals
 from schemas.common import Agency, OrganisationRef
 from schemas.envelope import envelope_for
 from schemas.events import AlertRaised
 
-log = get_logger("hub.scheduler")
+log = get_logger("hub.ops.scheduler")
 LONDON = ZoneInfo("Europe/London")
 LEADER_LOCK_KEY = 0x45484301  # "EHC" + 1: the clock watcher's advisory lock
 CHUNK = 500

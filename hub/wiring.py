@@ -1,40 +1,52 @@
-"""Wires the delivery core to Kafka: FastStream subscribers in, an idempotent producer out."""
+"""One hub instance wired together: the store, the producer, the delivery core and its FastStream
+subscribers, the outbound channels, the clock watcher; and bringing it up: find or start Kafka,
+make sure the topics exist, then serve HTTP."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.helpers import create_ssl_context
+import uvicorn
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from faststream.specification import AsyncAPI
 
 from adapters.adult_social_care.delivery import AdultSocialCareDispatcher
 from adapters.nhs_fhir.push import FhirPushDispatcher
 from adapters.webhooks import PermanentDeliveryError, WebhookDispatcher
-from hub.delivery import DeliveryCore, StageHook
+from hub.devtools import kafka_local
+from hub.http.app import create_app
+from hub.http.tls import ClientCertificateProtocol
 from hub.logging import get_logger
-from hub.publisher import TopicNames
-from hub.records import Record
-from hub.scheduler import ClockWatcher, london_today
-from hub.settings import Settings, public_url
+from hub.ops.acls import apply_acls, catalogue_acls
+from hub.ops.scheduler import ClockWatcher, london_today
+from hub.pipeline.delivery import DeliveryCore, StageHook
+from hub.pipeline.kafka_client import (
+    AioKafkaProducerAdapter,
+    faststream_security,
+    kafka_client_config,
+    records_of,
+    tolerant_batch_parser,
+    tolerant_parser,
+    undecoded,
+)
+from hub.pipeline.publisher import TopicNames
+from hub.pipeline.submit import HubEventPort
+from hub.settings import AuthSettings, Settings, public_url
 from hub.store import Store
-from hub.submit import HubEventPort
-from hub.topics import outbound_topic, retry_topic
+from hub.topics import apply_topics, catalogue, outbound_topic, retry_topic
 from schemas.common import Agency
 from schemas.events import ALL_EVENTS, INBOUND_EVENTS
 
-log = get_logger("hub.runtime")
+log = get_logger("hub.wiring")
 
 MAX_BATCH = 500
 # How long a batch consumer waits for records before handing over what it has. FastStream also
@@ -44,65 +56,7 @@ BATCH_WAIT_MS = 10
 # fetch in flight while records of it are still buffered, so new records for it wait this long at
 # worst: the client's default (500 ms) would dominate end-to-end latency under steady load.
 FETCH_WAIT_MS = 20
-LARGE_MESSAGE_BYTES = 10 * 1024 * 1024
 WEBHOOK_AGENCIES = (Agency.SCHOOL, Agency.EDUCATIONAL_PSYCHOLOGY, Agency.CHILDRENS_SOCIAL_CARE)
-
-
-def kafka_client_config(settings: Settings) -> dict[str, Any]:
-    """Security settings shared by every client the hub opens."""
-    cfg: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        cfg["ssl_context"] = create_ssl_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-    if settings.kafka_sasl_mechanism:
-        cfg.update(
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=settings.kafka_sasl_password,
-        )
-    return cfg
-
-
-def faststream_security(settings: Settings) -> BaseSecurity | None:
-    """The same credentials expressed as FastStream's security object."""
-    if not settings.kafka_sasl_mechanism:
-        return None
-    use_ssl = settings.kafka_security_protocol == "SASL_SSL"
-    user, password = settings.kafka_sasl_username or "", settings.kafka_sasl_password or ""
-    kinds = {"SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512, "PLAIN": SASLPlaintext}
-    kind = kinds[settings.kafka_sasl_mechanism.upper()]
-    ssl_context = kafka_client_config(settings).get("ssl_context") if use_ssl else None
-    return kind(username=user, password=password, use_ssl=use_ssl, ssl_context=ssl_context)
-
-
-class AioKafkaProducerAdapter:
-    """The core's Producer protocol over aiokafka: ``send`` returns the future of the broker's ack."""
-
-    def __init__(self, bootstrap_servers: str, settings: Settings) -> None:
-        self._config: dict[str, Any] = {
-            "bootstrap_servers": bootstrap_servers,
-            "acks": "all",
-            "enable_idempotence": True,
-            "linger_ms": 2,
-            "max_batch_size": 256 * 1024,
-            "max_request_size": LARGE_MESSAGE_BYTES,  # health advice may carry a PDF report
-            **kafka_client_config(settings),
-        }
-        self._producer: AIOKafkaProducer | None = None
-
-    async def start(self) -> None:
-        # Created here, not in __init__: aiokafka binds its client to the running event loop.
-        self._producer = AIOKafkaProducer(**self._config)
-        await self._producer.start()
-
-    async def stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-
-    async def send(self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
-        assert self._producer is not None, "producer not started"
-        return await self._producer.send(topic, value=value, key=key, headers=headers)
 
 
 class HubRuntime:
@@ -172,7 +126,7 @@ class HubRuntime:
             decoder=undecoded,
         )
         async def on_canonical(message: KafkaMessage) -> None:
-            await core.handle_batch(_records(message.raw_message))
+            await core.handle_batch(records_of(message.raw_message))
 
         for tier in range(1, len(self.settings.retry_delays_seconds) + 1):
             self.broker.subscriber(
@@ -224,7 +178,7 @@ class HubRuntime:
     ) -> None:
         async def on_outbound(message: KafkaMessage) -> None:
             try:
-                await deliver(_records(message.raw_message)[0].value)
+                await deliver(records_of(message.raw_message)[0].value)
             except PermanentDeliveryError as exc:
                 log.error(refused, channel=channel, error=str(exc))
 
@@ -242,7 +196,7 @@ class HubRuntime:
         core = self.core
 
         async def on_retry(message: KafkaMessage) -> None:
-            batch = _records(message.raw_message)
+            batch = records_of(message.raw_message)
             # Each tier has one delay, so records are due in the order they arrived: wait for the last.
             wait = max(core.due_time(r) for r in batch) - time.time()
             if wait > 0:
@@ -274,46 +228,78 @@ class HubRuntime:
         await self.store.close()
 
 
-async def tolerant_batch_parser(records: tuple[Any, ...], original: Callable[..., Awaitable[Any]]) -> Any:
-    """FastStream's parser decodes every header as UTF-8 and would fail on a producer's binary header,
-    redelivering the batch forever. Give it a text view, but keep the exact records for the core,
-    so a dead letter still holds the headers byte for byte."""
-    safe = tuple(
-        r if _headers_are_text(r.headers) else dataclasses.replace(r, headers=_text_headers(r.headers)) for r in records
-    )
-    message = await original(safe)
-    message.raw_message = records
-    return message
-
-
-async def tolerant_parser(record: Any, original: Callable[..., Awaitable[Any]]) -> Any:
-    message = await tolerant_batch_parser((record,), lambda safe: original(safe[0]))
-    message.raw_message = record
-    return message
-
-
-async def undecoded(message: Any, original: Callable[..., Awaitable[Any]]) -> Any:
-    """The core decodes records itself (and dead-letters those it cannot); FastStream need not try."""
-    return message.body
-
-
-def _headers_are_text(headers: Sequence[tuple[str, bytes]]) -> bool:
-    try:
-        for _, value in headers:
-            value.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _text_headers(headers: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    return [(k, v.decode("utf-8", errors="replace").encode()) for k, v in headers]
-
-
 def _pinned(day: date) -> Callable[[], date]:
     return lambda: day
 
 
-def _records(raw: Any) -> Sequence[Record]:
-    items = raw if isinstance(raw, tuple | list) else (raw,)
-    return [Record.from_consumer_record(r) for r in items]
+def resolve_bootstrap(settings: Settings, *, start_local: bool) -> tuple[str, bool]:
+    """KAFKA_BOOTSTRAP_SERVERS if set; else the running local broker; else start one (if allowed).
+
+    Returns the bootstrap address and whether this call started the broker.
+    """
+    if settings.kafka_bootstrap_servers:
+        return settings.kafka_bootstrap_servers, False
+    running = kafka_local.status()
+    if running is not None:
+        return running.bootstrap_servers, False
+    if not start_local:
+        raise kafka_local.LocalKafkaError(
+            "no Kafka: set KAFKA_BOOTSTRAP_SERVERS, or start the local broker with `hub kafka up`"
+        )
+    log.info("starting the local Kafka broker (the first start downloads its jars)")
+    info = kafka_local.up()
+    log.info("local kafka started", bootstrap_servers=info.bootstrap_servers)
+    return info.bootstrap_servers, True
+
+
+async def ensure_topics(settings: Settings, bootstrap: str) -> tuple[list[str], list[str]]:
+    return await apply_topics(
+        bootstrap,
+        catalogue(len(settings.retry_delays_seconds)),
+        prefix=settings.topic_prefix,
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        admin_config=kafka_client_config(settings),
+    )
+
+
+def apply_catalogue_acls(settings: Settings, bootstrap: str) -> int:
+    acls = catalogue_acls(
+        settings.topic_prefix, settings.group_id, settings.kafka_hub_principal, settings.kafka_agency_principals
+    )
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    config = {k: v for k, v in kafka_client_config(settings).items() if k != "ssl_context"}
+    return apply_acls(bootstrap, config, acls, cafile)
+
+
+def serve(settings: Settings, bootstrap: str) -> None:
+    asyncio.run(ensure_topics(settings, bootstrap))
+    app = create_app(HubRuntime(settings, bootstrap))
+    log.info(
+        "hub listening",
+        url=f"{'https' if settings.auth.tls_cert_file else 'http'}://{settings.http_host}:{settings.http_port}",
+        kafka=bootstrap,
+        database=settings.database_url.split("@")[-1],
+    )
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        **tls_options(settings.auth),
+    )
+
+
+def tls_options(auth: AuthSettings) -> dict[str, Any]:
+    """Uvicorn's TLS settings: HTTPS with the configured certificate, and client certificates
+    required when a CA for them is configured (mutual TLS)."""
+    if auth.tls_cert_file is None:
+        return {}
+    options: dict[str, Any] = {"ssl_certfile": str(auth.tls_cert_file), "ssl_keyfile": str(auth.tls_key_file or "")}
+    if auth.tls_client_ca_file is not None:
+        required = ssl.CERT_REQUIRED if auth.tls_require_client_certificate else ssl.CERT_OPTIONAL
+        options.update(
+            ssl_ca_certs=str(auth.tls_client_ca_file), ssl_cert_reqs=required, http=ClientCertificateProtocol
+        )
+    return options

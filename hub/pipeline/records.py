@@ -16,7 +16,7 @@ from schemas.envelope import Envelope
 from schemas.events import Event
 
 if TYPE_CHECKING:
-    from hub.routing import RoutingResult
+    from hub.pipeline.routing import RoutingResult
 
 ERR = "__connect.errors."
 H_TOPIC = ERR + "topic"

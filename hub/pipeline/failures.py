@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from hub import records as h
 from hub.logging import get_logger
-from hub.publisher import EventPublisher
-from hub.records import Accepted, Origin, Record, now_utc
+from hub.pipeline import records as h
+from hub.pipeline.publisher import EventPublisher
+from hub.pipeline.records import Accepted, Origin, Record, now_utc
 from hub.store import Store
 from hub.topics import DLQ_TOPIC, retry_topic
 from schemas.envelope import EventRejected
 
-log = get_logger("hub.failures")
+log = get_logger("hub.pipeline.failures")
 
 
 class FailurePath:
@@ -113,7 +113,7 @@ def _context_headers(
         (h.H_OFFSET, str(origin.offset).encode()),
         (h.H_CONNECTOR, b"ehc-hub"),
         (h.H_STAGE, stage.encode()),
-        (h.H_CLASS, b"hub.delivery.DeliveryCore"),
+        (h.H_CLASS, b"hub.pipeline.delivery.DeliveryCore"),
         (h.H_EXC_CLASS, f"{type(exc).__module__}.{type(exc).__qualname__}".encode()),
         (h.H_EXC_MESSAGE, message.encode()[:4000]),
         (h.H_EXC_STACK, stack.encode()[:8000]),
