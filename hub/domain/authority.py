@@ -7,9 +7,8 @@ to, which council a transition referral went to. Pure, so it is tested with plai
 
 from __future__ import annotations
 
-from typing import Any
-
 from adapters.common import Sender
+from hub.domain.state import Case, Context, Referral
 from schemas.common import Agency
 from schemas.events import (
     AdviceRequestReceived,
@@ -23,23 +22,23 @@ from schemas.events import (
 REQUEST_BOUND = (AdviceSubmitted, AdviceRequestReceived, AdviceRequestStatusChanged)
 
 
-def refusal(sender: Sender | None, event: Event, context: dict[str, Any] | None) -> str | None:
+def refusal(sender: Sender | None, event: Event, context: Context | None) -> str | None:
     """Why ``sender`` may not submit ``event`` given what the store knows, or ``None`` if it may."""
     if sender is None or context is None:
         return None
-    owner = context.get("la_code")
+    owner = context.la_code
     if isinstance(event, TransitionReferralAcknowledged | TreatAsAdultAssessmentDecision):
-        if owner and owner != sender.la_code:
+        if isinstance(context, Referral) and owner != sender.la_code:
             return f"referral {event.referral_id} went to LA {owner}, not to {_name(sender)}"
         return None
     if sender.la_code is not None and owner and owner != sender.la_code:
         return f"case {getattr(event, 'case_id', '?')} belongs to LA {owner}, not to {_name(sender)}"
-    if isinstance(event, REQUEST_BOUND) and sender.agency != Agency.LA_SEN:
-        request = (context.get("advice") or {}).get(event.request_id)
+    if isinstance(event, REQUEST_BOUND) and sender.agency != Agency.LA_SEN and isinstance(context, Case):
+        request = context.advice.get(event.request_id)
         if request is not None and (
-            request.get("recipient_agency") != sender.agency.value or request.get("recipient_code") != sender.code
+            request.recipient_agency != sender.agency.value or request.recipient_code != sender.code
         ):
-            return f"advice request {event.request_id} was sent to {request.get('recipient_code')}, not {sender.code}"
+            return f"advice request {event.request_id} was sent to {request.recipient_code}, not {sender.code}"
     return None
 
 

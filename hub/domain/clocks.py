@@ -15,10 +15,11 @@ apply to it. The rules for exceptions follow the regulations (domain.md 1.3):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
+from hub.domain.state import Case, CaseException
 from hub.settings import StatutoryRules
 
 PERSONAL = ("exceptional-personal-circumstances",)
@@ -37,7 +38,8 @@ class Clock:
     agency: str | None = None
     organisation: str | None = None
     request_id: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    advice_kind: str | None = None
+    advice_received: bool | None = None
 
     def state(self, today: date, warning_days: int) -> str:
         """running, due-soon, met, late, overdue, or excepted (a permitted exception applies)."""
@@ -67,43 +69,45 @@ def _overlaps(a_start: date, a_end: date, b_start: date, b_end: date) -> bool:
     return a_start <= b_end and b_start <= a_end
 
 
-def _weeks(e: dict[str, Any]) -> float:
-    return ((e["end_date"] - e["start_date"]).days + 1) / 7
+def _weeks(e: CaseException) -> float:
+    return ((e.end_date - e.start_date).days + 1) / 7
 
 
-def _closure_window(e: dict[str, Any], rules: StatutoryRules) -> tuple[date, date]:
+def _closure_window(e: CaseException, rules: StatutoryRules) -> tuple[date, date]:
     offset = timedelta(days=rules.closure_window_offset_days)
-    return e["start_date"] - offset, e["end_date"] + timedelta(days=1) - offset
+    return e.start_date - offset, e.end_date + timedelta(days=1) - offset
 
 
-def _long_closures(exceptions: list[dict[str, Any]], kinds: tuple[str, ...], rules: StatutoryRules) -> list[dict]:
-    return [e for e in exceptions if e["kind"] in kinds and _weeks(e) >= rules.closure_min_weeks]
+def _long_closures(
+    exceptions: Iterable[CaseException], kinds: tuple[str, ...], rules: StatutoryRules
+) -> list[CaseException]:
+    return [e for e in exceptions if e.kind in kinds and _weeks(e) >= rules.closure_min_weeks]
 
 
-def _personal(exceptions: list[dict[str, Any]], start: date, end: date, rules: StatutoryRules) -> list[str]:
+def _personal(exceptions: Iterable[CaseException], start: date, end: date, rules: StatutoryRules) -> list[str]:
     found = []
     for e in exceptions:
-        if not _overlaps(e["start_date"], e["end_date"], start, end):
+        if not _overlaps(e.start_date, e.end_date, start, end):
             continue
-        if e["kind"] in PERSONAL or (e["kind"] == ABSENCE and _weeks(e) >= rules.absence_min_weeks):
-            found.append(f"{e['kind']}:{e['exception_id']}")
+        if e.kind in PERSONAL or (e.kind == ABSENCE and _weeks(e) >= rules.absence_min_weeks):
+            found.append(f"{e.kind}:{e.exception_id}")
     return found
 
 
-def case_clocks(case: dict[str, Any], rules: StatutoryRules) -> list[Clock]:
-    """Every clock of one case (a store context: the case row with its advice and exceptions)."""
-    received: date | None = case.get("received_date")
+def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
+    """Every clock of one case."""
+    received = case.received_date
     if received is None:
         return []
-    cid = case["case_id"]
-    exceptions: list[dict[str, Any]] = case.get("exceptions", [])
-    advice: dict[str, dict[str, Any]] = case.get("advice", {})
+    cid = case.case_id
+    exceptions = case.exceptions
+    advice = case.advice
     clocks: list[Clock] = []
 
     decision_due = received + timedelta(weeks=rules.decision_weeks)
     school_closures = _long_closures(exceptions, ("school-closure",), rules)
     reasons = [
-        f"school-closure:{e['exception_id']}"
+        f"school-closure:{e.exception_id}"
         for e in school_closures
         if _overlaps(*_closure_window(e, rules), received, decision_due)
     ]
@@ -115,63 +119,64 @@ def case_clocks(case: dict[str, Any], rules: StatutoryRules) -> list[Clock]:
             "decision",
             received,
             decision_due,
-            case.get("decision_date"),
+            case.decision_date,
             tuple(reasons),
             agency="la-sen",
-            organisation=case.get("la_code"),
+            organisation=case.la_code,
         )
     )
 
-    for request in sorted(advice.values(), key=lambda r: r["request_id"]):
-        if request.get("reused"):
+    for request in sorted(advice.values(), key=lambda r: r.request_id):
+        if request.reused:
             continue
-        start = request.get("received_date") or request["requested_date"]
+        start = request.received_date or request.requested_date
         due = start + timedelta(weeks=rules.advice_weeks)
-        linked = [e for e in exceptions if e.get("request_id") in (None, request["request_id"])]
+        linked = [e for e in exceptions if e.request_id in (None, request.request_id)]
         reasons = _personal(linked, start, due, rules)
         reasons += [
-            f"missed-appointment:{e['exception_id']}"
+            f"missed-appointment:{e.exception_id}"
             for e in linked
-            if e["kind"] == "missed-appointment" and _overlaps(e["start_date"], e["end_date"], start, due)
+            if e.kind == "missed-appointment" and _overlaps(e.start_date, e.end_date, start, due)
         ]
         clocks.append(
             Clock(
-                f"{cid}:advice:{request['request_id']}",
+                f"{cid}:advice:{request.request_id}",
                 cid,
                 "advice",
                 start,
                 due,
-                request.get("submitted_date"),
+                request.submitted_date,
                 tuple(reasons),
-                agency=request["recipient_agency"],
-                organisation=request["recipient_code"],
-                request_id=request["request_id"],
-                detail={"advice_kind": request["advice_kind"], "received": request.get("received_date") is not None},
+                agency=request.recipient_agency,
+                organisation=request.recipient_code,
+                request_id=request.request_id,
+                advice_kind=request.advice_kind,
+                advice_received=request.received_date is not None,
             )
         )
 
-    if case.get("decision") == "not-assess":
+    if case.decision == "not-assess":
         return clocks
     closures = _long_closures(exceptions, ("school-closure", "early-years-closure"), rules)
     requested_in_window = [
-        f"{e['kind']}:{e['exception_id']}"
+        f"{e.kind}:{e.exception_id}"
         for e in closures
         for r in advice.values()
-        if r["recipient_agency"] == "school"
-        and not r.get("reused")
-        and _closure_window(e, rules)[0] <= r["requested_date"] <= _closure_window(e, rules)[1]
+        if r.recipient_agency == "school"
+        and not r.reused
+        and _closure_window(e, rules)[0] <= r.requested_date <= _closure_window(e, rules)[1]
     ]
     for kind, weeks, stopped in (
         (
             "not-issue-notice",
             rules.not_issue_weeks,
-            case.get("panel_date") if case.get("panel_outcome") == "not-issue-plan" else None,
+            case.panel_date if case.panel_outcome == "not-issue-plan" else None,
         ),
-        ("final-plan", rules.final_plan_weeks, case.get("final_plan_date")),
+        ("final-plan", rules.final_plan_weeks, case.final_plan_date),
     ):
-        if kind == "not-issue-notice" and case.get("panel_outcome") == "issue-plan":
+        if kind == "not-issue-notice" and case.panel_outcome == "issue-plan":
             continue  # no notice is due once the panel decided to issue a plan
-        if kind == "final-plan" and case.get("panel_outcome") == "not-issue-plan":
+        if kind == "final-plan" and case.panel_outcome == "not-issue-plan":
             continue
         due = received + timedelta(weeks=weeks)
         reasons = sorted(set(requested_in_window + _personal(exceptions, received, due, rules)))
@@ -185,13 +190,13 @@ def case_clocks(case: dict[str, Any], rules: StatutoryRules) -> list[Clock]:
                 stopped,
                 tuple(reasons),
                 agency="la-sen",
-                organisation=case.get("la_code"),
+                organisation=case.la_code,
             )
         )
 
-    issued = case.get("final_plan_date")
-    if issued is not None and case.get("ceased_date") is None:
-        last = max(issued, case.get("last_review_date") or issued)
+    issued = case.final_plan_date
+    if issued is not None and case.ceased_date is None:
+        last = max(issued, case.last_review_date or issued)
         clocks.append(
             Clock(
                 f"{cid}:annual-review:{last.isoformat()}",
@@ -202,13 +207,13 @@ def case_clocks(case: dict[str, Any], rules: StatutoryRules) -> list[Clock]:
                 None,
                 (),
                 agency="la-sen",
-                organisation=case.get("la_code"),
+                organisation=case.la_code,
             )
         )
     return clocks
 
 
-def timeliness(cases: list[dict[str, Any]], rules: StatutoryRules) -> dict[str, Any]:
+def timeliness(cases: Iterable[Case], rules: StatutoryRules) -> dict[str, int | float | None]:
     """The DfE headline: of new plans issued, the share issued within 20 weeks, excluding cases
     where a permitted exception applied to the final-plan time limit."""
     issued = within = excluded = 0

@@ -21,6 +21,8 @@ from schemas.events import (
 )
 
 IdKey = tuple[str, str]  # (identifier type, value)
+IdentityContext = tuple[dict[IdKey, str], dict[str, set[str]]]
+"""For some identifiers: who each points at, and which identifier types those people have."""
 
 
 def persons_in(event: Event) -> list[PersonRef]:

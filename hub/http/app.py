@@ -107,9 +107,9 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         rules=runtime.settings.rules,
         today=lambda: runtime.watcher.today(),
         asyncapi=runtime.asyncapi(),
+        watcher=runtime.watcher,
     )
     app.state.event_port = runtime.event_port
-    app.state.watcher = runtime.watcher
     app.state.advice_inbox = HubAdviceInbox(runtime.store)
     app.state.today = lambda: runtime.watcher.today()  # read at call time: tests and replays move it
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)

@@ -12,10 +12,11 @@ from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.access import Reader, current_caller, permit, reads
-from hub.domain.transitions import measures
+from hub.domain.planner import measures
 from hub.http.state import State
 
 router = APIRouter(tags=["dashboard"])
@@ -62,7 +63,7 @@ async def dashboard_data(state: State, reader: Reader = reads("ops:read")) -> An
             "recent_events": await store.recent_events(50),
             "dead_letters": await store.dead_letters(pending_only=True),
             "alerts": (await store.alerts())[-50:],
-            "transitions": measures(await store.referral_sources()),
+            "transitions": jsonable_encoder(measures(await store.referral_sources())),
             "cases": await store.recent_cases(50),
         }
     )

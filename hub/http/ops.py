@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from adapters.access import Caller, Reader, permit, reads
 from hub.domain.clocks import Clock, case_clocks, timeliness
-from hub.domain.transitions import measures
+from hub.domain.planner import TransitionMeasures, measures
 from hub.http.state import State
 from hub.ops import dlq
 from hub.settings import StatutoryRules
@@ -97,10 +98,11 @@ async def clocks_by_organisation(
 
 
 @router.post("/clocks/sweep", dependencies=[permit("ops:operate")])
-async def sweep_clocks(request: Request) -> dict[str, Any]:
+async def sweep_clocks(state: State) -> dict[str, Any]:
     """Check every clock now rather than at the next scheduled sweep; returns the alerts raised."""
-    watcher = request.app.state.watcher
-    raised = await watcher.sweep()
+    if state.watcher is None:
+        raise HTTPException(503, "this instance runs no clock watcher")
+    raised = await state.watcher.sweep()
     return {"raised": [a.model_dump(mode="json") for a in raised]}
 
 
@@ -132,12 +134,12 @@ def _clock_json(clock: Clock, today: date, rules: StatutoryRules) -> dict[str, A
         "agency": clock.agency,
         "organisation": clock.organisation,
         "request_id": clock.request_id,
-        **clock.detail,
+        **({"advice_kind": clock.advice_kind, "received": clock.advice_received} if clock.kind == "advice" else {}),
     }
 
 
 @router.get("/transitions/measures")
-async def transition_measures(state: State, _: Reader = reads("ops:read")) -> dict[str, Any]:
+async def transition_measures(state: State, _: Reader = reads("ops:read")) -> dict[str, TransitionMeasures]:
     """Per LA: assessments reused, assessments re-done, median days from referral to adult decision."""
     return measures(await state.store.referral_sources())
 
@@ -147,7 +149,7 @@ async def referral(referral_id: str, state: State, reader: Reader = reads("ops:r
     found = await state.store.referral_contexts([referral_id])
     if referral_id not in found:
         raise HTTPException(404, f"no transition referral {referral_id!r}")
-    return await reader.show(found[referral_id])
+    return await reader.show(jsonable_encoder(found[referral_id]))
 
 
 @router.get("/stats")

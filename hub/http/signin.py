@@ -22,7 +22,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from adapters.access import Caller, current_caller
-from hub.auth.authenticator import CSRF_KEY, HubAuthenticator
+from hub.auth.authenticator import CSRF_KEY
+from hub.http.state import Authenticator
 from hub.settings import AuthSettings
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
@@ -55,9 +56,8 @@ async def login(request: Request) -> Any:
 
 
 @router.get("/callback", name="signin_callback", summary="Where the identity provider returns after sign-in")
-async def callback(request: Request) -> Any:
+async def callback(request: Request, authenticator: Authenticator) -> Any:
     client = _oidc(request)
-    authenticator: HubAuthenticator = request.app.state.authenticator
     try:
         token = await client.authorize_access_token(request)
     except OAuthError as exc:
@@ -83,9 +83,10 @@ async def me(request: Request, caller: Caller = Depends(current_caller)) -> dict
 
 
 @router.post("/logout", summary="End the signed-in session (then end it at the issuer: end_session)")
-async def logout(request: Request, caller: Caller = Depends(current_caller)) -> dict[str, str | None]:
+async def logout(
+    request: Request, authenticator: Authenticator, caller: Caller = Depends(current_caller)
+) -> dict[str, str | None]:
     request.session.clear()
-    authenticator: HubAuthenticator = request.app.state.authenticator
     end_session = None
     if authenticator.verifier is not None:
         meta = await authenticator.verifier.metadata()

@@ -1,4 +1,5 @@
-"""What the HTTP handlers share: the store, a producer and the topic names."""
+"""What the hub's own HTTP handlers share, as typed route parameters: the hub's state (store,
+producer, topic names, rules, clock watcher) and the authenticator."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from hub.ops.scheduler import london_today
+from hub.auth.authenticator import HubAuthenticator
+from hub.ops.scheduler import ClockWatcher, london_today
 from hub.pipeline.publisher import Producer, TopicNames
 from hub.settings import StatutoryRules
 from hub.store import Store
@@ -25,6 +27,7 @@ class HubState:
     rules: StatutoryRules = field(default_factory=StatutoryRules)
     today: Callable[[], date] = london_today
     asyncapi: Any = None
+    watcher: ClockWatcher | None = None
 
 
 def _hub_state(request: Request) -> HubState:
@@ -34,3 +37,12 @@ def _hub_state(request: Request) -> HubState:
 
 State = Annotated[HubState, Depends(_hub_state)]
 """What the operations routes share, as a route parameter."""
+
+
+def _authenticator(request: Request) -> HubAuthenticator:
+    authenticator: HubAuthenticator = request.app.state.authenticator
+    return authenticator
+
+
+Authenticator = Annotated[HubAuthenticator, Depends(_authenticator)]
+"""The app's one authenticator, as a route parameter."""

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from hub.domain.facts import RaisedAlert
+from hub.domain.judging import case_of
 from hub.domain.workflow import RuleViolation
 from hub.ops.dlq import audit_row_from_record
 from hub.ops.kafka_io import read_topic
-from hub.pipeline.delivery import case_of, load_contexts, waves_by_case
+from hub.pipeline.delivery import waves_by_case
 from hub.pipeline.failures import dead_letter_row
 from hub.pipeline.publisher import TopicNames
 from hub.pipeline.records import Accepted, Origin
-from hub.pipeline.routing import Router, alert_row
+from hub.pipeline.routing import Router
 from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, DLQ_TOPIC, OPS_AUDIT_TOPIC
@@ -27,7 +29,7 @@ async def _replay(store: Store, chunk: list[Accepted], router: Router) -> None:
     (live processing dead-lettered them, and only a redriven copy counts)."""
     done = await store.processed_ids([a.envelope.id for a in chunk])
     for wave in waves_by_case([a for a in chunk if a.envelope.id not in done]):
-        contexts, identity = await load_contexts(store, [a.event for a in wave])
+        contexts, identity = await store.contexts_for([a.event for a in wave])
         effects = []
         for a in wave:
             try:
@@ -78,7 +80,6 @@ async def rebuild(
     async for record in read_topic(bootstrap_servers, names.physical(ALERTS_TOPIC), client_config=client_config):
         _, alert = decode(record.value)
         assert isinstance(alert, AlertRaised)
-        await store.record_alerts(
-            [alert_row(alert, raised_on=date.fromisoformat(record.header("hub-raised-on") or "1970-01-01"))]
-        )
+        raised_on = date.fromisoformat(record.header("hub-raised-on") or "1970-01-01")
+        await store.record_alerts([RaisedAlert(alert, raised_on)])
     return await store.counts()

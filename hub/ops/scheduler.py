@@ -13,11 +13,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from hub.domain.clocks import Clock, case_clocks
+from hub.domain.facts import RaisedAlert
 from hub.domain.ids import derived_id
-from hub.domain.transitions import continuity_alerts, may_need_referral, plan_referrals
+from hub.domain.planner import continuity_alerts, may_need_referral, plan_referrals
 from hub.logging import get_logger
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
-from hub.pipeline.routing import alert_row
 from hub.settings import StatutoryRules, TransitionRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, outbound_topic
@@ -44,7 +44,7 @@ def alerts_for(clock: Clock, today: date, rules: StatutoryRules) -> list[AlertRa
     )
     what = clock.kind.replace("-", " ")
     if clock.kind == "advice":
-        what = f"{clock.detail.get('advice_kind', '')} advice from {clock.organisation}"
+        what = f"{clock.advice_kind} advice from {clock.organisation}"
     found: list[AlertRaised] = []
 
     def alert(severity: str, kind: str, message: str) -> None:
@@ -110,7 +110,7 @@ class ClockWatcher:
             fresh = [a for a in candidates if a.alert_id not in known]
             for alert in fresh:
                 await self._publish(alert, today)
-            await self.store.record_alerts([alert_row(a, raised_on=today) for a in fresh])
+            await self.store.record_alerts([RaisedAlert(a, today) for a in fresh])
             raised += fresh
         raised += await self._transitions(today)
         if raised:
@@ -136,7 +136,7 @@ class ClockWatcher:
         fresh = [a for a in candidates if a.alert_id not in known]
         for alert in fresh:
             await self._publish(alert, today)
-        await self.store.record_alerts([alert_row(a, raised_on=today) for a in fresh])
+        await self.store.record_alerts([RaisedAlert(a, today) for a in fresh])
         return fresh
 
     async def _publish(self, alert: AlertRaised, today: date) -> None:

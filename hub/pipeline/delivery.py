@@ -21,29 +21,43 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from hub.domain.identity import identifiers, persons_in
+from hub.domain.facts import CaseEffect
+from hub.domain.identity import IdentityContext
+from hub.domain.judging import case_of
+from hub.domain.state import Context
 from hub.domain.workflow import RuleViolation
 from hub.logging import bind_message_context, get_logger
-from hub.pipeline.failures import FailurePath
+from hub.pipeline.failures import DeadLetterStore, FailurePath
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.pipeline.records import Accepted, Origin, Record
-from hub.pipeline.routing import IdentityContext, OutboundRecord, Router
+from hub.pipeline.routing import OutboundRecord, Router
 from hub.settings import StatutoryRules
-from hub.store import Store
 from schemas.envelope import Envelope, EventRejected, decode
-from schemas.events import Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
+from schemas.events import Event
 
 log = get_logger("hub.pipeline.delivery")
 
 StageHook = Callable[[str, Envelope], Awaitable[None] | None]
 
 
+class DeliveryStore(DeadLetterStore, Protocol):
+    """What the delivery core needs of the store (``hub.store.Store`` is one)."""
+
+    async def processed_ids(self, event_ids: Sequence[str]) -> set[str]: ...
+
+    async def contexts_for(self, events: Sequence[Event]) -> tuple[dict[str, Context], IdentityContext]: ...
+
+    async def apply(
+        self, effects: Sequence[CaseEffect], confirm: Callable[[], Awaitable[set[str]]] | None = None
+    ) -> int: ...
+
+
 class DeliveryCore:
     def __init__(
         self,
-        store: Store,
+        store: DeliveryStore,
         producer: Producer,
         *,
         names: TopicNames,
@@ -96,7 +110,7 @@ class DeliveryCore:
 
     async def _process_wave(self, wave: list[Accepted]) -> None:
         """Events of distinct cases: each is judged against its case as the store has it now."""
-        contexts, identity = await load_contexts(self.store, [a.event for a in wave])
+        contexts, identity = await self.store.contexts_for([a.event for a in wave])
         routed: list[Accepted] = []
         for a in wave:
             bind_message_context(
@@ -182,30 +196,6 @@ class DeliveryCore:
             result = self.stage_hook(stage, envelope)
             if result is not None:
                 await result
-
-
-REFERRAL_CONTEXT = "referral:"
-
-
-def case_of(event: Event) -> str | None:
-    """What an event is judged against, and ordered by: its case, or for the adult service's
-    answers, the referral they answer."""
-    if isinstance(event, TransitionReferralAcknowledged | TreatAsAdultAssessmentDecision):
-        return REFERRAL_CONTEXT + event.referral_id
-    case_id = getattr(event, "case_id", None)
-    return str(case_id) if case_id else None
-
-
-async def load_contexts(store: Store, events: Sequence[Event]) -> tuple[dict[str, Any], IdentityContext]:
-    """What the store knows about the cases, referrals and people of a set of events."""
-    keys = {c for e in events if (c := case_of(e))}
-    referral_ids = sorted(k.removeprefix(REFERRAL_CONTEXT) for k in keys if k.startswith(REFERRAL_CONTEXT))
-    ids = sorted({i for e in events for ref in persons_in(e) for i in identifiers(ref)})
-    async with store.reading() as conn:
-        contexts = await store.case_contexts(sorted(k for k in keys if not k.startswith(REFERRAL_CONTEXT)), conn)
-        for referral_id, ctx in (await store.referral_contexts(referral_ids, conn)).items():
-            contexts[REFERRAL_CONTEXT + referral_id] = ctx
-        return contexts, await store.identity_context(ids, conn)
 
 
 def waves_by_case(items: Sequence[Accepted]) -> list[list[Accepted]]:

@@ -14,21 +14,26 @@ import time
 import traceback
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from hub.logging import get_logger
 from hub.pipeline import records as h
 from hub.pipeline.publisher import EventPublisher
 from hub.pipeline.records import Accepted, Origin, Record, now_utc
-from hub.store import Store
 from hub.topics import DLQ_TOPIC, retry_topic
 from schemas.envelope import EventRejected
 
 log = get_logger("hub.pipeline.failures")
 
 
+class DeadLetterStore(Protocol):
+    """Where dead letters are indexed for redrive (``hub.store.DeadLetterIndex`` is one)."""
+
+    async def record_dead_letter(self, row: dict[str, Any]) -> None: ...
+
+
 class FailurePath:
-    def __init__(self, store: Store, publisher: EventPublisher, retry_delays: Sequence[float]):
+    def __init__(self, store: DeadLetterStore, publisher: EventPublisher, retry_delays: Sequence[float]):
         self.store = store
         self.publisher = publisher
         self.retry_delays = list(retry_delays)

@@ -8,17 +8,17 @@ a record published twice carries the same event id, and every consumer dedupes o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from hub.domain.identity import link, persons_in
+from hub.domain.facts import CaseEffect, Delivery, PersonLink, RaisedAlert
+from hub.domain.identity import IdentityContext, link, persons_in
 from hub.domain.ids import derived_id
 from hub.domain.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, minimise, shares_for
-from hub.domain.workflow import CaseContext, evaluate
+from hub.domain.state import Context
+from hub.domain.workflow import evaluate
 from hub.pipeline.publisher import TopicNames
 from hub.pipeline.records import H_LINEAGE, Accepted
 from hub.settings import StatutoryRules
-from hub.store import CaseEffect, Delivery
 from hub.topics import outbound_topic
 from schemas.common import Agency
 from schemas.envelope import SCHEMA_BASE, Envelope
@@ -70,7 +70,7 @@ class Router:
     def route(
         self,
         accepted: Accepted,
-        context: CaseContext | None,
+        context: Context | None,
         identity: IdentityContext | None,
         *,
         with_records: bool = True,
@@ -95,7 +95,7 @@ def route(
     topic: str,
     hub_source: str,
     lineage: str | None = None,
-    context: CaseContext | None = None,
+    context: Context | None = None,
     rules: StatutoryRules | None = None,
     identity: IdentityContext | None = None,
     with_records: bool = True,
@@ -110,13 +110,11 @@ def route(
     links, person_keys, identity_alerts = _link_people(event, identity or ({}, {}), envelope.id)
     outcome = evaluate(event, context, rules or StatutoryRules(), event_id=envelope.id, person_keys=person_keys)
     outcome.emitted.extend(identity_alerts)
-    if person_keys and person_keys[0] and isinstance(event, AssessmentRequested):
-        outcome.case_fields["person_key"] = person_keys[0]
     case_id = getattr(event, "case_id", None)
     builder = _Builder(envelope, hub_source, str(case_id or event.key()), with_records)
     for share in shares_for(event.event_type):
         builder.deliver(envelope, event.key(), share.recipient, None, share.fields, share.lawful_basis)
-    alerts: list[dict[str, Any]] = []
+    alerts: list[RaisedAlert] = []
     for emitted in outcome.emitted:
         child = builder.child(emitted)
         builder.records.append(OutboundRecord(emitted.topic, emitted.key(), child))
@@ -127,7 +125,7 @@ def route(
         elif isinstance(emitted, CareAssessmentRequested):
             builder.deliver(child, emitted.key(), Agency.ADULT_SOCIAL_CARE, None, ALL, PUBLIC_TASK_STATUTORY)
         elif isinstance(emitted, AlertRaised):
-            alerts.append(alert_row(emitted, raised_on=envelope.time.date()))
+            alerts.append(RaisedAlert(emitted, envelope.time.date()))
     effect = CaseEffect(
         event_id=envelope.id,
         topic=topic,
@@ -142,34 +140,26 @@ def route(
         stage_rank=STAGE_RANK.get(type(event), 0),
         deliveries=builder.deliveries,
         redrive_lineage=lineage,
-        case_fields=outcome.case_fields,
-        advice_requests=outcome.advice_requests,
-        advice_updates=outcome.advice_updates,
-        exceptions=outcome.exceptions,
+        outcome=outcome,
         alerts=alerts,
         person_links=links,
-        inserts=outcome.inserts,
-        referral_updates=outcome.referral_updates,
     )
     return RoutingResult(builder.records, effect)
 
 
-IdentityContext = tuple[dict[tuple[str, str], str], dict[str, set[str]]]
-
-
 def _link_people(
     event: Event, identity: IdentityContext, event_id: str
-) -> tuple[list[dict[str, Any]], list[str | None], list[AlertRaised]]:
+) -> tuple[list[PersonLink], list[str | None], list[AlertRaised]]:
     """Link the event's people to known persons; clashes become data-quality alerts, not merges."""
     known, types_of = identity
-    links: list[dict[str, Any]] = []
+    links: list[PersonLink] = []
     keys: list[str | None] = []
     alerts: list[AlertRaised] = []
     for n, ref in enumerate(persons_in(event)):
         result = link(ref, known, types_of)
         keys.append(result.person_key)
         for id_type, value, key in result.new_links:
-            links.append({"id_type": id_type, "id_value": value, "person_key": key})
+            links.append(PersonLink(id_type, value, key))
             known[(id_type, value)] = key
             types_of.setdefault(key, set()).add(id_type)
         for i, conflict in enumerate(result.conflicts):
@@ -183,20 +173,6 @@ def _link_people(
                 )
             )
     return links, keys, alerts
-
-
-def alert_row(alert: AlertRaised, raised_on: date) -> dict[str, Any]:
-    return {
-        "alert_id": alert.alert_id,
-        "case_id": alert.case_id,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "due_date": alert.due_date,
-        "agency": alert.organisation.agency.value if alert.organisation else None,
-        "organisation": alert.organisation.code if alert.organisation else None,
-        "message": alert.message,
-        "raised_on": raised_on,
-    }
 
 
 def lawful_basis_for(request: AdviceRequested) -> str:

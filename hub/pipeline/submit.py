@@ -12,8 +12,9 @@ from typing import Any
 
 from adapters.common import Submission, SubmitResult
 from hub.domain.authority import refusal
-from hub.domain.workflow import RuleViolation, evaluate
-from hub.pipeline.delivery import case_of, load_contexts
+from hub.domain.judging import case_of
+from hub.domain.state import Context, Referral
+from hub.domain.workflow import RuleViolation, evaluate, evolve
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.settings import StatutoryRules
 from hub.store import Store
@@ -43,7 +44,7 @@ class HubEventPort:
 
         A large batch (a CSV file) goes in parts, so only one part's envelopes and unacknowledged
         records are held at a time; what earlier parts did to a case is carried forward."""
-        contexts: dict[str, Any] = {}
+        contexts: dict[str, Context] = {}
         results: list[SubmitResult] = []
         for start in range(0, len(submissions), SUBMIT_PART):
             part = submissions[start : start + SUBMIT_PART]
@@ -51,7 +52,7 @@ class HubEventPort:
         return results
 
     async def _submit_part(
-        self, part: list[Submission], everything: list[Submission], contexts: dict[str, Any]
+        self, part: list[Submission], everything: list[Submission], contexts: dict[str, Context]
     ) -> list[SubmitResult]:
         envelopes = [
             envelope_for(
@@ -65,7 +66,7 @@ class HubEventPort:
             for s in part
         ]
         done = await self.store.processed_ids([e.id for e in envelopes])
-        stored, _ = await load_contexts(self.store, [s.event for s in part])
+        stored, _ = await self.store.contexts_for([s.event for s in part])
         for key, ctx in stored.items():  # a case an earlier part changed is newer than the store's copy
             contexts.setdefault(key, ctx)
         await self._wait_for_missing_facts(part, envelopes, contexts, done, everything)
@@ -88,8 +89,8 @@ class HubEventPort:
                     results.append(SubmitResult("rejected", env.id, status, exc.message, exc.field, exc.rule))
                     continue
                 outcome = None
-            if outcome is not None and case_id:
-                _absorb(contexts, case_id, sub, outcome)
+            if outcome is not None and case_id and not isinstance(known := contexts.get(case_id), Referral):
+                contexts[case_id] = evolve(known, case_id, sub.event, outcome)
             sends.append(await self.publisher.event(sub.event, env))
             results.append(SubmitResult("accepted", env.id))
         await asyncio.gather(*sends)
@@ -99,7 +100,7 @@ class HubEventPort:
         self,
         submissions: list[Submission],
         envelopes: list[Any],
-        contexts: dict[str, Any],
+        contexts: dict[str, Context],
         done: set[str],
         everything: list[Submission],
     ) -> None:
@@ -120,7 +121,7 @@ class HubEventPort:
             if not waiting:
                 return
             await asyncio.sleep(delay)
-            fresh, _ = await load_contexts(self.store, waiting)
+            fresh, _ = await self.store.contexts_for(waiting)
             contexts.update(fresh)
 
 
@@ -129,17 +130,6 @@ def _opens_case_in_batch(case_id: str, submissions: list[Submission]) -> bool:
         getattr(s.event, "case_id", None) == case_id and s.event.event_type == "assessment-requested"
         for s in submissions
     )
-
-
-def _absorb(contexts: dict[str, Any], case_id: str, sub: Submission, outcome: Any) -> None:
-    """Let later submissions in the same batch see this one's effect (a file may open a case and decide it)."""
-    ctx = contexts.setdefault(case_id, {"case_id": case_id, "advice": {}, "exceptions": []})
-    if sub.event.event_type == "assessment-requested":
-        ctx.setdefault("received_date", getattr(sub.event, "received_date", None))
-    for key, value in outcome.case_fields.items():
-        ctx.setdefault(key, value)
-    for request in outcome.advice_requests:
-        ctx["advice"].setdefault(request["request_id"], {**request, "submission_event_id": None})
 
 
 class HubAdviceInbox:

@@ -1,5 +1,61 @@
-"""One data-access layer over SQLite (embedded default) and PostgreSQL (production)."""
+"""The projection store over SQLite (embedded default) or PostgreSQL, split by role.
 
-from hub.store.repository import CaseEffect, Delivery, Store
+- ``EffectWriter`` writes what events establish (``hub.store.writer``);
+- ``ContextReader`` reads the state the rules judge against (``hub.store.contexts``);
+- ``OpsQueries`` answers operators and agencies that look things up (``hub.store.queries``);
+- ``DeadLetterIndex`` indexes the dead letters and the operators' audit (``hub.store.dead_letters``).
 
-__all__ = ["CaseEffect", "Delivery", "Store"]
+Each part of the hub takes the role it uses; ``Store`` is all four over one ``Database``, as one
+process opens it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.store.contexts import ContextReader
+from hub.store.database import Database
+from hub.store.dead_letters import DeadLetterIndex
+from hub.store.queries import OpsQueries
+from hub.store.writer import EffectWriter
+
+
+class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex):
+    def __init__(self, url: str) -> None:
+        db = Database(url)
+        EffectWriter.__init__(self, db)
+        self.url = url
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.db.engine
+
+    async def create_schema(self) -> None:
+        await self.db.create_schema()
+
+    async def drop_schema(self) -> None:
+        await self.db.drop_schema()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection | None]:
+        async with self.db.reading() as conn:
+            yield conn
+
+    async def try_leader_lock(self, conn: AsyncConnection, key: int) -> bool:
+        return await self.db.dialect.try_leader_lock(conn, key)
+
+
+__all__ = [
+    "ContextReader",
+    "Database",
+    "DeadLetterIndex",
+    "EffectWriter",
+    "OpsQueries",
+    "Store",
+]

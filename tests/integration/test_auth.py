@@ -27,11 +27,11 @@ async def _open_case_with_requests(world: World, case_id: str, n: int) -> dict[s
     await world.wait_applied((await world.post("/api/v1/assessment-decisions", decision_body(case_id)))["id"])
 
     async def requested() -> bool:
-        return len((await world.runtime.store.case_contexts([case_id]))[case_id]["advice"]) >= 4
+        return len((await world.runtime.store.case_contexts([case_id]))[case_id].advice) >= 4
 
     await eventually(requested)
-    advice = (await world.runtime.store.case_contexts([case_id]))[case_id]["advice"]
-    return {r["recipient_code"]: r for r in advice.values()}
+    rows = (await world.runtime.store.snapshot())["advice_requests"]
+    return {r["recipient_code"]: r for r in rows if r["case_id"] == case_id}
 
 
 async def test_no_operation_answers_without_a_token(kafka: str, sqlite_url: str) -> None:
@@ -245,7 +245,7 @@ async def test_each_agency_sees_and_changes_only_its_own(kafka: str, sqlite_url:
 
         # Nothing forged reached the case.
         context = (await world.runtime.store.case_contexts(["AUTH-1"]))["AUTH-1"]
-        assert all(r["submission_event_id"] is None for r in context["advice"].values())
+        assert all(r.submission_event_id is None for r in context.advice.values())
         assert not await world.runtime.store.processed_ids(["X-1"])
         assert all(r["source"].startswith("/la-sen/202") for r in await world.runtime.store.recent_events(50))
 

@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
-from hub.ops import dlq, records
+from hub.ops import dlq
 from hub.ops.rebuild import rebuild
+from hub.pipeline import records
 from hub.store import Store
 from schemas.envelope import Envelope
 from tests.helpers import (

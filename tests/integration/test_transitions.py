@@ -270,7 +270,7 @@ async def test_adult_system_down_for_ten_minutes_gets_the_referral_once_when_bac
         await world.runtime.watcher.sweep()
 
         async def referral_recorded() -> bool:
-            return bool((await world.runtime.store.transition_sources())["referrals"])
+            return bool((await world.runtime.store.transition_sources()).referrals)
 
         await eventually(referral_recorded)
         await asyncio.sleep(outage)

@@ -12,6 +12,7 @@ from adapters.access import Caller, Organisation, refuse_foreign_claims
 from hub.auth.ratelimit import RateLimiter
 from hub.auth.registry import ClientRegistry, hub_roles
 from hub.domain.authority import refusal
+from hub.domain.state import AdviceRequest, Case, Referral
 from hub.settings import AuthSettings, ClientRegistration
 from schemas.common import Adviser, Agency, OrganisationRef
 from schemas.events import (
@@ -83,13 +84,14 @@ def test_a_case_of_another_council_is_refused() -> None:
         end_date=date(2026, 2, 1),
         recorded_by="LA",
     )
-    assert refusal(LA202, event, {"la_code": "202"}) is None
-    assert "belongs to LA 208" in (refusal(LA202, event, {"la_code": "208"}) or "")
+    assert refusal(LA202, event, Case("C-1", la_code="202")) is None
+    assert "belongs to LA 208" in (refusal(LA202, event, Case("C-1", la_code="208")) or "")
     assert refusal(LA202, event, None) is None, "an unknown case is the workflow's 404, not a 403"
 
 
 def test_advice_answers_only_a_request_sent_to_the_sender() -> None:
-    context = {"la_code": "202", "advice": {"R-1": {"recipient_agency": "school", "recipient_code": "100001"}}}
+    sent = AdviceRequest("R-1", "C-1", "education", "school", "100001", date(2026, 2, 9))
+    context = Case("C-1", la_code="202", advice={"R-1": sent})
     assert refusal(SCHOOL, advice(SCHOOL.ref()), context) is None
     other = Organisation(Agency.SCHOOL, "100002")
     assert "was sent to 100001" in (refusal(other, advice(other.ref()), context) or "")
@@ -106,8 +108,9 @@ def test_a_referral_is_answered_by_its_own_councils_adult_service() -> None:
     )
     asc202 = Organisation(Agency.ADULT_SOCIAL_CARE, "202-ASC", "202")
     asc208 = Organisation(Agency.ADULT_SOCIAL_CARE, "208-ASC", "208")
-    assert refusal(asc202, decision, {"la_code": "202"}) is None
-    assert "went to LA 202" in (refusal(asc208, decision, {"la_code": "202"}) or "")
+    referral = Referral("REF-1", "P", "202", date(2026, 5, 10), date(2026, 1, 10), offered=())
+    assert refusal(asc202, decision, referral) is None
+    assert "went to LA 202" in (refusal(asc208, decision, referral) or "")
 
 
 def test_registered_clients_act_for_their_organisation_and_people_for_their_roles() -> None:

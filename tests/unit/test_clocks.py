@@ -5,39 +5,39 @@ from __future__ import annotations
 from datetime import date
 
 from hub.domain.clocks import add_months, case_clocks, timeliness
+from hub.domain.state import AdviceRequest, Case, CaseException
 from hub.ops.scheduler import alerts_for
 from hub.settings import StatutoryRules
 
 RULES = StatutoryRules()
 
 
-def case(**kw: object) -> dict:
-    base = {
+def case(exceptions: list[dict] | tuple = (), **kw: object) -> Case:
+    base: dict = {
         "case_id": "C-1",
         "la_code": "202",
         "received_date": date(2026, 1, 5),
         "decision": "assess",
         "decision_date": date(2026, 2, 9),
-        "advice": {},
-        "exceptions": [],
     }
     base.update(kw)
-    return base
+    recorded = tuple(CaseException(case_id=base["case_id"], recorded_by="LA", **e) for e in exceptions)
+    return Case(**base, exceptions=recorded)
 
 
 def advice(
     request_id: str, agency: str, requested: date, received: date | None = None, submitted: date | None = None
-) -> dict:
-    return {
-        "request_id": request_id,
-        "advice_kind": "health" if agency == "nhs" else "education",
-        "recipient_agency": agency,
-        "recipient_code": "RBS" if agency == "nhs" else "100001",
-        "requested_date": requested,
-        "received_date": received,
-        "submitted_date": submitted,
-        "reused": None,
-    }
+) -> AdviceRequest:
+    return AdviceRequest(
+        request_id=request_id,
+        case_id="C-1",
+        advice_kind="health" if agency == "nhs" else "education",
+        recipient_agency=agency,
+        recipient_code="RBS" if agency == "nhs" else "100001",
+        requested_date=requested,
+        received_date=received,
+        submitted_date=submitted,
+    )
 
 
 def by_kind(clocks: list) -> dict:

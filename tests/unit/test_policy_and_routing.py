@@ -1,10 +1,11 @@
 from hub.domain.policy import minimise
+from hub.domain.state import Case
 from hub.pipeline.routing import route
 from schemas.envelope import envelope_for
 from schemas.events import PlanRecorded, PlanSections
 from tests.helpers import assessment_requested, panel_outcome
 
-KNOWN_CASE = {"received_date": __import__("datetime").date(2026, 1, 5), "advice": {}, "exceptions": []}
+KNOWN_CASE = Case("C-1", received_date=__import__("datetime").date(2026, 1, 5))
 
 
 def test_minimise_keeps_only_listed_paths() -> None:

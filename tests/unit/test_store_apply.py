@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from hub.store import CaseEffect, Delivery, Store
+from hub.domain.facts import CaseEffect, CaseUpdate, Delivery, Outcome
+from hub.store import Store
 
 
 def _effect(event_id: str, case_id: str, **fields: object) -> CaseEffect:
+    update = CaseUpdate(**fields)  # type: ignore[arg-type]
     return CaseEffect(
         event_id=event_id,
         topic="ehc.panel-outcomes.v1",
@@ -21,7 +23,7 @@ def _effect(event_id: str, case_id: str, **fields: object) -> CaseEffect:
         received_date=date(2026, 1, 5),
         stage_rank=4,
         deliveries=[Delivery(f"{event_id}-nhs", "nhs", "out.nhs.v1", "panel", ["outcome"])],
-        case_fields=dict(fields),
+        outcome=Outcome(case=update),
     )
 
 

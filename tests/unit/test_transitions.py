@@ -2,56 +2,51 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 from adapters.adult_social_care.mapping import referral_out
-from hub.domain.transitions import eighteenth_birthday, months_between, plan_referrals, recommend
+from hub.domain.planner import plan_referrals
+from hub.domain.state import CareAssessment, Case, CircumstanceChange, TransitionSources
+from hub.domain.transitions import eighteenth_birthday, months_between, recommend
 from hub.settings import TransitionRules
-from schemas.events import ReuseRecommendation
+from schemas.common import Adviser, PersonRef
+from schemas.events import PlanSections, ReuseRecommendation
 
 RULES = TransitionRules()
-ASSESSOR = {
-    "name": "J Smith",
-    "role": "Social worker",
-    "organisation": {"agency": "childrens-social-care", "code": "202"},
-}
+ASSESSOR = Adviser.model_validate(
+    {"name": "J Smith", "role": "Social worker", "organisation": {"agency": "childrens-social-care", "code": "202"}}
+)
 
 
-def person(key: str, dob: str | None = "2008-12-10") -> dict:
-    p = {"la_person_id": key, "la_code": "202", "given_name": key}
-    if dob:
-        p["date_of_birth"] = dob
-    return p
+def person(key: str, dob: str | None = "2008-12-10") -> PersonRef:
+    return PersonRef(
+        la_person_id=key, la_code="202", given_name=key, date_of_birth=date.fromisoformat(dob) if dob else None
+    )
 
 
 def assessment(
     aid: str, kind: str, assessed: str, completed: date, cared_for: tuple[str, ...] = (), status: str = "completed"
-) -> dict:
-    return {
-        "assessment_id": aid,
-        "la_code": "202",
-        "assessment_type": kind,
-        "assessed_key": assessed,
-        "assessed_person": person(assessed, "1980-01-01" if kind == "s60-childs-carers" else "2008-12-10"),
-        "cared_for_keys": list(cared_for),
-        "cared_for": [],
-        "status": status,
-        "completed_date": completed,
-        "assessor": ASSESSOR,
-        "eligibility": "likely-eligible",
-        "material_change_flags": [],
-    }
+) -> CareAssessment:
+    return CareAssessment(
+        assessment_id=aid,
+        la_code="202",
+        assessment_type=kind,
+        assessed_key=assessed,
+        assessed_person=person(assessed, "1980-01-01" if kind == "s60-childs-carers" else "2008-12-10"),
+        cared_for_keys=cared_for,
+        cared_for=(),
+        status=status,
+        completed_date=completed,
+        assessor=ASSESSOR,
+        eligibility="likely-eligible",
+    )
 
 
-def sources(assessments: list[dict], changes: list[dict] | None = None, cases: list[dict] | None = None) -> dict:
-    return {
-        "cases": cases or [],
-        "csc_case_ids": [],
-        "assessments": assessments,
-        "changes": changes or [],
-        "referrals": [],
-        "decisions": [],
-    }
+def sources(
+    assessments: list[CareAssessment], changes: list[CircumstanceChange] | None = None, cases: list[Case] | None = None
+) -> TransitionSources:
+    return TransitionSources(cases=tuple(cases or ()), assessments=tuple(assessments), changes=tuple(changes or ()))
 
 
 def test_currency_and_change_drive_the_recommendation() -> None:
@@ -91,9 +86,7 @@ def test_latest_carer_assessment_is_offered_and_a_refusal_only_after_a_change() 
     )
     [referral] = plan_referrals(src, date(2026, 9, 15), RULES)
     assert [o.assessment_id for o in referral.offered_assessments] == ["S58", "S60-NEW"]
-    src["changes"] = [
-        {"change_id": "C", "person_key": "DAD", "change_date": date(2026, 8, 1), "description": "lost job"}
-    ]
+    src = dataclasses.replace(src, changes=(CircumstanceChange("C", "DAD", date(2026, 8, 1), "lost job"),))
     [referral] = plan_referrals(src, date(2026, 9, 15), RULES)
     dad = next(o for o in referral.offered_assessments if o.assessment_id == "S60-DAD")
     assert (dad.status, dad.recommendation) == ("refused", ReuseRecommendation.REASSESS)
@@ -101,16 +94,16 @@ def test_latest_carer_assessment_is_offered_and_a_refusal_only_after_a_change() 
 
 def test_no_date_of_birth_no_referral_and_the_adult_contract_keeps_only_adult_sections() -> None:
     undated = assessment("S58", "s58-childs-needs", "YP", date(2026, 6, 1))
-    undated["assessed_person"] = person("YP", None)
+    undated = dataclasses.replace(undated, assessed_person=person("YP", None))
     assert plan_referrals(sources([undated]), date(2026, 9, 15), RULES) == []
-    case = {
-        "case_id": "C1",
-        "person_key": "YP",
-        "person": person("YP"),
-        "la_code": "202",
-        "final_plan_date": date(2025, 5, 1),
-        "plan_sections": {"b": "needs", "d": "care", "e": "outcomes", "f": "provision", "pfa_outcomes": ["work"]},
-    }
+    case = Case(
+        case_id="C1",
+        person_key="YP",
+        person=person("YP"),
+        la_code="202",
+        final_plan_date=date(2025, 5, 1),
+        plan_sections=PlanSections(b="needs", d="care", e="outcomes", f="provision", pfa_outcomes=["work"]),
+    )
     [referral] = plan_referrals(sources([], cases=[case]), date(2026, 9, 15), RULES)
     out = referral_out(referral, "https://hub.example")
     assert out.ehc_plan_sections == {"d": "care", "e": "outcomes", "pfa_outcomes": ["work"]}

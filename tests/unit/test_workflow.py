@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
+from hub.domain.facts import CaseUpdate
+from hub.domain.state import AdviceRequest, Case
 from hub.domain.workflow import RuleViolation, evaluate
 from hub.settings import StatutoryRules
 from schemas.common import AdviceKind, Adviser, Agency, OrganisationRef
@@ -25,15 +28,8 @@ NHS = OrganisationRef(agency=Agency.NHS, code="RBS")
 CSC = OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code="202-CSC")
 
 
-def case(year_group: int | None = 5, **extra: object) -> dict:
-    return {
-        "received_date": date(2026, 1, 5),
-        "person": person(1).model_dump(mode="json"),
-        "year_group": year_group,
-        "advice": {},
-        "exceptions": [],
-        **extra,
-    }
+def case(year_group: int | None = 5, **extra: object) -> Case:
+    return Case("C-1", received_date=date(2026, 1, 5), person=person(1), year_group=year_group, **extra)  # type: ignore[arg-type]
 
 
 def decision(**kw: object) -> AssessmentDecisionMade:
@@ -63,8 +59,8 @@ def test_decision_to_assess_requests_each_advice_from_the_right_organisation() -
     assert requests[AdviceKind.PARENT_OR_YOUNG_PERSON].recipient.agency == Agency.FAMILY
     assert requests[AdviceKind.HEALTH].due_date == date(2026, 3, 23)
     assert requests[AdviceKind.HEALTH].person.nhs_number == person(1).nhs_number
-    assert len({r["request_id"] for r in out.advice_requests}) == 5
-    assert out.case_fields == {"decision": "assess", "decision_date": date(2026, 2, 9)}
+    assert len({r.request_id for r in out.advice_opened}) == 5
+    assert out.case == CaseUpdate(decision="assess", decision_date=date(2026, 2, 9))
 
 
 def test_from_year_9_preparing_for_adulthood_advice_is_required() -> None:
@@ -94,9 +90,9 @@ def test_existing_advice_agreed_sufficient_by_all_three_is_reused_not_requested(
     kinds = {e.advice_kind for e in out.emitted if isinstance(e, AdviceRequested)}
     assert AdviceKind.EDUCATIONAL_PSYCHOLOGY not in kinds
     assert AdviceKind.HEALTH in kinds, "without the family's agreement the advice is sought again"
-    [reused] = [r for r in out.advice_requests if r["reused"]]
-    assert reused["advice_kind"] == "educational-psychology"
-    assert reused["reused"]["agreed_by_family"] is True
+    [reused] = [r for r in out.advice_opened if r.reused]
+    assert reused.advice_kind == "educational-psychology"
+    assert reused.reused is not None and reused.reused.agreed_by_family is True
 
 
 def test_contradictions_are_refused_with_field_and_rule() -> None:
@@ -123,23 +119,15 @@ def _advice(request_id: str = "R1", submitted: date = date(2026, 3, 1)) -> Advic
 
 
 def test_advice_must_answer_a_request_once() -> None:
-    requested = {
-        "R1": {
-            "request_id": "R1",
-            "requested_date": date(2026, 2, 9),
-            "received_date": None,
-            "submission_event_id": None,
-            "submitted_date": None,
-        }
-    }
+    requested = {"R1": AdviceRequest("R1", "C-1", "health", "nhs", "RBS", date(2026, 2, 9))}
     with pytest.raises(RuleViolation) as err:
         evaluate(_advice("R-UNKNOWN"), case(advice=requested), RULES, event_id="a1")
     assert err.value.rule == "known-advice-request"
     out = evaluate(_advice(), case(advice=requested), RULES, event_id="a1")
-    assert out.advice_updates[0]["submitted_date"] == date(2026, 3, 1)
-    assert out.advice_updates[0]["received_date"] == date(2026, 3, 1)
-    done = {"R1": {**requested["R1"], "submission_event_id": "a1", "submitted_date": date(2026, 3, 1)}}
-    assert evaluate(_advice(), case(advice=done), RULES, event_id="a1").advice_updates, "a redelivery is fine"
+    assert out.advice_progress[0].submitted_date == date(2026, 3, 1)
+    assert out.advice_progress[0].received_date == date(2026, 3, 1)
+    done = {"R1": replace(requested["R1"], submission_event_id="a1", submitted_date=date(2026, 3, 1))}
+    assert evaluate(_advice(), case(advice=done), RULES, event_id="a1").advice_progress, "a redelivery is fine"
     with pytest.raises(RuleViolation) as err:
         evaluate(_advice(), case(advice=done), RULES, event_id="a2")
     assert err.value.rule == "single-submission"

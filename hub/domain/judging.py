@@ -1,0 +1,66 @@
+"""One handler per event type: ``judge`` dispatches on the event's class.
+
+A module that owns the rules for some events registers a handler for each with
+``@judge.register``; an event type with no handler establishes nothing about its case (an alert,
+a disclosure record). ``hub.domain.workflow.evaluate`` is the entry point that has them all
+registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import singledispatch
+
+from hub.domain.facts import Outcome, RuleViolation
+from hub.domain.state import Case, Context
+from hub.settings import StatutoryRules
+from schemas.events import Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
+
+REFERRAL_CONTEXT = "referral:"
+
+
+def case_of(event: Event) -> str | None:
+    """What an event is judged against, and ordered by: its case, or for the adult service's
+    answers, the referral they answer (prefixed ``referral:``)."""
+    if isinstance(event, TransitionReferralAcknowledged | TreatAsAdultAssessmentDecision):
+        return REFERRAL_CONTEXT + event.referral_id
+    case_id = getattr(event, "case_id", None)
+    return str(case_id) if case_id else None
+
+
+@dataclass(frozen=True, slots=True)
+class Judging:
+    """What a handler judges an event against.
+
+    ``person_keys`` are the identity keys of the people ``persons_in(event)`` names, in order."""
+
+    context: Context | None
+    rules: StatutoryRules
+    event_id: str
+    person_keys: Sequence[str | None] = ()
+
+    def case(self, event: Event) -> Case:
+        """The event's case, which must be known: its assessment request recorded."""
+        if not isinstance(self.context, Case) or self.context.received_date is None:
+            raise RuleViolation(
+                f"case {getattr(event, 'case_id', '?')!r} is not known: no assessment request has been recorded",
+                field="data.case_id",
+                rule="known-case",
+                retryable=True,
+            )
+        return self.context
+
+    def first_person(self) -> str | None:
+        return self.person_keys[0] if self.person_keys else None
+
+
+@singledispatch
+def judge(event: Event, judging: Judging, out: Outcome) -> None:
+    """Events with no rules of their own establish nothing about a case."""
+
+
+def not_before(day: date, earliest: date, field_name: str, what: str, rule: str) -> None:
+    if day < earliest:
+        raise RuleViolation(f"{field_name} {day} is before {what} {earliest}", field=f"data.{field_name}", rule=rule)

@@ -1,0 +1,142 @@
+"""What the rules know of a case, an advice request, a referral and a person's assessments.
+
+Immutable values the store builds from its rows, so a rule cannot change what it reads and a
+test can build the same state with plain constructors. The rules answer with facts
+(``hub.domain.facts``); they never see a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from schemas.common import Adviser, PersonRef
+from schemas.events import OfferedAssessment, PlanSections
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceRequest:
+    """One piece of advice the LA asked for (reg 6), or reused under reg 6(4)."""
+
+    request_id: str
+    case_id: str
+    advice_kind: str
+    recipient_agency: str
+    recipient_code: str
+    requested_date: date
+    received_date: date | None = None
+    submitted_date: date | None = None
+    submission_event_id: str | None = None
+    task_status: str | None = None
+    status_reason: str | None = None
+    signed_off: bool | None = None
+    reused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CaseException:
+    """A circumstance the LA recorded that may excuse a time limit (regs 5(4), 8(2), 10(4), 13(3))."""
+
+    exception_id: str
+    case_id: str
+    kind: str
+    start_date: date
+    end_date: date
+    recorded_by: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One EHC needs assessment as the hub knows it, with its advice requests and exceptions."""
+
+    case_id: str
+    la_code: str | None = None
+    received_date: date | None = None
+    person: PersonRef | None = None
+    person_key: str | None = None
+    year_group: int | None = None
+    decision: str | None = None
+    decision_date: date | None = None
+    panel_date: date | None = None
+    panel_outcome: str | None = None
+    draft_date: date | None = None
+    final_plan_date: date | None = None
+    last_review_date: date | None = None
+    ceased_date: date | None = None
+    plan_sections: PlanSections | None = None
+    advice: Mapping[str, AdviceRequest] = field(default_factory=dict)
+    exceptions: tuple[CaseException, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CareAssessment:
+    """A Care Act assessment on record: a child's needs (s58), a carer's (s60) or a young carer's (s63)."""
+
+    assessment_id: str
+    la_code: str
+    assessment_type: str
+    assessed_key: str | None
+    assessed_person: PersonRef
+    cared_for_keys: tuple[str, ...]
+    cared_for: tuple[PersonRef, ...]
+    status: str
+    completed_date: date
+    assessor: Adviser
+    eligibility: str
+    material_change_flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CircumstanceChange:
+    change_id: str
+    person_key: str | None
+    change_date: date
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentDecision:
+    """The adult service's answer on one offered assessment: treated as the adult one, or not."""
+
+    referral_id: str
+    assessment_id: str
+    accepted: bool
+    reason: str
+    decided_by: str
+    decision_date: date
+    decision_event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """A transition referral to adult social care, with the adult service's answers so far."""
+
+    referral_id: str
+    person_key: str | None
+    la_code: str
+    eighteenth_birthday: date
+    issued_date: date
+    offered: tuple[OfferedAssessment, ...]
+    acknowledged_date: date | None = None
+    adult_case_id: str | None = None
+    support_in_place_date: date | None = None
+    decisions: Mapping[str, AssessmentDecision] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionSources:
+    """Everything the transition planner reads: open cases that may lead to a referral, Care Act
+    assessments, changes of circumstances, referrals issued and the adult service's decisions."""
+
+    cases: tuple[Case, ...] = ()
+    csc_case_ids: frozenset[str] = frozenset()
+    assessments: tuple[CareAssessment, ...] = ()
+    changes: tuple[CircumstanceChange, ...] = ()
+    referrals: tuple[Referral, ...] = ()
+    decisions: tuple[AssessmentDecision, ...] = ()
+
+
+Context = Case | Referral
+"""What an event is judged against: its case, or for the adult service's answers, its referral."""

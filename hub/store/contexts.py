@@ -1,0 +1,214 @@
+"""Reading what the rules judge against: cases, referrals, people and the planner's sources.
+
+Rows become the domain's immutable state here, so no rule ever reads a row."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.domain.identity import IdentityContext, identifiers, persons_in
+from hub.domain.judging import REFERRAL_CONTEXT, case_of
+from hub.domain.state import (
+    AdviceRequest,
+    AssessmentDecision,
+    CareAssessment,
+    Case,
+    CaseException,
+    CircumstanceChange,
+    Context,
+    Referral,
+    TransitionSources,
+)
+from hub.store.database import Database, Row, keyed, parts
+from hub.store.tables import (
+    advice_requests,
+    assessment_decisions,
+    care_assessments,
+    case_exceptions,
+    cases,
+    circumstance_changes,
+    person_links,
+    processed_events,
+    referrals,
+)
+from schemas.common import Adviser, PersonRef
+from schemas.events import Event, OfferedAssessment, PlanSections
+
+T = TypeVar("T")
+
+_PROCESSED = keyed(select(processed_events.c.event_id), processed_events.c.event_id)
+_CASES = keyed(select(cases), cases.c.case_id)
+_ADVICE_BY_CASE = keyed(select(advice_requests), advice_requests.c.case_id)
+_EXCEPTIONS_BY_CASE = keyed(select(case_exceptions), case_exceptions.c.case_id)
+_REFERRALS = keyed(select(referrals), referrals.c.referral_id)
+_DECISIONS_BY_REFERRAL = keyed(select(assessment_decisions), assessment_decisions.c.referral_id)
+
+
+class ContextReader:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def processed_ids(self, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        return {r["event_id"] for r in await self.db.lookup_by(_PROCESSED, event_ids)}
+
+    async def contexts_for(self, events: Sequence[Event]) -> tuple[dict[str, Context], IdentityContext]:
+        """What the store knows about the cases, referrals and people of a set of events, keyed as
+        ``case_of`` keys them."""
+        keys = {c for e in events if (c := case_of(e))}
+        referral_ids = sorted(k.removeprefix(REFERRAL_CONTEXT) for k in keys if k.startswith(REFERRAL_CONTEXT))
+        ids = sorted({i for e in events for ref in persons_in(e) for i in identifiers(ref)})
+        async with self.db.reading() as conn:
+            contexts: dict[str, Context] = {}
+            contexts.update(
+                await self.case_contexts(sorted(k for k in keys if not k.startswith(REFERRAL_CONTEXT)), conn)
+            )
+            for referral_id, found in (await self.referral_contexts(referral_ids, conn)).items():
+                contexts[REFERRAL_CONTEXT + referral_id] = found
+            return contexts, await self.identity_context(ids, conn)
+
+    async def case_contexts(self, case_ids: Sequence[str], conn: AsyncConnection | None = None) -> dict[str, Case]:
+        """Each known case with its advice requests and exceptions: what the workflow judges the next event by."""
+        found = {r["case_id"]: r for r in await self.db.lookup_by(_CASES, case_ids, conn)}
+        if not found:
+            return {}
+        advice: dict[str, dict[str, AdviceRequest]] = {}
+        for r in await self.db.lookup_by(_ADVICE_BY_CASE, case_ids, conn):
+            advice.setdefault(r["case_id"], {})[r["request_id"]] = advice_request(r)
+        exceptions: dict[str, list[CaseException]] = {}
+        for r in await self.db.lookup_by(_EXCEPTIONS_BY_CASE, case_ids, conn):
+            exceptions.setdefault(r["case_id"], []).append(case_exception(r))
+        return {
+            case_id: case_from_row(row, advice.get(case_id, {}), tuple(exceptions.get(case_id, ())))
+            for case_id, row in found.items()
+        }
+
+    async def identity_context(
+        self, ids: Sequence[tuple[str, str]], conn: AsyncConnection | None = None
+    ) -> IdentityContext:
+        """For the given identifiers: who they point at, and which identifier types those people have."""
+        t = person_links.c
+        known: dict[tuple[str, str], str] = {}
+        for part in parts(ids):
+            query = select(t.id_type, t.id_value, t.person_key).where(tuple_(t.id_type, t.id_value).in_(part))
+            known.update({(r["id_type"], r["id_value"]): r["person_key"] for r in await self.db.lookup(query, conn)})
+        types: dict[str, set[str]] = {}
+        for keys in parts(sorted(set(known.values()))):
+            for r in await self.db.lookup(select(t.person_key, t.id_type).where(t.person_key.in_(keys)), conn):
+                types.setdefault(r["person_key"], set()).add(r["id_type"])
+        return known, types
+
+    async def referral_contexts(
+        self, referral_ids: Sequence[str], conn: AsyncConnection | None = None
+    ) -> dict[str, Referral]:
+        """Each known referral with the adult service's decisions so far."""
+        found = {r["referral_id"]: r for r in await self.db.lookup_by(_REFERRALS, referral_ids, conn)}
+        if not found:
+            return {}
+        decisions: dict[str, dict[str, AssessmentDecision]] = {}
+        for r in await self.db.lookup_by(_DECISIONS_BY_REFERRAL, referral_ids, conn):
+            decisions.setdefault(r["referral_id"], {})[r["assessment_id"]] = assessment_decision(r)
+        return {rid: referral(row, decisions.get(rid, {})) for rid, row in found.items()}
+
+    async def transition_sources(self, keep_case: Callable[[Case], bool] = lambda _: True) -> TransitionSources:
+        """Everything the transition planner reads: open cases not yet referred that have an EHC plan
+        or social care involvement, Care Act assessments, changes, referrals issued, decisions.
+
+        Cases are streamed and only those ``keep_case`` accepts are held, so a store with a million
+        open cases costs the planner the memory of the few nearing 18, not of all of them."""
+        csc_cases = select(advice_requests.c.case_id).where(
+            advice_requests.c.recipient_agency == "childrens-social-care",
+            advice_requests.c.submitted_date.is_not(None),
+        )
+        csc_case_ids = frozenset(r["case_id"] for r in await self.db.rows(csc_cases))
+        candidates = select(cases).where(
+            cases.c.ceased_date.is_(None),
+            cases.c.person_key.is_not(None),
+            cases.c.person_key.not_in(select(referrals.c.person_key)),
+            or_(cases.c.final_plan_date.is_not(None), cases.c.case_id.in_(csc_cases)),
+        )
+        kept: list[Case] = []
+        async with self.db.engine.connect() as conn:
+            async for row in await conn.stream(candidates.execution_options(yield_per=2000)):
+                candidate = case_from_row(dict(row._mapping))
+                if keep_case(candidate):
+                    kept.append(candidate)
+        recorded = await self.referral_sources()
+        return TransitionSources(
+            cases=tuple(kept),
+            csc_case_ids=csc_case_ids,
+            assessments=tuple(care_assessment(r) for r in await self.db.rows(select(care_assessments))),
+            changes=tuple(circumstance_change(r) for r in await self.db.rows(select(circumstance_changes))),
+            referrals=recorded.referrals,
+            decisions=recorded.decisions,
+        )
+
+    async def referral_sources(self) -> TransitionSources:
+        """Referrals issued and the adult service's decisions: what the transition measures count."""
+        return TransitionSources(
+            referrals=tuple(referral(r) for r in await self.db.rows(select(referrals))),
+            decisions=tuple(assessment_decision(r) for r in await self.db.rows(select(assessment_decisions))),
+        )
+
+    async def open_case_ids(self) -> list[str]:
+        """Cases whose statutory clocks may still need watching (not ceased)."""
+        return [r["case_id"] for r in await self.db.rows(select(cases.c.case_id).where(cases.c.ceased_date.is_(None)))]
+
+
+def _state(cls: type[T], row: Row, **converted: Any) -> T:
+    """A state value from the row's columns of the same names, with the converted ones given."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name in row and f.name not in converted]  # type: ignore[arg-type]
+    return cls(**{name: row[name] for name in names}, **converted)
+
+
+def case_from_row(
+    row: Row, advice: dict[str, AdviceRequest] | None = None, exceptions: tuple[CaseException, ...] = ()
+) -> Case:
+    return _state(
+        Case,
+        row,
+        person=PersonRef.model_validate(row["person"]) if row["person"] else None,
+        plan_sections=PlanSections.model_validate(row["plan_sections"]) if row["plan_sections"] else None,
+        advice=advice or {},
+        exceptions=exceptions,
+    )
+
+
+def advice_request(row: Row) -> AdviceRequest:
+    signed_off = None if row["signed_off"] is None else bool(row["signed_off"])
+    return _state(AdviceRequest, row, signed_off=signed_off, reused=row["reused"] is not None)
+
+
+def case_exception(row: Row) -> CaseException:
+    return _state(CaseException, row)
+
+
+def care_assessment(row: Row) -> CareAssessment:
+    return _state(
+        CareAssessment,
+        row,
+        assessed_person=PersonRef.model_validate(row["assessed_person"]),
+        cared_for_keys=tuple(row["cared_for_keys"]),
+        cared_for=tuple(PersonRef.model_validate(p) for p in row["cared_for"]),
+        assessor=Adviser.model_validate(row["assessor"]),
+        material_change_flags=tuple(row["material_change_flags"]),
+    )
+
+
+def circumstance_change(row: Row) -> CircumstanceChange:
+    return _state(CircumstanceChange, row)
+
+
+def referral(row: Row, decisions: dict[str, AssessmentDecision] | None = None) -> Referral:
+    offered = tuple(OfferedAssessment.model_validate(o) for o in row["offered"])
+    return _state(Referral, row, offered=offered, decisions=decisions or {})
+
+
+def assessment_decision(row: Row) -> AssessmentDecision:
+    return _state(AssessmentDecision, row, accepted=bool(row["accepted"]))

@@ -1,0 +1,94 @@
+"""The connection to the store's database, and the three ways its roles read it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, bindparam
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from hub.store.dialect import Dialect, dialect_for
+from hub.store.tables import metadata
+
+T = TypeVar("T")
+IN_LIST_SIZE = 5000  # SQLite allows 32,766 bound parameters per statement; a CSV import may name 100,000 cases
+Row = dict[str, Any]
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect: Dialect = dialect_for(url)
+        self.engine: AsyncEngine = create_async_engine(url, **self.dialect.engine_options())
+        # Point reads on the hot paths may run on a synchronous connection in the calling thread (see lookup).
+        self._inline = self.dialect.inline_engine(url)
+        self._inline_conn: Connection | None = None
+
+    async def create_schema(self) -> None:
+        async with self.engine.begin() as conn:
+            await self.dialect.prepare(conn)
+            await conn.run_sync(metadata.create_all)
+
+    async def drop_schema(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self._inline_conn is not None:
+            self._inline_conn.close()
+            self._inline_conn = None
+        if self._inline is not None:
+            self._inline.dispose()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection | None]:
+        """One connection for several reads that belong together (the contexts of one wave of events):
+        each connection checked out costs more than the small queries made on it. None where reads by
+        key run inline (see lookup)."""
+        if self._inline is not None:
+            yield None
+            return
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def lookup_by(
+        self, keyed: tuple[Any, Any], keys: Sequence[str], conn: AsyncConnection | None = None
+    ) -> list[Row]:
+        """Rows for these keys, with statements built once (see ``keyed``)."""
+        one, many = keyed
+        if len(keys) == 1:
+            return await self.lookup(one, conn, {"key": keys[0]})
+        return [r for part in parts(keys) for r in await self.lookup(many, conn, {"keys": part})]
+
+    async def lookup(self, query: Any, conn: AsyncConnection | None = None, params: Row | None = None) -> list[Row]:
+        """A read by key on a hot path (routing, FHIR and CSV ingress). With SQLite it runs at once in
+        the calling thread: the query takes microseconds, while every hop to aiosqlite's thread costs
+        hundreds, and such hops do not overlap however many requests wait on them. Reads by key on an
+        indexed table never hold the event loop for long; scans stay on the asynchronous path."""
+        if self._inline is None:
+            return await self.rows(query, conn, params)
+        if self._inline_conn is None:
+            self._inline_conn = self._inline.connect()
+        return [dict(r._mapping) for r in self._inline_conn.execute(query, params)]
+
+    async def rows(self, query: Any, conn: AsyncConnection | None = None, params: Row | None = None) -> list[Row]:
+        if conn is not None:
+            return [dict(r._mapping) for r in await conn.execute(query, params)]
+        async with self.engine.connect() as own:
+            return [dict(r._mapping) for r in await own.execute(query, params)]
+
+
+def keyed(query: Any, column: Any) -> tuple[Any, Any]:
+    """A read by key as two statements built once: ``column = :key`` for one key, which compiles once
+    and is reused as it is, and ``column IN (:keys)`` for several. Building a statement per call cost
+    more than running it."""
+    return query.where(column == bindparam("key")), query.where(column.in_(bindparam("keys", expanding=True)))
+
+
+def parts(values: Sequence[T]) -> list[list[T]]:
+    """A long IN-list as several short ones."""
+    items = list(values)
+    return [items[i : i + IN_LIST_SIZE] for i in range(0, len(items), IN_LIST_SIZE)]

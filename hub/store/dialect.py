@@ -1,0 +1,88 @@
+"""What differs between the two databases the store runs on, one class each.
+
+SQLite is the embedded default: one process, WAL journal, and point reads run inline on a
+synchronous connection. PostgreSQL is for several instances: advisory locks elect the one that
+runs once-only work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+class Dialect:
+    name = ""
+
+    def engine_options(self) -> dict[str, Any]:
+        return {}
+
+    def insert(self, table: Any) -> Any:
+        """An INSERT that can say ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+        raise NotImplementedError
+
+    def greatest(self, a: Any, b: Any) -> Any:
+        raise NotImplementedError
+
+    async def prepare(self, conn: AsyncConnection) -> None:
+        """Per-database settings applied when the schema is created."""
+
+    async def try_leader_lock(self, conn: AsyncConnection, key: int) -> bool:
+        """Take the lock for work that must run on one instance at a time, if free."""
+        raise NotImplementedError
+
+    def inline_engine(self, url: str) -> Engine | None:
+        """A synchronous engine for point reads in the calling thread, where that is cheaper."""
+        return None
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"connect_args": {"timeout": 30}}
+
+    def insert(self, table: Any) -> Any:
+        return sqlite.insert(table)
+
+    def greatest(self, a: Any, b: Any) -> Any:
+        return func.max(a, b)
+
+    async def prepare(self, conn: AsyncConnection) -> None:
+        await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+    async def try_leader_lock(self, conn: AsyncConnection, key: int) -> bool:
+        return True  # one process owns an SQLite file
+
+    def inline_engine(self, url: str) -> Engine | None:
+        if not url.startswith("sqlite+aiosqlite:///") or ":memory:" in url:
+            return None
+        return create_engine(
+            url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1),
+            isolation_level="AUTOCOMMIT",
+            connect_args={"timeout": 30, "check_same_thread": False},  # only ever used from the event loop
+        )
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+
+    def insert(self, table: Any) -> Any:
+        return postgresql.insert(table)
+
+    def greatest(self, a: Any, b: Any) -> Any:
+        return func.greatest(a, b)
+
+    async def try_leader_lock(self, conn: AsyncConnection, key: int) -> bool:
+        return bool((await conn.execute(select(func.pg_try_advisory_lock(key)))).scalar_one())
+
+
+def dialect_for(url: str) -> Dialect:
+    if url.startswith("sqlite"):
+        return SqliteDialect()
+    if url.startswith("postgresql"):
+        return PostgresDialect()
+    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
