@@ -173,9 +173,19 @@ class CaseExceptionRecorded(Event):
     kind: ExceptionKind
     start_date: date
     end_date: date
-    request_id: str | None = Field(default=None, description="for reg 8(2): the advice request it affects")
+    request_id: str | None = Field(
+        default=None,
+        description="for reg 8(2): the advice request it affects; a missed appointment must name it (reg 8(2)(c))",
+    )
     recorded_by: str
     note: str = ""
+    limit_impractical: bool = Field(
+        default=False,
+        description=(
+            "the LA's judgement that meeting the time limit is impractical because of this exception "
+            "(regs 5(4), 8(2), 10(4), 13(3)); without it the exception is on record but excuses no limit"
+        ),
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> CaseExceptionRecorded:

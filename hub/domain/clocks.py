@@ -3,14 +3,20 @@
 Each clock has a start, a due date, the date it stopped (if it has) and the exceptions that
 apply to it. The rules for exceptions follow the regulations (domain.md 1.3):
 
-- decision whether to assess, reg 5(4): a school or post-16 closure of at least 4 weeks whose
-  window (1 week before closing to 1 week before reopening) overlaps the period; exceptional
-  personal circumstances; absence from the area of at least 4 weeks.
+- decision whether to assess, reg 5(4): advice requested from a school or post-16 institution
+  inside the window of a closure of at least 4 weeks (1 week before closing to 1 week before
+  reopening); exceptional personal circumstances; absence from the area of at least 4 weeks.
 - each adviser's advice, reg 8(2): exceptional circumstances, absence of at least 4 continuous
-  weeks, a missed appointment. A waiting list is not an exception.
+  weeks, and a missed appointment only for the body whose appointment it was. A waiting list is
+  not an exception. The parent's or young person's own advice (reg 6(1)(a)) has no reg 8 limit:
+  its clock is the LA's own reminder, never late and never alerted as a breach.
 - notice not to issue and the final plan, regs 10(4) and 13(3): advice requested from a school
   (or early-years provider) inside a closure window; exceptional personal circumstances;
   absence of at least 4 continuous weeks.
+
+Each regulation disapplies a limit only where meeting it is impractical because of the exception,
+so an exception counts only once the LA has recorded that judgement (``limit_impractical``);
+before then it is on record and excuses nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from hub.settings import StatutoryRules
 
 PERSONAL = ("exceptional-personal-circumstances",)
 ABSENCE = "absent-from-area"
+FAMILY = "family"
 
 
 @dataclass(frozen=True)
@@ -40,9 +47,15 @@ class Clock:
     request_id: str | None = None
     advice_kind: str | None = None
     advice_received: bool | None = None
+    statutory: bool = True
 
     def state(self, today: date, warning_days: int) -> str:
-        """running, due-soon, met, late, overdue, or excepted (a permitted exception applies)."""
+        """running, due-soon, met, late, overdue, or excepted (a permitted exception applies); a
+        reminder that is not a statutory limit is running, received, or reminder (it is past)."""
+        if not self.statutory:
+            if self.stopped is not None:
+                return "received"
+            return "reminder" if today > self.due else "running"
         if self.stopped is not None:
             if self.stopped <= self.due:
                 return "met"
@@ -94,23 +107,36 @@ def _personal(exceptions: Iterable[CaseException], start: date, end: date, rules
     return found
 
 
+def _requested_in_closure(
+    case: Case, exceptions: Iterable[CaseException], kinds: tuple[str, ...], by: date, rules: StatutoryRules
+) -> list[str]:
+    """Closures of at least the minimum length in whose window the LA asked the school for advice
+    (on or before ``by``): the only way a closure excuses a limit (regs 5(4)(a), 10(4), 13(3))."""
+    return sorted(
+        {
+            f"{e.kind}:{e.exception_id}"
+            for e in _long_closures(exceptions, kinds, rules)
+            for r in case.advice.values()
+            if r.recipient_agency == "school"
+            and not r.reused
+            and r.requested_date <= by
+            and _closure_window(e, rules)[0] <= r.requested_date <= _closure_window(e, rules)[1]
+        }
+    )
+
+
 def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
     """Every clock of one case."""
     received = case.received_date
     if received is None:
         return []
     cid = case.case_id
-    exceptions = case.exceptions
+    exceptions = [e for e in case.exceptions if e.limit_impractical]
     advice = case.advice
     clocks: list[Clock] = []
 
     decision_due = received + timedelta(weeks=rules.decision_weeks)
-    school_closures = _long_closures(exceptions, ("school-closure",), rules)
-    reasons = [
-        f"school-closure:{e.exception_id}"
-        for e in school_closures
-        if _overlaps(*_closure_window(e, rules), received, decision_due)
-    ]
+    reasons = _requested_in_closure(case, exceptions, ("school-closure",), decision_due, rules)
     reasons += _personal(exceptions, received, decision_due, rules)
     clocks.append(
         Clock(
@@ -131,12 +157,32 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
             continue
         start = request.received_date or request.requested_date
         due = start + timedelta(weeks=rules.advice_weeks)
+        if request.recipient_agency == FAMILY:  # reg 8 binds the bodies asked, not the family
+            clocks.append(
+                Clock(
+                    f"{cid}:family-advice:{request.request_id}",
+                    cid,
+                    "family-advice",
+                    start,
+                    due,
+                    request.submitted_date,
+                    agency="la-sen",
+                    organisation=case.la_code,
+                    request_id=request.request_id,
+                    advice_kind=request.advice_kind,
+                    advice_received=True,
+                    statutory=False,
+                )
+            )
+            continue
         linked = [e for e in exceptions if e.request_id in (None, request.request_id)]
         reasons = _personal(linked, start, due, rules)
         reasons += [
             f"missed-appointment:{e.exception_id}"
             for e in linked
-            if e.kind == "missed-appointment" and _overlaps(e.start_date, e.end_date, start, due)
+            if e.kind == "missed-appointment"
+            and e.request_id == request.request_id
+            and _overlaps(e.start_date, e.end_date, start, due)
         ]
         clocks.append(
             Clock(
@@ -157,15 +203,13 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
 
     if case.decision == "not-assess":
         return clocks
-    closures = _long_closures(exceptions, ("school-closure", "early-years-closure"), rules)
-    requested_in_window = [
-        f"{e.kind}:{e.exception_id}"
-        for e in closures
-        for r in advice.values()
-        if r.recipient_agency == "school"
-        and not r.reused
-        and _closure_window(e, rules)[0] <= r.requested_date <= _closure_window(e, rules)[1]
-    ]
+    requested_in_window = _requested_in_closure(
+        case,
+        exceptions,
+        ("school-closure", "early-years-closure"),
+        received + timedelta(weeks=rules.final_plan_weeks),
+        rules,
+    )
     for kind, weeks, stopped in (
         (
             "not-issue-notice",

@@ -37,7 +37,22 @@ class AdvicePlan:
     unassigned: list[AdviceKind]
 
 
-def plan_advice(decision: AssessmentDecisionMade, year_group: int | None, rules: StatutoryRules) -> AdvicePlan:
+def curriculum_year(date_of_birth: date, on: date) -> int:
+    """The national curriculum year someone born on this day is in (or would be in) on ``on``:
+    Reception is 0. A school year runs from 1 September, and its cohort is those born from
+    1 September to 31 August, so a child born in March 2010 is in Year 11 in 2025/26."""
+    cohort = date_of_birth.year + (date_of_birth.month >= 9)
+    school_year_start = on.year - (on.month < 9)
+    return school_year_start - cohort - 4
+
+
+def plan_advice(
+    decision: AssessmentDecisionMade, year_group: int | None, rules: StatutoryRules, born: date | None = None
+) -> AdvicePlan:
+    """What to ask for, and of whom. Preparing-for-adulthood advice is for anyone in or beyond
+    Year 9 (reg 6(1)(g)): the year is worked out from the date of birth on the decision date where
+    it is known, since a year group recorded at the request goes stale; 19-25-year-olds are
+    beyond Year 9 whatever was recorded."""
     sources: dict[AdviceKind, OrganisationRef] = {
         AdviceKind.PARENT_OR_YOUNG_PERSON: OrganisationRef(agency=Agency.FAMILY, code=decision.la_code),
     }
@@ -48,10 +63,16 @@ def plan_advice(decision: AssessmentDecisionMade, year_group: int | None, rules:
     for named in decision.advice_sources:  # explicit naming wins over inference from the agency
         sources[named.advice_kind] = named.organisation
     required = list(ALWAYS_REQUIRED)
-    if year_group is not None and year_group >= rules.pfa_from_year_group:
+    year = curriculum_year(born, decision.decision_date) if born is not None else year_group
+    if year is not None and year >= rules.pfa_from_year_group:
         required.append(AdviceKind.PREPARING_FOR_ADULTHOOD)
     required += [k for k in sources if k not in required]
-    sufficient = {a.advice_kind: a for a in decision.existing_advice if a.sufficient}
+    # reg 6(4) covers (1)(b)-(h): the parent's or young person's own advice is always sought
+    sufficient = {
+        a.advice_kind: a
+        for a in decision.existing_advice
+        if a.sufficient and a.advice_kind != AdviceKind.PARENT_OR_YOUNG_PERSON
+    }
     to_request: dict[AdviceKind, OrganisationRef] = {}
     reused: dict[AdviceKind, ExistingAdviceAgreement] = {}
     unassigned: list[AdviceKind] = []

@@ -45,6 +45,7 @@ class CaseException:
     end_date: date
     recorded_by: str
     request_id: str | None = None
+    limit_impractical: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from schemas.events import (
     AssessmentRequested,
     CaseExceptionRecorded,
     Event,
+    ExceptionKind,
     PanelOutcomeRecorded,
     PlanEventKind,
     PlanRecorded,
@@ -84,7 +85,11 @@ def evolve(case: Case | None, case_id: str, event: Event, outcome: Outcome) -> C
 _CASE_FIELDS = {f.name for f in dataclasses.fields(Case)}
 
 
-def _request(case: Case, event: AdviceSubmitted | AdviceRequestReceived | AdviceRequestStatusChanged) -> AdviceRequest:
+def _request(
+    case: Case,
+    event: AdviceSubmitted | AdviceRequestReceived | AdviceRequestStatusChanged | CaseExceptionRecorded,
+) -> AdviceRequest:
+    assert event.request_id is not None
     request = case.advice.get(event.request_id)
     if request is None:
         raise RuleViolation(
@@ -175,7 +180,16 @@ def _advice_submitted(event: AdviceSubmitted, j: Judging, out: Outcome) -> None:
 
 @judge.register
 def _exception(event: CaseExceptionRecorded, j: Judging, out: Outcome) -> None:
-    j.case(event)
+    case = j.case(event)
+    if event.kind == ExceptionKind.MISSED_APPOINTMENT and event.request_id is None:
+        raise RuleViolation(
+            "a missed appointment excuses only the body whose appointment was missed (reg 8(2)(c)): "
+            "name its advice request",
+            field="data.request_id",
+            rule="missed-appointment-names-request",
+        )
+    if event.request_id is not None:
+        _request(case, event)
     out.exceptions.append(
         CaseException(
             exception_id=event.exception_id,
@@ -185,6 +199,7 @@ def _exception(event: CaseExceptionRecorded, j: Judging, out: Outcome) -> None:
             end_date=event.end_date,
             request_id=event.request_id,
             recorded_by=event.recorded_by,
+            limit_impractical=event.limit_impractical,
         )
     )
 
@@ -217,8 +232,8 @@ def _plan(event: PlanRecorded, j: Judging, out: Outcome) -> None:
 
 
 def _fan_out(decision: AssessmentDecisionMade, case: Case, j: Judging, out: Outcome) -> None:
-    plan = plan_advice(decision, case.year_group, j.rules)
     assert case.person is not None, "a case with a received date was opened with its person"
+    plan = plan_advice(decision, case.year_group, j.rules, case.person.date_of_birth)
     for kind, org in plan.to_request.items():
         request_id = derived_id(j.event_id, f"advice:{kind.value}")
         request = AdviceRequested(

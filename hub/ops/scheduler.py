@@ -60,6 +60,15 @@ def alerts_for(clock: Clock, today: date, rules: StatutoryRules) -> list[AlertRa
             )
         )  # type: ignore[arg-type]
 
+    if not clock.statutory:
+        if state == "reminder":
+            alert(
+                "info",
+                f"{clock.kind}-reminder",
+                f"the family's advice requested on {clock.start} has not arrived; "
+                "no statutory limit applies to it (reg 8 binds the bodies asked for advice)",
+            )
+        return found
     if clock.exceptions and (state == "excepted" or today >= clock.due):
         alert(
             "info",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -80,6 +80,7 @@ case_exceptions = Table(
     Column("end_date", Date, nullable=False),
     Column("request_id", String(128)),
     Column("recorded_by", String(255), nullable=False),
+    Column("limit_impractical", Boolean, nullable=False, default=False),
 )
 
 alerts = Table(

@@ -191,6 +191,7 @@ async def test_school_closure_in_the_advice_window_is_applied_and_reported(kafka
             "end_date": "2026-03-20",
             "recorded_by": "SEN officer",
             "note": "fire damage",
+            "limit_impractical": True,
         }
         await world.wait_applied((await world.post("/api/v1/case-exceptions", closure))["id"])
         world.set_today(date(2026, 2, 9))
@@ -237,8 +238,15 @@ async def test_late_health_advice_is_alerted_before_and_at_breach_per_agency(kaf
         warned = [a for a in await world.runtime.watcher.sweep() if a.organisation and a.organisation.code == "RBS"]
         assert [(a.kind, a.severity, str(a.due_date)) for a in warned] == [("advice-due-soon", "warning", "2026-03-23")]
         world.set_today(date(2026, 3, 24))
-        breached = [a for a in await world.runtime.watcher.sweep() if a.organisation and a.organisation.code == "RBS"]
+        swept = await world.runtime.watcher.sweep()
+        breached = [a for a in swept if a.organisation and a.organisation.code == "RBS"]
         assert [(a.kind, a.severity) for a in breached] == [("advice-breached", "breach")]
+        assert not [a for a in swept if a.organisation and a.organisation.agency == "family"], "reg 8 binds advisers"
+        [reminder] = [a for a in swept if a.kind == "family-advice-reminder"]
+        assert reminder.organisation is not None and (reminder.organisation.agency, reminder.severity) == (
+            "la-sen",
+            "info",
+        )
         assert not [a for a in await world.runtime.watcher.sweep() if a.organisation], "each alert is raised once"
 
         nhs_alerts = (await world.client.get("/ops/alerts", params={"agency": "nhs"})).json()

@@ -13,6 +13,7 @@ RULES = StatutoryRules()
 
 
 def case(exceptions: list[dict] | tuple = (), **kw: object) -> Case:
+    """A case; its exceptions carry the LA's judgement that the limit is impractical unless they say not."""
     base: dict = {
         "case_id": "C-1",
         "la_code": "202",
@@ -21,7 +22,9 @@ def case(exceptions: list[dict] | tuple = (), **kw: object) -> Case:
         "decision_date": date(2026, 2, 9),
     }
     base.update(kw)
-    recorded = tuple(CaseException(case_id=base["case_id"], recorded_by="LA", **e) for e in exceptions)
+    recorded = tuple(
+        CaseException(case_id=base["case_id"], recorded_by="LA", **{"limit_impractical": True, **e}) for e in exceptions
+    )
     return Case(**base, exceptions=recorded)
 
 
@@ -155,3 +158,59 @@ def test_timeliness_excludes_cases_with_exceptions() -> None:
         "excluded_with_exceptions": 1,
         "percent_within_20_weeks": 50.0,
     }
+
+
+CLOSURE = {
+    "exception_id": "X",
+    "kind": "school-closure",
+    "start_date": date(2026, 1, 8),
+    "end_date": date(2026, 2, 20),
+}
+
+
+def test_a_closure_excuses_the_decision_limit_only_where_the_school_was_asked_in_its_window() -> None:
+    late_decision = {"decision_date": date(2026, 2, 23)}  # after the 6 weeks (due 16 February)
+    alone = by_kind(case_clocks(case(exceptions=[CLOSURE], **late_decision), RULES))["decision"]
+    assert (alone.exceptions, alone.state(date(2026, 3, 1), 14)) == ((), "late"), "reg 5(4)(a): overlap alone"
+    asked = case(exceptions=[CLOSURE], advice={"S": advice("S", "school", date(2026, 1, 12))}, **late_decision)
+    decision = by_kind(case_clocks(asked, RULES))["decision"]
+    assert (decision.exceptions, decision.state(date(2026, 3, 1), 14)) == (("school-closure:X",), "excepted")
+
+
+def test_an_exception_excuses_nothing_without_the_las_judgement_that_the_limit_is_impractical() -> None:
+    unjudged = {**CLOSURE, "limit_impractical": False}
+    asked = {"S": advice("S", "school", date(2026, 1, 12))}
+    late = case(exceptions=[unjudged], advice=asked, final_plan_date=date(2026, 6, 15))
+    final = by_kind(case_clocks(late, RULES))["final-plan"]
+    assert (final.exceptions, final.state(date(2026, 7, 1), 14)) == ((), "late")
+    assert timeliness([late], RULES)["excluded_with_exceptions"] == 0, "the DfE figure follows the same rule"
+    judged = case(exceptions=[CLOSURE], advice=asked, final_plan_date=date(2026, 6, 15))
+    assert timeliness([judged], RULES)["excluded_with_exceptions"] == 1
+
+
+def test_a_missed_appointment_with_no_request_named_excuses_no_adviser() -> None:
+    unnamed = {
+        "exception_id": "M",
+        "kind": "missed-appointment",
+        "start_date": date(2026, 3, 2),
+        "end_date": date(2026, 3, 2),
+    }
+    ctx = case(exceptions=[unnamed], advice={"H": advice("H", "nhs", date(2026, 2, 9))})
+    assert by_kind(case_clocks(ctx, RULES))["advice:H"].exceptions == ()
+
+
+def test_the_familys_advice_has_no_reg_8_limit_only_a_reminder_to_the_la() -> None:
+    family = AdviceRequest("P", "C-1", "parent-or-young-person", "family", "202", date(2026, 2, 9))
+    clocks = case_clocks(case(advice={"P": family}), RULES)
+    [reminder] = [c for c in clocks if c.request_id == "P"]
+    assert (reminder.kind, reminder.statutory, reminder.agency, reminder.organisation) == (
+        "family-advice",
+        False,
+        "la-sen",
+        "202",
+    )
+    later = date(2026, 4, 1)
+    assert reminder.state(later, 14) == "reminder"
+    raised = alerts_for(reminder, later, RULES)
+    assert [(a.kind, a.severity) for a in raised] == [("family-advice-reminder", "info")]
+    assert raised[0].organisation is not None and raised[0].organisation.agency == "la-sen", "to the LA, not the family"

@@ -8,15 +8,17 @@ from datetime import date
 import pytest
 
 from hub.domain.facts import CaseUpdate
+from hub.domain.fanout import curriculum_year
 from hub.domain.state import AdviceRequest, Case
 from hub.domain.workflow import RuleViolation, evaluate
 from hub.settings import StatutoryRules
-from schemas.common import AdviceKind, Adviser, Agency, OrganisationRef
+from schemas.common import AdviceKind, Adviser, Agency, OrganisationRef, PersonRef
 from schemas.events import (
     AdviceRequested,
     AdviceSubmitted,
     AlertRaised,
     AssessmentDecisionMade,
+    CaseExceptionRecorded,
     ExistingAdviceAgreement,
 )
 from tests.helpers import person
@@ -28,8 +30,10 @@ NHS = OrganisationRef(agency=Agency.NHS, code="RBS")
 CSC = OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code="202-CSC")
 
 
-def case(year_group: int | None = 5, **extra: object) -> Case:
-    return Case("C-1", received_date=date(2026, 1, 5), person=person(1), year_group=year_group, **extra)  # type: ignore[arg-type]
+def case(year_group: int | None = 5, who: PersonRef | None = None, **extra: object) -> Case:
+    """A known case; its person has no date of birth unless given, so the recorded year group counts."""
+    who = who or person(1).model_copy(update={"date_of_birth": None})
+    return Case("C-1", received_date=date(2026, 1, 5), person=who, year_group=year_group, **extra)  # type: ignore[arg-type]
 
 
 def decision(**kw: object) -> AssessmentDecisionMade:
@@ -134,3 +138,51 @@ def test_advice_must_answer_a_request_once() -> None:
     with pytest.raises(RuleViolation) as err:
         evaluate(_advice(submitted=date(2026, 2, 1)), case(advice=requested), RULES, event_id="a3")
     assert err.value.rule == "submitted-after-request"
+
+
+def test_the_familys_own_advice_is_always_sought_even_when_agreed_sufficient() -> None:
+    ep_report = Adviser(name="Parent", role="Parent", organisation=OrganisationRef(agency=Agency.FAMILY, code="202"))
+    agreed = ExistingAdviceAgreement(
+        advice_kind=AdviceKind.PARENT_OR_YOUNG_PERSON,
+        adviser=ep_report,
+        given_date=date(2025, 11, 1),
+        agreed_by_adviser=True,
+        agreed_by_la=True,
+        agreed_by_family=True,
+    )
+    out = evaluate(decision(existing_advice=[agreed]), case(), RULES, event_id="e1")
+    kinds = {e.advice_kind for e in out.emitted if isinstance(e, AdviceRequested)}
+    assert AdviceKind.PARENT_OR_YOUNG_PERSON in kinds, "reg 6(4) covers (1)(b)-(h) only"
+    assert not [r for r in out.advice_opened if r.reused]
+
+
+def test_preparing_for_adulthood_follows_the_date_of_birth_not_a_stale_or_missing_year_group() -> None:
+    assert curriculum_year(date(2010, 3, 1), date(2026, 2, 9)) == 11
+    assert curriculum_year(date(2012, 9, 1), date(2026, 2, 9)) == 8, "born 1 September: the younger cohort"
+    assert curriculum_year(date(2012, 8, 31), date(2026, 2, 9)) == 9
+    adult = person(1).model_copy(update={"date_of_birth": date(2005, 6, 1)})  # 20 at the decision
+    out = evaluate(decision(), case(year_group=None, who=adult), RULES, event_id="e1")
+    alerts = [e for e in out.emitted if isinstance(e, AlertRaised)]
+    assert [a.kind for a in alerts] == ["advice-adviser-missing"] and "preparing-for-adulthood" in alerts[0].message
+    young = person(1).model_copy(update={"date_of_birth": date(2016, 6, 1)})  # Year 4, whatever was recorded
+    out = evaluate(decision(), case(year_group=9, who=young), RULES, event_id="e1")
+    assert not [e for e in out.emitted if isinstance(e, AlertRaised)]
+
+
+def test_a_missed_appointment_must_name_the_advice_request_it_excuses() -> None:
+    requested = {"R1": AdviceRequest("R1", "C-1", "health", "nhs", "RBS", date(2026, 2, 9))}
+    missed = CaseExceptionRecorded(
+        exception_id="M",
+        case_id="C-1",
+        kind="missed-appointment",  # type: ignore[arg-type]
+        start_date=date(2026, 3, 2),
+        end_date=date(2026, 3, 2),
+        recorded_by="LA",
+        limit_impractical=True,
+    )
+    with pytest.raises(RuleViolation) as err:
+        evaluate(missed, case(advice=requested), RULES, event_id="x1")
+    assert (err.value.field, err.value.rule) == ("data.request_id", "missed-appointment-names-request")
+    named = missed.model_copy(update={"request_id": "R1"})
+    [recorded] = evaluate(named, case(advice=requested), RULES, event_id="x1").exceptions
+    assert (recorded.request_id, recorded.limit_impractical) == ("R1", True)
