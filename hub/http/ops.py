@@ -134,7 +134,8 @@ def _clock_json(clock: Clock, today: date, rules: StatutoryRules) -> dict[str, A
         "agency": clock.agency,
         "organisation": clock.organisation,
         "request_id": clock.request_id,
-        **({"advice_kind": clock.advice_kind, "received": clock.advice_received} if clock.kind == "advice" else {}),
+        "statutory": clock.statutory,
+        **({"advice_kind": clock.advice_kind, "received": clock.advice_received} if clock.advice_kind else {}),
     }
 
 

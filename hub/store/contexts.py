@@ -5,7 +5,9 @@ Rows become the domain's immutable state here, so no rule ever reads a row."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, select, tuple_
@@ -26,6 +28,7 @@ from hub.domain.state import (
 )
 from hub.store.database import Database, Row, keyed, parts
 from hub.store.tables import (
+    ALL_TABLES,
     advice_requests,
     assessment_decisions,
     care_assessments,
@@ -163,8 +166,23 @@ class ContextReader:
 
 def _state(cls: type[T], row: Row, **converted: Any) -> T:
     """A state value from the row's columns of the same names, with the converted ones given."""
-    names = [f.name for f in dataclasses.fields(cls) if f.name in row and f.name not in converted]  # type: ignore[arg-type]
+    names = _plain_fields(cls, tuple(converted))  # type: ignore[arg-type]
     return cls(**{name: row[name] for name in names}, **converted)
+
+
+@functools.cache
+def _plain_fields(cls: type, converted: tuple[str, ...]) -> tuple[str, ...]:
+    """Fields filled straight from a column: worked out once per state class, not per row."""
+    columns = {c.name for table in ALL_TABLES for c in table.columns}
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name in columns and f.name not in converted)
+
+
+def _stored_person(data: Row) -> PersonRef:
+    """A person the hub stored from an event it had validated: built without validating again,
+    which would cost more than the rest of loading a case (the NHS number's check digit alone)."""
+    born = data.get("date_of_birth")
+    fields = {**data, "date_of_birth": date.fromisoformat(born)} if born else data
+    return PersonRef.model_construct(**fields)
 
 
 def case_from_row(
@@ -173,7 +191,7 @@ def case_from_row(
     return _state(
         Case,
         row,
-        person=PersonRef.model_validate(row["person"]) if row["person"] else None,
+        person=_stored_person(row["person"]) if row["person"] else None,
         plan_sections=PlanSections.model_validate(row["plan_sections"]) if row["plan_sections"] else None,
         advice=advice or {},
         exceptions=exceptions,

@@ -137,14 +137,15 @@ async def test_one_journey_from_request_to_final_plan_across_every_agency(kafka:
             "decision": ("2026-01-05", "2026-02-16", "2026-02-09"),
             "advice:education": ("2026-02-09", "2026-03-23", "2026-03-02"),
             "advice:educational-psychology": ("2026-02-09", "2026-03-23", "2026-03-09"),
-            "advice:parent-or-young-person": ("2026-02-09", "2026-03-23", "2026-02-20"),
+            "family-advice": ("2026-02-09", "2026-03-23", "2026-02-20"),  # the LA's reminder, not a reg 8 limit
             "advice:social-care": ("2026-02-09", "2026-03-23", "2026-03-16"),
             "advice:health": ("2026-02-11", "2026-03-25", "2026-03-20"),
             "final-plan": ("2026-01-05", "2026-05-25", "2026-05-18"),
             "annual-review": ("2026-05-18", "2027-05-18", None),
         }
         assert {k: (c["start"], c["due"], c["stopped"]) for k, c in clocks.items()} == expected
-        assert {c["state"] for k, c in clocks.items() if k != "annual-review"} == {"met"}
+        assert clocks["family-advice"]["state"] == "received"
+        assert {c["state"] for k, c in clocks.items() if k not in ("annual-review", "family-advice")} == {"met"}
 
         assert await world.received_by("school") == {
             "assessment-decision-made": 1,
