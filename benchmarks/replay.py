@@ -29,6 +29,7 @@ from benchmarks.common import (
     produce,
     quiet_logging,
 )
+from hub.domain.addressing import Directory
 from hub.ops.rebuild import rebuild
 from hub.pipeline.publisher import TopicNames
 from hub.settings import Settings
@@ -81,7 +82,9 @@ def _rebuild_process(settings: Settings, bootstrap: str, results: Any) -> None:
         store = Store(settings.database_url)
         try:
             started = time.perf_counter()
-            counts = await rebuild(store, bootstrap, TopicNames(settings.topic_prefix), settings.source_uri)
+            names = TopicNames(settings.topic_prefix)
+            directory = Directory(settings.health_commissioners)
+            counts = await rebuild(store, bootstrap, names, settings.source_uri, settings.rules, directory)
             return {"seconds": time.perf_counter() - started, "counts": counts, "peak_rss_mib": own_peak_rss_mib()}
         finally:
             await store.close()

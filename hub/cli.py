@@ -375,6 +375,7 @@ def trace(
 @app.command()
 def rebuild() -> None:
     """Rebuild the projection store from the topics."""
+    from hub.domain.addressing import Directory
     from hub.ops.rebuild import rebuild as do_rebuild
     from hub.pipeline.kafka_client import kafka_client_config
 
@@ -382,7 +383,13 @@ def rebuild() -> None:
     bootstrap = _bootstrap(settings)
     counts = _with_store(
         lambda store: do_rebuild(
-            store, bootstrap, TopicNames(settings.topic_prefix), settings.source_uri, **kafka_client_config(settings)
+            store,
+            bootstrap,
+            TopicNames(settings.topic_prefix),
+            settings.source_uri,
+            settings.rules,
+            Directory(settings.health_commissioners),
+            **kafka_client_config(settings),
         )
     )
     _print(counts)

@@ -30,17 +30,23 @@ class StatutoryRules(BaseModel):
     absence_min_weeks: int = Field(default=4, description="regs 5(4), 8(2)(b), 10(4)(d): absence from the area")
     warning_days: int = Field(default=14, description="alert this many days before a deadline")
     pfa_from_year_group: int = Field(default=9, description="reg 6(1)(g): preparing-for-adulthood advice from Year 9")
+    representations_days: int = Field(
+        default=15, description="reg 13(1): days from the draft plan's service for representations before the final"
+    )
 
 
 class TransitionRules(BaseModel):
     """When to refer a young person to adult social care, and when an earlier assessment is current.
 
-    Councils differ: some plan from Year 9, some refer at 17 years 9 months (the default). The
+    Councils differ: some plan from Year 9, some refer at 17 years 9 months; the default is a year
+    before 18, which leaves time to assess and plan before the transition. The
     Act sets no expiry for a transition assessment; it asks the adult service to have regard to
     when it was done and whether circumstances changed, so the currency limits are local policy.
     """
 
-    lead_months: int = Field(default=3, description="refer this many months before the 18th birthday")
+    lead_months: int = Field(
+        default=12, description="refer this many months before the 18th birthday (12 suggested; local practice)"
+    )
     reuse_max_age_months: int = Field(default=12, description="younger than this and unchanged: recommend reuse")
     reassess_after_months: int = Field(default=24, description="older than this: recommend a new assessment")
 
@@ -128,6 +134,11 @@ class Settings(BaseSettings):
 
     rules: StatutoryRules = Field(default_factory=StatutoryRules)
     transitions: TransitionRules = Field(default_factory=TransitionRules)
+    health_commissioners: dict[str, str] = Field(
+        default_factory=lambda: {"202": "QMJ", "208": "QKK"},
+        description="LA code -> ODS code of its integrated care board, which reg 4(2) notifications go to "
+        "(the defaults are the development LAs': North Central and South East London ICBs)",
+    )
     adult_social_care_endpoints: dict[str, str] = Field(
         default_factory=dict, description='LA code -> URL of its adult social care system, e.g. {"202": "https://..."}'
     )

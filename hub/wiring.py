@@ -23,6 +23,7 @@ from adapters.adult_social_care.delivery import AdultSocialCareDispatcher
 from adapters.nhs_fhir.push import FhirPushDispatcher
 from adapters.webhooks import PermanentDeliveryError, WebhookDispatcher
 from hub.devtools import kafka_local
+from hub.domain.addressing import Directory
 from hub.http.app import create_app
 from hub.http.tls import ClientCertificateProtocol
 from hub.logging import get_logger
@@ -75,6 +76,7 @@ class HubRuntime:
             retry_delays=settings.retry_delays_seconds,
             hub_source=settings.source_uri,
             rules=settings.rules,
+            directory=Directory(settings.health_commissioners),
             stage_hook=stage_hook,
         )
         self.broker = KafkaBroker(

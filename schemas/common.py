@@ -23,6 +23,7 @@ class Agency(StrEnum):
     SCHOOL = "school"
     EDUCATIONAL_PSYCHOLOGY = "educational-psychology"
     NHS = "nhs"
+    HEALTH_COMMISSIONER = "health-commissioner"
     CHILDRENS_SOCIAL_CARE = "childrens-social-care"
     ADULT_SOCIAL_CARE = "adult-social-care"
     FAMILY = "family"

@@ -272,6 +272,62 @@ class PlanRecorded(Event):
         return self
 
 
+class NoticeKind(StrEnum):
+    """Statutory notices to the parent or young person. Each limit is met by the notice, not by the
+    decision behind it (regs 4(1), 5(1), 10(1), 13(2))."""
+
+    DECISION_TO_ASSESS = "decision-to-assess"
+    DECISION_NOT_TO_ASSESS = "decision-not-to-assess"
+    NOT_TO_ISSUE = "not-to-issue"
+    DRAFT_PLAN = "draft-plan"
+    FINAL_PLAN = "final-plan"
+    AMENDED_PLAN = "amended-plan"
+    NO_AMENDMENT = "no-amendment"
+    CEASE = "cease"
+
+
+APPEALABLE_NOTICES = frozenset(
+    {
+        NoticeKind.DECISION_NOT_TO_ASSESS,
+        NoticeKind.NOT_TO_ISSUE,
+        NoticeKind.FINAL_PLAN,
+        NoticeKind.AMENDED_PLAN,
+        NoticeKind.NO_AMENDMENT,
+        NoticeKind.CEASE,
+    }
+)
+
+
+class NoticeIssued(Event):
+    """A statutory notice sent to the parent or young person: the event that stops a clock."""
+
+    event_type: ClassVar[str] = "notice-issued"
+    topic: ClassVar[str] = "ehc.notices.v1"
+
+    notice_id: str = Field(min_length=1, max_length=128)
+    case_id: CaseId
+    la_code: LaCode
+    notice: NoticeKind
+    sent_date: date
+    served_date: date | None = Field(
+        default=None, description="when it is taken to reach them (a draft plan's 15 days run from this); else sent"
+    )
+    recipients: list[Literal["parent", "young-person"]] = Field(min_length=1)
+    appeal_information: bool = Field(
+        default=False, description="carries the reg 32 information about appealing to the Tribunal"
+    )
+    mediation_information: bool = Field(default=False, description="carries the reg 32 information about mediation")
+
+    @model_validator(mode="after")
+    def _served_after_sent(self) -> NoticeIssued:
+        if self.served_date is not None and self.served_date < self.sent_date:
+            raise ValueError("served_date is before sent_date")
+        return self
+
+    def served(self) -> date:
+        return self.served_date or self.sent_date
+
+
 class CareAssessmentType(StrEnum):
     CHILDS_NEEDS_S58 = "s58-childs-needs"
     CHILDS_CARERS_S60 = "s60-childs-carers"
@@ -377,7 +433,9 @@ class CareAssessmentRequested(Event):
     request_id: str
     referral_id: str
     la_code: LaCode
-    assessment_type: Literal["s9-needs", "s10-carers"]
+    assessment_type: Literal["s9-needs", "s10-carers", "s58-childs-needs", "s60-childs-carers", "s63-young-carers"] = (
+        Field(description="s58, s60 or s63 before the young person is 18; s9 or s10 from then (Care Act ss58-64)")
+    )
     person: PersonRef
     replaces_assessment_id: str | None = None
     reason: str
@@ -436,6 +494,7 @@ INBOUND_EVENTS: tuple[type[Event], ...] = (
     AdviceSubmitted,
     PanelOutcomeRecorded,
     PlanRecorded,
+    NoticeIssued,
     CareAssessmentRecorded,
     TransitionReferralIssued,
     TreatAsAdultAssessmentDecision,

@@ -60,7 +60,7 @@ class CareAssessmentRequestOut(BaseModel):
     request_id: str
     referral_id: str
     la_code: str
-    care_act_section: Literal["s9", "s10"]
+    care_act_section: Literal["s9", "s10", "s58", "s60", "s63"]
     person: CldPerson
     replaces_assessment_id: str | None
     reason: str

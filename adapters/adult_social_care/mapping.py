@@ -81,12 +81,12 @@ def referral_out(event: TransitionReferralIssued, callback_base: str) -> AdultTr
 
 
 def assessment_request_out(event: CareAssessmentRequested) -> CareAssessmentRequestOut:
-    carer = event.assessment_type == "s10-carers"
+    carer = event.assessment_type in ("s10-carers", "s60-childs-carers", "s63-young-carers")
     return CareAssessmentRequestOut(
         request_id=event.request_id,
         referral_id=event.referral_id,
         la_code=event.la_code,
-        care_act_section="s10" if carer else "s9",
+        care_act_section=event.assessment_type.split("-")[0],  # type: ignore[arg-type]
         person=cld_person(event.person, "Carer" if carer else "Service User"),
         replaces_assessment_id=event.replaces_assessment_id,
         reason=event.reason,

@@ -12,6 +12,7 @@ from schemas.events import (
     AssessmentDecisionMade,
     AssessmentRequested,
     CaseExceptionRecorded,
+    NoticeIssued,
     PanelOutcomeRecorded,
     PlanRecorded,
 )
@@ -42,5 +43,11 @@ add_event_endpoint(
 )
 add_event_endpoint(router, "/panel-outcomes", PanelOutcomeRecorded, "F4: multi-agency panel outcome")
 add_event_endpoint(router, "/plans", PlanRecorded, "F5: plan drafted, issued, reviewed (annual, Year 9) or ceased")
+add_event_endpoint(
+    router,
+    "/notices",
+    NoticeIssued,
+    "A statutory notice sent to the parent or young person (stops the decision, 16- and 20-week clocks)",
+)
 add_event_endpoint(router, "/advice", AdviceSubmitted, "F3: advice from a school, setting or educational psychologist")
 add_csv_endpoint(router, CSV_KINDS)

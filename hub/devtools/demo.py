@@ -125,7 +125,8 @@ class Demo:
         if year_group >= 9:
             body["advice_sources"] = [{"advice_kind": "preparing-for-adulthood", "organisation": CSC}]
         await self.post("/api/v1/assessment-decisions", body)
-        await self.wait_for(case_id, lambda t: t["case"]["decision"] == "assess")
+        await self.notify(case_id, "decision-to-assess", day)
+        await self.wait_for(case_id, lambda t: t["case"]["decision_notified_date"] is not None)
         requests: dict[str, dict[str, Any]] = {}
         for org in (SCHOOL, EP, NHS, CSC, FAMILY):
             inbox = self.clients[org["agency"]]
@@ -146,6 +147,22 @@ class Demo:
             )
         self.say(f"  {case_id}: decision to assess on {day}; advice requested: {', '.join(sorted(requests))}")
         return requests
+
+    async def notify(self, case_id: str, kind: str, day: date) -> None:
+        """The notice to the family that meets a time limit (the limits run to notices, not decisions)."""
+        await self.post(
+            "/api/v1/notices",
+            {
+                "notice_id": f"{case_id}-{kind}",
+                "case_id": case_id,
+                "la_code": LA,
+                "notice": kind,
+                "sent_date": day.isoformat(),
+                "recipients": ["parent"],
+                "appeal_information": True,
+                "mediation_information": True,
+            },
+        )
 
     async def advise(self, case_id: str, request: dict[str, Any], day: date) -> None:
         org = request["recipient"]
@@ -179,16 +196,12 @@ class Demo:
                 "health_summary": "speech and language therapy",
             },
         )
-        for kind, week in (("drafted", 15), ("issued", 19)):
+        for kind, notice, week in (("drafted", "draft-plan", 15), ("issued", "final-plan", 19)):
+            day = received + timedelta(weeks=week)
             await self.post(
-                "/api/v1/plans",
-                {
-                    "case_id": amira,
-                    "la_code": LA,
-                    "kind": kind,
-                    "event_date": (received + timedelta(weeks=week)).isoformat(),
-                },
+                "/api/v1/plans", {"case_id": amira, "la_code": LA, "kind": kind, "event_date": day.isoformat()}
             )
+            await self.notify(amira, notice, day)
         await self.wait_for(amira, lambda t: t["case"]["final_plan_date"] is not None)
         self.say(f"  {amira}: panel agreed to issue; final plan issued in week 19 (due by week 20)")
 

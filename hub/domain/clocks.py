@@ -1,7 +1,12 @@
 """Statutory clocks of one EHC case, computed from what the store knows and today's date.
 
 Each clock has a start, a due date, the date it stopped (if it has) and the exceptions that
-apply to it. The rules for exceptions follow the regulations (domain.md 1.3):
+apply to it. A limit is met by telling the parent or young person, not by deciding: the decision
+clock stops on the notice of the decision whether to assess (regs 4(1), 5(1)), the 16-week clock
+on the notice not to issue (reg 10(1)), the 20-week clock when the final plan is sent (reg 13(2):
+its notice, or the plan recorded as issued). A panel date or a decision date stops nothing.
+
+The rules for exceptions follow the regulations (domain.md 1.3):
 
 - decision whether to assess, reg 5(4): advice requested from a school or post-16 institution
   inside the window of a closure of at least 4 weeks (1 week before closing to 1 week before
@@ -145,7 +150,7 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
             "decision",
             received,
             decision_due,
-            case.decision_date,
+            case.decision_notified_date,
             tuple(reasons),
             agency="la-sen",
             organisation=case.la_code,
@@ -214,13 +219,13 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
         (
             "not-issue-notice",
             rules.not_issue_weeks,
-            case.panel_date if case.panel_outcome == "not-issue-plan" else None,
+            case.not_issue_notified_date,
         ),
-        ("final-plan", rules.final_plan_weeks, case.final_plan_date),
+        ("final-plan", rules.final_plan_weeks, case.final_plan_sent_date or case.final_plan_date),
     ):
         if kind == "not-issue-notice" and case.panel_outcome == "issue-plan":
             continue  # no notice is due once the panel decided to issue a plan
-        if kind == "final-plan" and case.panel_outcome == "not-issue-plan":
+        if kind == "final-plan" and (case.panel_outcome == "not-issue-plan" or case.not_issue_notified_date):
             continue
         due = received + timedelta(weeks=weeks)
         reasons = sorted(set(requested_in_window + _personal(exceptions, received, due, rules)))

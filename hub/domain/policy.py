@@ -27,7 +27,17 @@ class Share:
 ALL = ("*",)
 
 SHARING: dict[str, tuple[Share, ...]] = {
-    "assessment-requested": (),
+    # reg 4(2): the health commissioner, social care and the head are told an assessment is being
+    # considered, with no more than identifies the child to them
+    "assessment-requested": (
+        Share(Agency.HEALTH_COMMISSIONER, (*CASE, "received_date", "person.nhs_number"), PUBLIC_TASK_HEALTH),
+        Share(
+            Agency.CHILDRENS_SOCIAL_CARE,
+            (*CASE, "received_date", "person.la_person_id", "person.la_code"),
+            PUBLIC_TASK_STATUTORY,
+        ),
+        Share(Agency.SCHOOL, (*CASE, "received_date", "person.upn", "school"), PUBLIC_TASK_STATUTORY),
+    ),
     "assessment-decision-made": tuple(
         Share(a, (*CASE, "decision", "decision_date"), PUBLIC_TASK_STATUTORY)
         for a in (Agency.SCHOOL, Agency.EDUCATIONAL_PSYCHOLOGY, Agency.NHS, Agency.CHILDRENS_SOCIAL_CARE)

@@ -58,8 +58,13 @@ class Case:
     person: PersonRef | None = None
     person_key: str | None = None
     year_group: int | None = None
+    school_code: str | None = None
     decision: str | None = None
     decision_date: date | None = None
+    decision_notified_date: date | None = None
+    not_issue_notified_date: date | None = None
+    draft_served_date: date | None = None
+    final_plan_sent_date: date | None = None
     panel_date: date | None = None
     panel_outcome: str | None = None
     draft_date: date | None = None

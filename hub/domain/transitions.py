@@ -113,6 +113,8 @@ def _referral_issued(event: TransitionReferralIssued, j: Judging, out: Outcome) 
                     offer,
                     event.person,
                     "the carer refused before; circumstances have changed since",
+                    event.issued_date or event.eighteenth_birthday,
+                    event.eighteenth_birthday,
                 )
             )
 
@@ -128,6 +130,13 @@ def _acknowledged(event: TransitionReferralAcknowledged, j: Judging, out: Outcom
 @judge.register
 def _treat_as_adult(event: TreatAsAdultAssessmentDecision, j: Judging, out: Outcome) -> None:
     referral = _referral(event.referral_id, j)
+    if event.decision_date < referral.eighteenth_birthday:
+        raise RuleViolation(
+            f"a decision to treat an assessment as the adult one is made once the young person is 18 "
+            f"(Care Act ss59, 61, 64): not before {referral.eighteenth_birthday}",
+            field="data.decision_date",
+            rule="treat-as-from-18",
+        )
     offered = {o.assessment_id: o for o in referral.offered}
     if event.assessment_id not in offered:
         raise RuleViolation(
@@ -163,6 +172,8 @@ def _treat_as_adult(event: TreatAsAdultAssessmentDecision, j: Judging, out: Outc
                 offer,
                 person,
                 f"not treated as the adult assessment: {event.reason}",
+                event.decision_date,
+                referral.eighteenth_birthday,
             )
         )
 
@@ -178,15 +189,29 @@ def _referral(referral_id: str, j: Judging) -> Referral:
     return j.context
 
 
+def assessment_type_on(offered: str, day: date, eighteenth: date) -> str:
+    """The Care Act assessment that can be done on ``day``: the transition assessments (s58 for the
+    young person, s60 for a parent carer, s63 for a young carer) before the young person is 18, the
+    adult ones (s9 needs, s10 carer's) from then."""
+    if day < eighteenth:
+        return offered
+    return "s10-carers" if offered in CARER_TYPES else "s9-needs"
+
+
 def _new_assessment(
-    referral_id: str, la_code: str, offer: OfferedAssessment, young_person: PersonRef, reason: str
+    referral_id: str,
+    la_code: str,
+    offer: OfferedAssessment,
+    young_person: PersonRef,
+    reason: str,
+    day: date,
+    eighteenth: date,
 ) -> CareAssessmentRequested:
-    carer = offer.assessment_type.value in CARER_TYPES
     return CareAssessmentRequested(
         request_id=derived_id(f"{referral_id}:{offer.assessment_id}", "new-assessment"),
         referral_id=referral_id,
         la_code=la_code,
-        assessment_type="s10-carers" if carer else "s9-needs",
+        assessment_type=assessment_type_on(offer.assessment_type.value, day, eighteenth),  # type: ignore[arg-type]
         person=offer.assessed_person or young_person,
         replaces_assessment_id=offer.assessment_id,
         reason=reason,

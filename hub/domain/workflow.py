@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import timedelta
 
 from hub.domain import transitions  # noqa: F401  (registers the handlers for transition events)
 from hub.domain.facts import AdviceProgress, AdviceRequestOpened, CaseUpdate, Outcome, RuleViolation
@@ -18,7 +19,9 @@ from hub.domain.ids import derived_id
 from hub.domain.judging import Judging, judge, not_before
 from hub.domain.state import AdviceRequest, Case, CaseException, Context
 from hub.settings import StatutoryRules
+from schemas.common import Agency, OrganisationRef
 from schemas.events import (
+    APPEALABLE_NOTICES,
     AdviceRequested,
     AdviceRequestReceived,
     AdviceRequestStatusChanged,
@@ -29,6 +32,8 @@ from schemas.events import (
     CaseExceptionRecorded,
     Event,
     ExceptionKind,
+    NoticeIssued,
+    NoticeKind,
     PanelOutcomeRecorded,
     PlanEventKind,
     PlanRecorded,
@@ -103,7 +108,12 @@ def _request(
 
 @judge.register
 def _assessment_requested(event: AssessmentRequested, j: Judging, out: Outcome) -> None:
-    out.case = CaseUpdate(person=event.person, person_key=j.first_person(), year_group=event.year_group)
+    out.case = CaseUpdate(
+        person=event.person,
+        person_key=j.first_person(),
+        year_group=event.year_group,
+        school_code=event.school.code if event.school is not None else None,
+    )
 
 
 @judge.register
@@ -229,6 +239,65 @@ def _plan(event: PlanRecorded, j: Judging, out: Outcome) -> None:
     if event.kind in (PlanEventKind.ISSUED, PlanEventKind.REVIEWED):
         update = dataclasses.replace(update, plan_sections=event.sections, plan_sections_date=event.event_date)
     out.case = update
+
+
+_NOTICE_DATE = {
+    NoticeKind.DECISION_TO_ASSESS: "decision_notified_date",
+    NoticeKind.DECISION_NOT_TO_ASSESS: "decision_notified_date",
+    NoticeKind.NOT_TO_ISSUE: "not_issue_notified_date",
+    NoticeKind.FINAL_PLAN: "final_plan_sent_date",
+}
+
+
+@judge.register
+def _notice(event: NoticeIssued, j: Judging, out: Outcome) -> None:
+    """A notice is what meets a time limit. A final plan may not be sent before the parent or young
+    person has had their days for representations on the draft (reg 13(1)); a draft served too
+    late for that within 20 weeks is flagged at once, while there is still time to act."""
+    case = j.case(event)
+    assert case.received_date is not None
+    not_before(event.sent_date, case.received_date, "sent_date", "the request received", "notice-after-request")
+    la = OrganisationRef(agency=Agency.LA_SEN, code=event.la_code)
+    days = timedelta(days=j.rules.representations_days)
+    final_due = case.received_date + timedelta(weeks=j.rules.final_plan_weeks)
+    if event.notice == NoticeKind.FINAL_PLAN and case.draft_served_date is not None:
+        earliest = case.draft_served_date + days
+        if event.sent_date < earliest:
+            raise RuleViolation(
+                f"the final plan may be sent from {earliest}: the draft was served on {case.draft_served_date} "
+                f"and reg 13(1) allows {j.rules.representations_days} days for representations",
+                field="data.sent_date",
+                rule="representations-window",
+            )
+    if event.notice == NoticeKind.DRAFT_PLAN and event.served() + days > final_due:
+        out.emitted.append(
+            AlertRaised(
+                alert_id=derived_id(j.event_id, "final-plan-at-risk"),
+                case_id=event.case_id,
+                kind="final-plan-at-risk",
+                severity="warning",
+                organisation=la,
+                due_date=final_due,
+                message=f"draft served {event.served()}: with {j.rules.representations_days} days for "
+                f"representations the final plan cannot be sent by {final_due} (reg 13(1), 13(2))",
+            )
+        )
+    if event.notice in APPEALABLE_NOTICES and not (event.appeal_information and event.mediation_information):
+        out.emitted.append(
+            AlertRaised(
+                alert_id=derived_id(j.event_id, "appeal-information"),
+                case_id=event.case_id,
+                kind="notice-without-appeal-information",
+                severity="data-quality",
+                organisation=la,
+                message=f"{event.notice.value} notice {event.notice_id} does not say it carried the information "
+                "about appeal and mediation that reg 32 requires",
+            )
+        )
+    if event.notice == NoticeKind.DRAFT_PLAN:
+        out.case = CaseUpdate(draft_served_date=event.served())
+    elif event.notice in _NOTICE_DATE:
+        out.case = CaseUpdate(**{_NOTICE_DATE[event.notice]: event.sent_date})  # type: ignore[arg-type]
 
 
 def _fan_out(decision: AssessmentDecisionMade, case: Case, j: Judging, out: Outcome) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from hub.domain.addressing import Directory
 from hub.domain.facts import RaisedAlert
 from hub.domain.judging import case_of
 from hub.domain.workflow import RuleViolation
@@ -46,6 +47,7 @@ async def rebuild(
     names: TopicNames,
     hub_source: str,
     rules: StatutoryRules | None = None,
+    directory: Directory | None = None,
     **client_config: Any,
 ) -> dict[str, int]:
     """Drop and refill every table. Returns the row counts afterwards.
@@ -53,7 +55,7 @@ async def rebuild(
     Dead letters are read first: a record that was dead-lettered is skipped where it first
     arrived, because live processing never applied it (only a redriven copy, if any, counts).
     """
-    router = Router(hub_source, rules or StatutoryRules(), names)
+    router = Router(hub_source, rules or StatutoryRules(), names, directory or Directory())
     await store.drop_schema()
     await store.create_schema()
     dead: set[tuple[str, int, int]] = set()

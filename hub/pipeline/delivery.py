@@ -23,6 +23,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from hub.domain.addressing import Directory
 from hub.domain.facts import CaseEffect
 from hub.domain.identity import IdentityContext
 from hub.domain.judging import case_of
@@ -64,6 +65,7 @@ class DeliveryCore:
         retry_delays: Sequence[float],
         hub_source: str,
         rules: StatutoryRules | None = None,
+        directory: Directory | None = None,
         stage_hook: StageHook | None = None,
     ) -> None:
         self.rules = rules or StatutoryRules()
@@ -71,7 +73,7 @@ class DeliveryCore:
         self.producer = producer
         self.names = names
         self.publisher = EventPublisher(producer, names)
-        self.router = Router(hub_source, self.rules, names)
+        self.router = Router(hub_source, self.rules, names, directory or Directory())
         self.failures = FailurePath(store, self.publisher, retry_delays)
         self.hub_source = hub_source
         self.stage_hook = stage_hook

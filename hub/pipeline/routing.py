@@ -7,9 +7,10 @@ a record published twice carries the same event id, and every consumer dedupes o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from hub.domain.addressing import Directory, addressee
 from hub.domain.facts import CaseEffect, Delivery, PersonLink, RaisedAlert
 from hub.domain.identity import IdentityContext, link, persons_in
 from hub.domain.ids import derived_id
@@ -20,7 +21,7 @@ from hub.pipeline.publisher import TopicNames
 from hub.pipeline.records import H_LINEAGE, Accepted
 from hub.settings import StatutoryRules
 from hub.topics import outbound_topic
-from schemas.common import Agency
+from schemas.common import Agency, OrganisationRef
 from schemas.envelope import SCHEMA_BASE, Envelope
 from schemas.events import (
     AdviceRequested,
@@ -66,6 +67,7 @@ class Router:
     hub_source: str
     rules: StatutoryRules
     names: TopicNames
+    directory: Directory = field(default_factory=Directory)
 
     def route(
         self,
@@ -85,6 +87,7 @@ class Router:
             rules=self.rules,
             identity=identity,
             with_records=with_records,
+            directory=self.directory,
         )
 
 
@@ -99,6 +102,7 @@ def route(
     rules: StatutoryRules | None = None,
     identity: IdentityContext | None = None,
     with_records: bool = True,
+    directory: Directory | None = None,
 ) -> RoutingResult:
     """Work out every record to publish for ``event`` and the effect it has on the store.
 
@@ -113,7 +117,11 @@ def route(
     case_id = getattr(event, "case_id", None)
     builder = _Builder(envelope, hub_source, str(case_id or event.key()), with_records)
     for share in shares_for(event.event_type):
-        builder.deliver(envelope, event.key(), share.recipient, None, share.fields, share.lawful_basis)
+        org = addressee(share.recipient, event, context, directory or Directory())
+        if org is None:  # withheld: a disclosure goes to a named organisation or not at all
+            outcome.emitted.append(_unaddressed(envelope.id, event, share.recipient))
+            continue
+        builder.deliver(envelope, event.key(), share.recipient, org, share.fields, share.lawful_basis)
     alerts: list[RaisedAlert] = []
     for emitted in outcome.emitted:
         child = builder.child(emitted)
@@ -123,7 +131,7 @@ def route(
                 child, emitted.key(), emitted.recipient.agency, emitted.recipient.code, ALL, lawful_basis_for(emitted)
             )
         elif isinstance(emitted, CareAssessmentRequested):
-            builder.deliver(child, emitted.key(), Agency.ADULT_SOCIAL_CARE, None, ALL, PUBLIC_TASK_STATUTORY)
+            builder.deliver(child, emitted.key(), Agency.ADULT_SOCIAL_CARE, emitted.la_code, ALL, PUBLIC_TASK_STATUTORY)
         elif isinstance(emitted, AlertRaised):
             alerts.append(RaisedAlert(emitted, envelope.time.date()))
     effect = CaseEffect(
@@ -173,6 +181,19 @@ def _link_people(
                 )
             )
     return links, keys, alerts
+
+
+def _unaddressed(event_id: str, event: Event, agency: Agency) -> AlertRaised:
+    la_code = getattr(event, "la_code", None)
+    return AlertRaised(
+        alert_id=derived_id(event_id, f"unaddressed:{agency.value}"),
+        case_id=str(getattr(event, "case_id", None) or event.key()),
+        kind="recipient-not-named",
+        severity="data-quality",
+        organisation=OrganisationRef(agency=Agency.LA_SEN, code=la_code) if la_code else None,
+        message=f"{event.event_type} was not shared with {agency.value}: the case names no {agency.value} "
+        "organisation to receive it",
+    )
 
 
 def lawful_basis_for(request: AdviceRequested) -> str:

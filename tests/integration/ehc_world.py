@@ -105,6 +105,7 @@ def request_body(case_id: str, n: int = 1, received: str = "2026-01-05", year_gr
         "requested_by": "parent",
         "received_date": received,
         "year_group": year_group,
+        "school": SCHOOL,
         "person": person(n).model_dump(mode="json", exclude_none=True),
     }
 

@@ -20,6 +20,21 @@ from tests.integration.ehc_world import (
     request_body,
 )
 
+
+def notice_body(case_id: str, kind: str, sent: str, served: str | None = None) -> dict[str, object]:
+    return {
+        "notice_id": f"{case_id}-{kind}-{sent}",
+        "case_id": case_id,
+        "la_code": LA,
+        "notice": kind,
+        "sent_date": sent,
+        "served_date": served,
+        "recipients": ["parent"],
+        "appeal_information": True,
+        "mediation_information": True,
+    }
+
+
 pytestmark = pytest.mark.kafka
 
 
@@ -40,6 +55,9 @@ async def _fetch(world: World, recipient: str) -> list[dict]:
 async def test_one_journey_from_request_to_final_plan_across_every_agency(kafka: str, store_url: str) -> None:
     async with ehc_world(kafka, store_url) as world:
         await _open_and_decide(world, "J-1")
+        await world.wait_applied(
+            (await world.post("/api/v1/notices", notice_body("J-1", "decision-to-assess", "2026-02-10")))["id"]
+        )
 
         async def webhooks_delivered() -> bool:
             return len(world.school.received) == 1 and len(world.social_care.received) == 1
@@ -119,6 +137,7 @@ async def test_one_journey_from_request_to_final_plan_across_every_agency(kafka:
                     "sections": {"c": "health", "d": "care", "f": "provision", "g": "therapy"},
                 },
             ),
+            ("/api/v1/notices", notice_body("J-1", "draft-plan", "2026-04-27", served="2026-04-29")),
             (
                 "/api/v1/plans",
                 {
@@ -131,16 +150,20 @@ async def test_one_journey_from_request_to_final_plan_across_every_agency(kafka:
             ),
         ):
             await world.wait_applied((await world.post(path, body))["id"])
+        early = await world.post("/api/v1/notices", notice_body("J-1", "final-plan", "2026-05-13"), expect=422)
+        assert (early["field"], early["rule"]) == ("data.sent_date", "representations-window")
+        sent = await world.post("/api/v1/notices", notice_body("J-1", "final-plan", "2026-05-14"))
+        await world.wait_applied(sent["id"])
 
         clocks = await world.clocks("J-1")
         expected = {
-            "decision": ("2026-01-05", "2026-02-16", "2026-02-09"),
+            "decision": ("2026-01-05", "2026-02-16", "2026-02-10"),  # stopped by the notice, not the decision
             "advice:education": ("2026-02-09", "2026-03-23", "2026-03-02"),
             "advice:educational-psychology": ("2026-02-09", "2026-03-23", "2026-03-09"),
             "family-advice": ("2026-02-09", "2026-03-23", "2026-02-20"),  # the LA's reminder, not a reg 8 limit
             "advice:social-care": ("2026-02-09", "2026-03-23", "2026-03-16"),
             "advice:health": ("2026-02-11", "2026-03-25", "2026-03-20"),
-            "final-plan": ("2026-01-05", "2026-05-25", "2026-05-18"),
+            "final-plan": ("2026-01-05", "2026-05-25", "2026-05-14"),
             "annual-review": ("2026-05-18", "2027-05-18", None),
         }
         assert {k: (c["start"], c["due"], c["stopped"]) for k, c in clocks.items()} == expected
@@ -148,6 +171,7 @@ async def test_one_journey_from_request_to_final_plan_across_every_agency(kafka:
         assert {c["state"] for k, c in clocks.items() if k not in ("annual-review", "family-advice")} == {"met"}
 
         assert await world.received_by("school") == {
+            "assessment-requested": 1,  # reg 4(2)
             "assessment-decision-made": 1,
             "advice-requested": 1,
             "panel-outcome-recorded": 1,
@@ -157,6 +181,7 @@ async def test_one_journey_from_request_to_final_plan_across_every_agency(kafka:
             "assessment-decision-made": 1,
             "advice-requested": 1,
         }
+        assert await world.received_by("health-commissioner") == {"assessment-requested": 1}  # reg 4(2)
         assert await world.received_by("nhs") == {
             "assessment-decision-made": 1,
             "advice-requested": 1,
@@ -164,6 +189,7 @@ async def test_one_journey_from_request_to_final_plan_across_every_agency(kafka:
             "plan-recorded": 2,
         }
         assert await world.received_by("childrens-social-care") == {
+            "assessment-requested": 1,  # reg 4(2)
             "assessment-decision-made": 1,
             "advice-requested": 1,
             "panel-outcome-recorded": 1,

@@ -122,7 +122,7 @@ async def decide(
         "accepted": accepted,
         "decided_by": "Adult team manager",
         "reason": "current and unchanged" if accepted else "out of date for adult planning",
-        "decision_date": "2026-09-25",
+        "decision_date": "2026-12-14",  # after the 18th birthday (10 December): ss59, 61, 64
     }
     path = f"/api/v1/adult-social-care/referrals/{referral['referral_id']}/decisions"
     return await world.post(path, body, expect, **{"Idempotency-Key": key or assessment_id})

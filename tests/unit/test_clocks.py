@@ -20,6 +20,7 @@ def case(exceptions: list[dict] | tuple = (), **kw: object) -> Case:
         "received_date": date(2026, 1, 5),
         "decision": "assess",
         "decision_date": date(2026, 2, 9),
+        "decision_notified_date": date(2026, 2, 9),
     }
     base.update(kw)
     recorded = tuple(
@@ -169,7 +170,7 @@ CLOSURE = {
 
 
 def test_a_closure_excuses_the_decision_limit_only_where_the_school_was_asked_in_its_window() -> None:
-    late_decision = {"decision_date": date(2026, 2, 23)}  # after the 6 weeks (due 16 February)
+    late_decision = {"decision_notified_date": date(2026, 2, 23)}  # after the 6 weeks (due 16 February)
     alone = by_kind(case_clocks(case(exceptions=[CLOSURE], **late_decision), RULES))["decision"]
     assert (alone.exceptions, alone.state(date(2026, 3, 1), 14)) == ((), "late"), "reg 5(4)(a): overlap alone"
     asked = case(exceptions=[CLOSURE], advice={"S": advice("S", "school", date(2026, 1, 12))}, **late_decision)
@@ -214,3 +215,18 @@ def test_the_familys_advice_has_no_reg_8_limit_only_a_reminder_to_the_la() -> No
     raised = alerts_for(reminder, later, RULES)
     assert [(a.kind, a.severity) for a in raised] == [("family-advice-reminder", "info")]
     assert raised[0].organisation is not None and raised[0].organisation.agency == "la-sen", "to the LA, not the family"
+
+
+def test_a_clock_stops_on_the_notice_not_on_the_decision_or_the_panel() -> None:
+    decided = case(decision_notified_date=None)
+    decision = by_kind(case_clocks(decided, RULES))["decision"]
+    assert (decision.stopped, decision.state(date(2026, 2, 17), 14)) == (None, "overdue"), "deciding is not notifying"
+    panel = case(panel_date=date(2026, 4, 20), panel_outcome="not-issue-plan")
+    clocks = by_kind(case_clocks(panel, RULES))
+    assert clocks["not-issue-notice"].stopped is None, "a panel date stops nothing"
+    notified = by_kind(case_clocks(case(not_issue_notified_date=date(2026, 4, 28)), RULES))
+    assert (notified["not-issue-notice"].stopped, notified["not-issue-notice"].state(date(2026, 5, 1), 14)) == (
+        date(2026, 4, 28),
+        "late",
+    ), "a notice in week 17 is late, whenever the panel sat"
+    assert "final-plan" not in notified, "no final plan is due once the notice not to issue is sent"

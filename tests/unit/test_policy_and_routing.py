@@ -1,11 +1,27 @@
+from datetime import date
+
+from hub.domain.addressing import Directory
 from hub.domain.policy import minimise
-from hub.domain.state import Case
+from hub.domain.state import AdviceRequest, Case
 from hub.pipeline.routing import route
+from schemas.common import Agency, OrganisationRef
 from schemas.envelope import envelope_for
 from schemas.events import PlanRecorded, PlanSections
 from tests.helpers import assessment_requested, panel_outcome
 
-KNOWN_CASE = Case("C-1", received_date=__import__("datetime").date(2026, 1, 5))
+SCHOOL = OrganisationRef(agency=Agency.SCHOOL, code="100001")
+
+ASKED = date(2026, 2, 9)
+KNOWN_CASE = Case(
+    "C-1",
+    la_code="202",
+    received_date=date(2026, 1, 5),
+    school_code="100001",
+    advice={
+        "H": AdviceRequest("H", "C-1", "health", "nhs", "RBS", ASKED),
+        "S": AdviceRequest("S", "C-1", "social-care", "childrens-social-care", "202-CSC", ASKED),
+    },
+)
 
 
 def test_minimise_keeps_only_listed_paths() -> None:
@@ -25,7 +41,7 @@ def test_panel_outcome_is_minimised_per_recipient_and_audited() -> None:
     assert "health_summary" not in out["out.school.v1"]
     audits = [r for r in result.records if r.topic == "hub.audit.v1"]
     assert len(audits) == 3
-    assert {a.envelope.data["recipient"] for a in audits} == {"nhs", "childrens-social-care", "school"}
+    assert {a.envelope.data["recipient"].split(":")[0] for a in audits} == {"nhs", "childrens-social-care", "school"}
     assert all(a.envelope.data["lawful_basis"].startswith("UK GDPR 6(1)(e)") for a in audits)
 
 
@@ -34,7 +50,7 @@ def test_plan_sections_reach_only_the_agencies_that_need_them() -> None:
         case_id="C-1",
         la_code="202",
         kind="issued",
-        event_date=__import__("datetime").date(2026, 5, 1),
+        event_date=date(2026, 5, 1),
         sections=PlanSections(b="needs", c="health", d="care", g="therapy", h1="csdpa", h2="other"),
     )
     env = envelope_for(plan, source="/la/202")
@@ -56,10 +72,21 @@ def test_routing_is_deterministic() -> None:
     assert all(r.envelope.correlationid == env.correlationid for r in first.records)
 
 
-def test_assessment_request_is_not_shared_but_opens_the_case() -> None:
-    env = envelope_for(assessment_requested("C-2"), source="/la/202")
-    result = route(env, assessment_requested("C-2"), topic="ehc.assessment-requests.v1", hub_source="/hub")
-    assert result.records == []
+def test_an_assessment_request_is_notified_under_reg_4_2_with_only_what_identifies_the_child() -> None:
+    requested = assessment_requested("C-2").model_copy(update={"school": SCHOOL})
+    env = envelope_for(requested, source="/la/202")
+    icb = Directory({"202": "QMJ"})
+    result = route(env, requested, topic="ehc.assessment-requests.v1", hub_source="/hub", directory=icb)
+    out = {r.topic: r.envelope.data for r in result.records if r.topic.startswith("out.")}
+    assert set(out) == {"out.health-commissioner.v1", "out.childrens-social-care.v1", "out.school.v1"}
+    assert out["out.health-commissioner.v1"]["person"] == {"nhs_number": env.data["person"]["nhs_number"]}
+    audited = {r.envelope.data["recipient"] for r in result.records if r.topic == "hub.audit.v1"}
+    assert audited == {"health-commissioner:QMJ", "childrens-social-care:202", "school:100001"}
+    for data in out.values():
+        assert {"case_id", "la_code", "received_date"} <= set(data)
+        assert not {"given_name", "family_name", "date_of_birth"} & set(data.get("person", {})), (
+            "no more than identifies"
+        )
     assert result.effect.case_id == "C-2" and result.effect.received_date is not None
 
 
@@ -90,3 +117,18 @@ def test_routing_for_a_rebuild_gives_the_same_effect_without_records() -> None:
     )
     assert rebuilt.records == [] and len(live.records) == 6
     assert rebuilt.effect == live.effect
+
+
+def test_each_disclosure_goes_to_the_organisation_the_case_names_or_is_withheld() -> None:
+    env = envelope_for(panel_outcome("C-1"), source="/la/202")
+    result = route(env, panel_outcome("C-1"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=KNOWN_CASE)
+    audited = {r.envelope.data["recipient"] for r in result.records if r.topic == "hub.audit.v1"}
+    assert audited == {"nhs:RBS", "childrens-social-care:202-CSC", "school:100001"}
+    orgs = {r.topic: dict(r.headers).get("hub-recipient-org") for r in result.records if r.topic.startswith("out.")}
+    assert orgs == {"out.nhs.v1": b"RBS", "out.childrens-social-care.v1": b"202-CSC", "out.school.v1": b"100001"}
+    unnamed = Case("C-1", la_code="202", received_date=date(2026, 1, 5))
+    withheld = route(env, panel_outcome("C-1"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=unnamed)
+    assert {r.topic for r in withheld.records if r.topic.startswith("out.")} == {"out.childrens-social-care.v1"}
+    alerts = [r.envelope.data for r in withheld.records if r.topic == "hub.alerts.v1"]
+    assert sorted(a["message"].split(" with ")[1].split(":")[0] for a in alerts) == ["nhs", "school"]
+    assert all(a["kind"] == "recipient-not-named" and a["organisation"]["code"] == "202" for a in alerts)

@@ -70,9 +70,10 @@ def test_dates() -> None:
 
 def test_lead_time_is_configuration() -> None:
     src = sources([assessment("S58", "s58-childs-needs", "YP", date(2026, 6, 1))])
-    assert plan_referrals(src, date(2026, 9, 9), RULES) == []
-    assert len(plan_referrals(src, date(2026, 9, 10), RULES)) == 1
-    assert len(plan_referrals(src, date(2025, 12, 10), TransitionRules(lead_months=12))) == 1
+    assert plan_referrals(src, date(2025, 12, 9), RULES) == [], "a year before 18 by default"
+    assert len(plan_referrals(src, date(2025, 12, 10), RULES)) == 1
+    assert plan_referrals(src, date(2026, 9, 9), TransitionRules(lead_months=3)) == []
+    assert len(plan_referrals(src, date(2026, 9, 10), TransitionRules(lead_months=3))) == 1
 
 
 def test_latest_carer_assessment_is_offered_and_a_refusal_only_after_a_change() -> None:
@@ -132,3 +133,46 @@ def test_a_referral_without_date_of_birth_is_refused() -> None:
     with pytest.raises(RuleViolation) as err:
         evaluate(wrong, None, StatutoryRules(), event_id="e")
     assert err.value.rule == "eighteenth-birthday"
+
+
+def test_treat_as_decisions_wait_for_the_18th_birthday_and_new_assessments_follow_age() -> None:
+    import pytest
+
+    from hub.domain.facts import RuleViolation
+    from hub.domain.state import Referral
+    from hub.domain.transitions import assessment_type_on
+    from hub.domain.workflow import evaluate
+    from hub.settings import StatutoryRules
+    from schemas.events import CareAssessmentRequested, OfferedAssessment, TreatAsAdultAssessmentDecision
+
+    birthday = date(2026, 12, 10)
+    offer = OfferedAssessment(
+        assessment_id="S60",
+        assessment_type="s60-childs-carers",
+        completed_date=date(2026, 5, 1),
+        assessor=ASSESSOR,
+        eligibility_indication="likely-eligible",
+        recommendation=ReuseRecommendation.REVIEW,
+        recommendation_reason="changed",
+        assessed_person=person("MUM", "1980-01-01"),
+        client_type="Carer",
+    )
+    referral = Referral("R", "YP", "202", birthday, date(2025, 12, 10), offered=(offer,))
+    decision = TreatAsAdultAssessmentDecision(
+        referral_id="R",
+        assessment_id="S60",
+        accepted=False,
+        reason="out of date",
+        decided_by="manager",
+        decision_date=date(2026, 12, 9),
+    )
+    with pytest.raises(RuleViolation) as err:
+        evaluate(decision, referral, StatutoryRules(), event_id="d")
+    assert (err.value.field, err.value.rule) == ("data.decision_date", "treat-as-from-18")
+    on_the_day = decision.model_copy(update={"decision_date": birthday})
+    [request] = evaluate(on_the_day, referral, StatutoryRules(), event_id="d").emitted
+    assert isinstance(request, CareAssessmentRequested) and request.assessment_type == "s10-carers"
+    assert assessment_type_on("s60-childs-carers", date(2026, 12, 9), birthday) == "s60-childs-carers"
+    assert assessment_type_on("s63-young-carers", birthday, birthday) == "s10-carers"
+    assert assessment_type_on("s58-childs-needs", date(2026, 1, 1), birthday) == "s58-childs-needs"
+    assert assessment_type_on("s58-childs-needs", birthday, birthday) == "s9-needs"

@@ -20,6 +20,7 @@ from schemas.events import (
     AssessmentDecisionMade,
     CaseExceptionRecorded,
     ExistingAdviceAgreement,
+    NoticeIssued,
 )
 from tests.helpers import person
 
@@ -186,3 +187,54 @@ def test_a_missed_appointment_must_name_the_advice_request_it_excuses() -> None:
     named = missed.model_copy(update={"request_id": "R1"})
     [recorded] = evaluate(named, case(advice=requested), RULES, event_id="x1").exceptions
     assert (recorded.request_id, recorded.limit_impractical) == ("R1", True)
+
+
+def notice(kind: str, sent: date, served: date | None = None, **kw: object) -> NoticeIssued:
+    values: dict = {
+        "notice_id": f"N-{kind}",
+        "case_id": "C-1",
+        "la_code": "202",
+        "notice": kind,
+        "sent_date": sent,
+        "served_date": served,
+        "recipients": ["parent"],
+        "appeal_information": True,
+        "mediation_information": True,
+    }
+    values.update(kw)
+    return NoticeIssued.model_validate(values)
+
+
+def test_notices_are_what_meet_the_limits() -> None:
+    out = evaluate(notice("decision-to-assess", date(2026, 2, 12)), case(), RULES, event_id="n1")
+    assert out.case == CaseUpdate(decision_notified_date=date(2026, 2, 12))
+    out = evaluate(notice("not-to-issue", date(2026, 4, 20)), case(), RULES, event_id="n2")
+    assert out.case == CaseUpdate(not_issue_notified_date=date(2026, 4, 20))
+    out = evaluate(notice("draft-plan", date(2026, 4, 1), date(2026, 4, 3)), case(), RULES, event_id="n3")
+    assert out.case == CaseUpdate(draft_served_date=date(2026, 4, 3)), "representations run from service"
+    assert not out.emitted
+
+
+def test_a_final_plan_inside_the_15_days_for_representations_is_refused() -> None:
+    drafted = case(draft_served_date=date(2026, 4, 3))
+    with pytest.raises(RuleViolation) as err:
+        evaluate(notice("final-plan", date(2026, 4, 17)), drafted, RULES, event_id="f1")
+    assert (err.value.field, err.value.rule) == ("data.sent_date", "representations-window")
+    out = evaluate(notice("final-plan", date(2026, 4, 18)), drafted, RULES, event_id="f1")
+    assert out.case == CaseUpdate(final_plan_sent_date=date(2026, 4, 18))
+
+
+def test_a_draft_served_too_late_for_a_final_plan_within_20_weeks_is_flagged_at_once() -> None:
+    # received 5 January: the final plan is due 25 May; a draft served on 12 May leaves 13 days
+    out = evaluate(notice("draft-plan", date(2026, 5, 12)), case(), RULES, event_id="d1")
+    [alert] = [e for e in out.emitted if isinstance(e, AlertRaised)]
+    assert (alert.kind, alert.severity, alert.due_date) == ("final-plan-at-risk", "warning", date(2026, 5, 25))
+    assert alert.organisation is not None and alert.organisation.agency == Agency.LA_SEN
+
+
+def test_an_appealable_notice_without_the_reg_32_information_is_flagged() -> None:
+    bare = notice("decision-not-to-assess", date(2026, 2, 12), appeal_information=False)
+    [alert] = [e for e in evaluate(bare, case(), RULES, event_id="b1").emitted if isinstance(e, AlertRaised)]
+    assert (alert.kind, alert.severity) == ("notice-without-appeal-information", "data-quality")
+    told = notice("decision-to-assess", date(2026, 2, 12), appeal_information=False, mediation_information=False)
+    assert not evaluate(told, case(), RULES, event_id="b2").emitted, "a decision to assess is not appealable"

@@ -1,0 +1,58 @@
+"""Which organisation a disclosure goes to: the one the case names, never a whole kind of agency.
+
+A school, trust or team reading its agency's outbound topic must see only its own children
+(UK GDPR Art 5(1)(c), 5(1)(f)), and the disclosure audit must say which organisation received
+which fields (Art 5(2)). So each share the policy allows is addressed to an organisation: the
+one the event itself names for that agency (the school on a request, the advisers on a
+decision), else the one the case's advice was asked of, else, for the LA's own services, the LA.
+A share with nobody to address is withheld, and the LA is told to name the organisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hub.domain.state import Case, Context
+from schemas.common import Agency, OrganisationRef
+from schemas.events import AssessmentDecisionMade, AssessmentRequested, Event
+
+LA_SERVICES = (Agency.LA_SEN, Agency.CHILDRENS_SOCIAL_CARE, Agency.ADULT_SOCIAL_CARE)
+
+
+@dataclass(frozen=True)
+class Directory:
+    """What the hub is told about organisations it cannot learn from events: each LA's health
+    commissioner (its integrated care board), by LA code."""
+
+    commissioners: Mapping[str, str] = field(default_factory=dict)
+
+
+def addressee(agency: Agency, event: Event, context: Context | None, directory: Directory) -> str | None:
+    """The code of the organisation of ``agency`` that ``event`` is disclosed to, or None if none is known."""
+    for org in _named_in(event):
+        if org.agency == agency:
+            return org.code
+    la_code = getattr(event, "la_code", None) or (context.la_code if context is not None else None)
+    if agency == Agency.HEALTH_COMMISSIONER:
+        return directory.commissioners.get(la_code) if la_code else None
+    if isinstance(context, Case):
+        if agency == Agency.SCHOOL and context.school_code:
+            return context.school_code
+        asked = sorted(
+            (r for r in context.advice.values() if r.recipient_agency == agency.value and not r.reused),
+            key=lambda r: r.request_id,
+        )
+        if asked:
+            return asked[0].recipient_code
+    if agency in LA_SERVICES:
+        return la_code
+    return None
+
+
+def _named_in(event: Event) -> list[OrganisationRef]:
+    if isinstance(event, AssessmentRequested):
+        return [event.school] if event.school is not None else []
+    if isinstance(event, AssessmentDecisionMade):
+        return [*event.advisers, *(named.organisation for named in event.advice_sources)]
+    return []
