@@ -47,6 +47,12 @@ class TransitionRules(BaseModel):
     lead_months: int = Field(
         default=12, description="refer this many months before the 18th birthday (12 suggested; local practice)"
     )
+    consider_at_age: int = Field(
+        default=16, description="ask children's services to consider a transition assessment from this age (s58(1))"
+    )
+    s66_escalate_days: int = Field(
+        default=28, description="escalate s66 continuity this many days after 18 if nothing is settled"
+    )
     reuse_max_age_months: int = Field(default=12, description="younger than this and unchanged: recommend reuse")
     reassess_after_months: int = Field(default=24, description="older than this: recommend a new assessment")
 

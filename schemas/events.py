@@ -408,6 +408,43 @@ class ChangeOfCircumstancesRecorded(Event):
     recorded_by: str
 
 
+class TransitionNeedDetermined(Event):
+    """Children's services' judgement under Care Act s58(1) or s63(1): whether the young person is
+    likely to have needs for care and support after 18, and whether assessing them now would be of
+    significant benefit, with the footing it proceeds on (s58(2)-(3), s63(3)-(5)). A proceeding
+    determination is the lawful reason for a transition referral; a refusal carries its reasons."""
+
+    event_type: ClassVar[str] = "transition-need-determined"
+    topic: ClassVar[str] = "care.transition-needs.v1"
+    key_field: ClassVar[str] = "determination_id"
+
+    determination_id: str = Field(min_length=1, max_length=128)
+    la_code: LaCode
+    person: PersonRef
+    determined_date: date
+    likely_need: bool
+    significant_benefit: bool
+    consent: Literal["given", "refused", "best-interests", "abuse-or-neglect"] = Field(
+        description="given; refused; the young person lacks capacity (or the child competence) and it is in their "
+        "best interests; or it proceeds despite refusal because of a risk of abuse or neglect"
+    )
+    reasons: str = Field(default="", description="written reasons, required when the assessment does not proceed")
+    decided_by: str = Field(min_length=1)
+    childrens_services: list[Literal["s17-children-act-1989", "s2-csdpa-1970"]] = Field(
+        default_factory=list, description="services received now: Care Act s66 continuity applies to these at 18"
+    )
+    advocacy_considered: bool = Field(default=False, description="s67: independent advocacy considered")
+
+    @model_validator(mode="after")
+    def _reasons_for_refusal(self) -> TransitionNeedDetermined:
+        if not self.proceeds() and not self.reasons.strip():
+            raise ValueError("a decision not to assess needs written reasons (s58(4), s63(6))")
+        return self
+
+    def proceeds(self) -> bool:
+        return self.likely_need and self.significant_benefit and self.consent != "refused"
+
+
 class TransitionReferralAcknowledged(Event):
     """F7 back: the adult service received the referral and opened its own record."""
 
@@ -420,6 +457,9 @@ class TransitionReferralAcknowledged(Event):
     acknowledged_date: date
     support_in_place_date: date | None = Field(
         default=None, description="when adult care and support is in place; until then s66 continuity applies"
+    )
+    no_eligible_needs_date: date | None = Field(
+        default=None, description="when the adult service determined there are no eligible needs; s66 ends then too"
     )
 
 
@@ -496,6 +536,7 @@ INBOUND_EVENTS: tuple[type[Event], ...] = (
     PlanRecorded,
     NoticeIssued,
     CareAssessmentRecorded,
+    TransitionNeedDetermined,
     TransitionReferralIssued,
     TreatAsAdultAssessmentDecision,
     ChangeOfCircumstancesRecorded,

@@ -70,6 +70,9 @@ class ReferralAcknowledgement(BaseModel):
     adult_case_id: str = Field(min_length=1)
     acknowledged_date: date
     support_in_place_date: date | None = None
+    no_eligible_needs_date: date | None = Field(
+        default=None, description="the adult service determined there are no eligible needs (ends s66 continuity)"
+    )
 
 
 class AssessmentReuseDecision(BaseModel):

@@ -6,7 +6,12 @@ from fastapi import APIRouter
 
 from adapters.childrens_social_care.mapping import CSV_KINDS
 from adapters.http import add_csv_endpoint, add_event_endpoint
-from schemas.events import AdviceSubmitted, CareAssessmentRecorded, ChangeOfCircumstancesRecorded
+from schemas.events import (
+    AdviceSubmitted,
+    CareAssessmentRecorded,
+    ChangeOfCircumstancesRecorded,
+    TransitionNeedDetermined,
+)
 
 router = APIRouter(prefix="/api/v1/social-care", tags=["children's social care"])
 
@@ -27,5 +32,11 @@ add_event_endpoint(
     "/changes-of-circumstances",
     ChangeOfCircumstancesRecorded,
     "F6: a change in a young person's or carer's circumstances (bears on reusing assessments)",
+)
+add_event_endpoint(
+    router,
+    "/transition-needs",
+    TransitionNeedDetermined,
+    "Care Act s58(1)/s63(1): likely need after 18 and significant benefit; the reason a referral may be made",
 )
 add_csv_endpoint(router, CSV_KINDS)

@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 
-from hub.domain.state import AssessmentDecision, CareAssessment, CaseException, CircumstanceChange, Referral
+from hub.domain.state import (
+    AssessmentDecision,
+    CareAssessment,
+    CaseException,
+    CircumstanceChange,
+    Referral,
+    TransitionDetermination,
+)
 from schemas.common import OrganisationRef, PersonRef
 from schemas.events import AdviceRequested, AlertRaised, Event, ExistingAdviceAgreement, PlanSections
 
@@ -88,6 +95,7 @@ class ReferralProgress:
     acknowledged_date: date
     adult_case_id: str | None = None
     support_in_place_date: date | None = None
+    no_eligible_needs_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +134,7 @@ class Outcome:
     exceptions: list[CaseException] = field(default_factory=list)
     assessments: list[CareAssessment] = field(default_factory=list)
     changes: list[CircumstanceChange] = field(default_factory=list)
+    determinations: list[TransitionDetermination] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
     referral_progress: list[ReferralProgress] = field(default_factory=list)
     decisions: list[AssessmentDecision] = field(default_factory=list)

@@ -17,6 +17,7 @@ from schemas.events import (
     CareAssessmentRecorded,
     ChangeOfCircumstancesRecorded,
     Event,
+    TransitionNeedDetermined,
     TransitionReferralIssued,
 )
 
@@ -27,7 +28,10 @@ IdentityContext = tuple[dict[IdKey, str], dict[str, set[str]]]
 
 def persons_in(event: Event) -> list[PersonRef]:
     """The people an inbound event identifies, the subject first."""
-    if isinstance(event, AssessmentRequested | TransitionReferralIssued | ChangeOfCircumstancesRecorded):
+    if isinstance(
+        event,
+        AssessmentRequested | TransitionReferralIssued | ChangeOfCircumstancesRecorded | TransitionNeedDetermined,
+    ):
         return [event.person]
     if isinstance(event, CareAssessmentRecorded):
         return [event.assessed_person, *event.cared_for]

@@ -11,12 +11,12 @@ done and whether circumstances changed since, the two things the adult service m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from statistics import median
 
 from hub.domain.clocks import add_months
 from hub.domain.ids import derived_id
-from hub.domain.state import CareAssessment, Case, TransitionSources
+from hub.domain.state import CareAssessment, Case, TransitionDetermination, TransitionSources
 from hub.domain.transitions import eighteenth_birthday, recommend
 from hub.settings import TransitionRules
 from schemas.common import Agency, OrganisationRef, PersonRef
@@ -29,6 +29,7 @@ from schemas.events import (
 )
 
 ADULT_SECTIONS = ("d", "h1", "h2", "e", "pfa_outcomes")
+OWN_TYPES = ("s58-childs-needs", "s63-young-carers")
 
 
 @dataclass
@@ -40,40 +41,87 @@ class Candidate:
     case: Case | None = None
 
 
+def latest_determinations(sources: TransitionSources) -> dict[str, TransitionDetermination]:
+    """Each young person's latest s58(1)/s63(1) determination, by person key."""
+    latest: dict[str, TransitionDetermination] = {}
+    for d in sorted(sources.determinations, key=lambda d: (d.determined_date, d.determination_id)):
+        if d.person_key:
+            latest[d.person_key] = d
+    return latest
+
+
 def plan_referrals(sources: TransitionSources, today: date, rules: TransitionRules) -> list[TransitionReferralIssued]:
-    """Referrals due today that have not been issued, built from what the store knows."""
+    """Referrals due today that have not been issued, built from what the store knows.
+
+    A referral needs a reason in law (Care Act s58(1), s63(1)): children's services determined that
+    needs for care and support after 18 are likely and that assessing would be of significant
+    benefit, or a completed s58 or s63 assessment indicates likely eligible needs. An EHC plan or
+    social care involvement alone is not that reason: it asks children's services to consider
+    (``consideration_alerts``), and a plan's adult sections travel with a referral made on a
+    lawful reason. A later determination not to proceed stands over an earlier assessment."""
+    latest = latest_determinations(sources)
     candidates: dict[str, Candidate] = {}
 
-    def consider(key: str | None, person: PersonRef | None, la: str | None, reason: str, case: Case | None) -> None:
-        if not key or person is None or la is None:
+    def consider(key: str | None, person: PersonRef, la: str, reason: str) -> None:
+        if not key or (key in latest and not latest[key].proceeds):
             return
         c = candidates.setdefault(key, Candidate(key, person, la))
         c.reasons.add(reason)
-        if case is not None:
-            c.case = case
         if c.person.date_of_birth is None and person.date_of_birth is not None:
             c.person = person
 
-    for case in sources.cases:
-        if case.final_plan_date:
-            consider(case.person_key, case.person, case.la_code, "ehc-plan", case)
-        if case.case_id in sources.csc_case_ids:
-            consider(case.person_key, case.person, case.la_code, "childrens-social-care", case)
+    for d in latest.values():
+        if d.proceeds:
+            consider(d.person_key, d.person, d.la_code, "likely-need-determined")
     for a in sources.assessments:
-        if a.status != "completed":
-            continue
-        if a.assessment_type == "s58-childs-needs":
-            consider(a.assessed_key, a.assessed_person, a.la_code, "s58", None)
-        elif a.assessment_type == "s63-young-carers":  # a young carer known to children's services
-            consider(a.assessed_key, a.assessed_person, a.la_code, "childrens-social-care", None)
+        if a.status == "completed" and a.eligibility == "likely-eligible" and a.assessment_type in OWN_TYPES:
+            consider(a.assessed_key, a.assessed_person, a.la_code, f"{a.assessment_type.split('-')[0]}-likely-eligible")
+    plans = {c.person_key: c for c in sources.cases if c.final_plan_date and c.person_key}
     referred = {r.person_key for r in sources.referrals}
     out = []
     for c in sorted(candidates.values(), key=lambda c: c.person_key):
+        c.case = plans.get(c.person_key)
+        if c.case is not None:
+            c.reasons.add("ehc-plan")
+            if c.person.date_of_birth is None and c.case.person is not None:
+                c.person = c.case.person
         dob = c.person.date_of_birth
         if c.person_key in referred or dob is None or not referral_due(dob, today, rules):
             continue
         out.append(build_referral(c, eighteenth_birthday(dob), sources, today, rules))
     return out
+
+
+def consideration_alerts(sources: TransitionSources, today: date, rules: TransitionRules) -> list[AlertRaised]:
+    """Young people with an EHC plan or social care involvement, aged at least
+    ``rules.consider_at_age``, of whom children's services have recorded neither a determination nor
+    an s58 or s63 assessment: children's services are asked to consider whether they are likely to
+    need care and support after 18 (s58(1))."""
+    known = {d.person_key for d in sources.determinations} | {
+        a.assessed_key for a in sources.assessments if a.assessment_type in OWN_TYPES
+    }
+    alerts: dict[str, AlertRaised] = {}
+    for case in sources.cases:
+        dob = case.person.date_of_birth if case.person else None
+        involved = case.final_plan_date is not None or case.case_id in sources.csc_case_ids
+        if not involved or not case.person_key or case.person_key in known or dob is None or not case.la_code:
+            continue
+        if today < add_months(dob, rules.consider_at_age * 12):
+            continue
+        alerts.setdefault(
+            case.person_key,
+            AlertRaised(
+                alert_id=derived_id(case.person_key, "consider-transition"),
+                case_id=case.case_id,
+                kind="transition-consideration-due",
+                severity="info",
+                organisation=OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code=case.la_code),
+                due_date=add_months(eighteenth_birthday(dob), -rules.lead_months),
+                message=f"aged {rules.consider_at_age} or over with no transition determination: consider whether "
+                "they are likely to need care and support after 18 (Care Act s58(1))",
+            ),
+        )
+    return list(alerts.values())
 
 
 def referral_due(date_of_birth: date, today: date, rules: TransitionRules) -> bool:
@@ -83,10 +131,12 @@ def referral_due(date_of_birth: date, today: date, rules: TransitionRules) -> bo
 
 def may_need_referral(case: Case, today: date, rules: TransitionRules) -> bool:
     """The planner's filter on open cases, applied while the store streams them: a case whose person
-    is not yet near 18 cannot give rise to a referral today, so it need not be held in memory.
-    Without a date of birth on the case it is kept, as another source may supply one."""
+    is too young to be considered or referred today need not be held in memory. Without a date of
+    birth on the case it is kept, as another source may supply one."""
     dob = case.person.date_of_birth if case.person else None
-    return dob is None or referral_due(dob, today, rules)
+    if dob is None:
+        return True
+    return today >= add_months(dob, min(rules.consider_at_age * 12, 18 * 12 - rules.lead_months))
 
 
 def build_referral(
@@ -149,21 +199,45 @@ def build_referral(
     )
 
 
-def continuity_alerts(sources: TransitionSources, today: date) -> list[AlertRaised]:
-    """s66: at 18, until adult support is in place, children's services are told to continue."""
-    return [
-        AlertRaised(
-            alert_id=derived_id(r.referral_id, "s66-continue"),
-            case_id=r.referral_id,
-            kind="s66-continue-childrens-services",
-            severity="info",
-            message="turned 18 without adult support in place: continue children's services (Care Act s66)",
-            due_date=r.eighteenth_birthday,
-            organisation=OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code=r.la_code),
+def continuity_alerts(sources: TransitionSources, today: date, rules: TransitionRules) -> list[AlertRaised]:
+    """s66: a young person receiving children's services under s17 Children Act 1989 or s2 CSDPA
+    1970 keeps them after 18 until the adult service's steps are complete: support in place, or a
+    determination that there are no eligible needs. Children's services are warned on the birthday,
+    and the alert escalates after ``rules.s66_escalate_days`` if nothing has been settled."""
+    services = {key: d.childrens_services for key, d in latest_determinations(sources).items()}
+    alerts = []
+    for r in sources.referrals:
+        settled = r.support_in_place_date is not None or r.no_eligible_needs_date is not None
+        if settled or not services.get(r.person_key or "") or today < r.eighteenth_birthday:
+            continue
+        team = OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code=r.la_code)
+        alerts.append(
+            AlertRaised(
+                alert_id=derived_id(r.referral_id, "s66-continue"),
+                case_id=r.referral_id,
+                kind="s66-continue-childrens-services",
+                severity="warning",
+                message="turned 18 without adult support in place or a finding of no eligible needs: continue "
+                "children's services (Care Act s66)",
+                due_date=r.eighteenth_birthday,
+                organisation=team,
+            )
         )
-        for r in sources.referrals
-        if r.eighteenth_birthday <= today and r.support_in_place_date is None
-    ]
+        escalate = r.eighteenth_birthday + timedelta(days=rules.s66_escalate_days)
+        if today >= escalate:
+            alerts.append(
+                AlertRaised(
+                    alert_id=derived_id(r.referral_id, "s66-escalated"),
+                    case_id=r.referral_id,
+                    kind="s66-continuity-unresolved",
+                    severity="breach",
+                    message=f"{rules.s66_escalate_days} days past 18 and the adult service has not put support in "
+                    "place or found no eligible needs (Care Act s66)",
+                    due_date=escalate,
+                    organisation=team,
+                )
+            )
+    return alerts
 
 
 @dataclass

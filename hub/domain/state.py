@@ -103,6 +103,19 @@ class CircumstanceChange:
 
 
 @dataclass(frozen=True, slots=True)
+class TransitionDetermination:
+    """Children's services' s58(1)/s63(1) judgement for one young person (see TransitionNeedDetermined)."""
+
+    determination_id: str
+    la_code: str
+    person_key: str | None
+    person: PersonRef
+    determined_date: date
+    proceeds: bool
+    childrens_services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AssessmentDecision:
     """The adult service's answer on one offered assessment: treated as the adult one, or not."""
 
@@ -128,6 +141,7 @@ class Referral:
     acknowledged_date: date | None = None
     adult_case_id: str | None = None
     support_in_place_date: date | None = None
+    no_eligible_needs_date: date | None = None
     decisions: Mapping[str, AssessmentDecision] = field(default_factory=dict)
 
 
@@ -140,6 +154,7 @@ class TransitionSources:
     csc_case_ids: frozenset[str] = frozenset()
     assessments: tuple[CareAssessment, ...] = ()
     changes: tuple[CircumstanceChange, ...] = ()
+    determinations: tuple[TransitionDetermination, ...] = ()
     referrals: tuple[Referral, ...] = ()
     decisions: tuple[AssessmentDecision, ...] = ()
 

@@ -16,7 +16,13 @@ from hub.domain.clocks import add_months
 from hub.domain.facts import Outcome, ReferralProgress, RuleViolation
 from hub.domain.ids import derived_id
 from hub.domain.judging import Judging, judge
-from hub.domain.state import AssessmentDecision, CareAssessment, CircumstanceChange, Referral
+from hub.domain.state import (
+    AssessmentDecision,
+    CareAssessment,
+    CircumstanceChange,
+    Referral,
+    TransitionDetermination,
+)
 from hub.settings import TransitionRules
 from schemas.common import PersonRef
 from schemas.events import (
@@ -25,6 +31,7 @@ from schemas.events import (
     ChangeOfCircumstancesRecorded,
     OfferedAssessment,
     ReuseRecommendation,
+    TransitionNeedDetermined,
     TransitionReferralAcknowledged,
     TransitionReferralIssued,
     TreatAsAdultAssessmentDecision,
@@ -80,6 +87,21 @@ def _change_recorded(event: ChangeOfCircumstancesRecorded, j: Judging, out: Outc
 
 
 @judge.register
+def _need_determined(event: TransitionNeedDetermined, j: Judging, out: Outcome) -> None:
+    out.determinations.append(
+        TransitionDetermination(
+            determination_id=event.determination_id,
+            la_code=event.la_code,
+            person_key=j.first_person(),
+            person=event.person,
+            determined_date=event.determined_date,
+            proceeds=event.proceeds(),
+            childrens_services=tuple(event.childrens_services),
+        )
+    )
+
+
+@judge.register
 def _referral_issued(event: TransitionReferralIssued, j: Judging, out: Outcome) -> None:
     dob = event.person.date_of_birth
     if dob is None:
@@ -123,7 +145,13 @@ def _referral_issued(event: TransitionReferralIssued, j: Judging, out: Outcome) 
 def _acknowledged(event: TransitionReferralAcknowledged, j: Judging, out: Outcome) -> None:
     _referral(event.referral_id, j)
     out.referral_progress.append(
-        ReferralProgress(event.referral_id, event.acknowledged_date, event.adult_case_id, event.support_in_place_date)
+        ReferralProgress(
+            event.referral_id,
+            event.acknowledged_date,
+            event.adult_case_id,
+            event.support_in_place_date,
+            event.no_eligible_needs_date,
+        )
     )
 
 

@@ -239,6 +239,18 @@ def _plan(event: PlanRecorded, j: Judging, out: Outcome) -> None:
     if event.kind in (PlanEventKind.ISSUED, PlanEventKind.REVIEWED):
         update = dataclasses.replace(update, plan_sections=event.sections, plan_sections_date=event.event_date)
     out.case = update
+    if event.review_type == "year-9":  # preparing for adulthood starts at the Year 9 review (CoP 8.9)
+        out.emitted.append(
+            AlertRaised(
+                alert_id=derived_id(j.event_id, "consider-transition"),
+                case_id=event.case_id,
+                kind="transition-consideration-due",
+                severity="info",
+                organisation=OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code=event.la_code),
+                message="Year 9 review held: consider whether the young person is likely to need care and support "
+                "after 18 (Care Act s58(1))",
+            )
+        )
 
 
 _NOTICE_DATE = {

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from hub.domain.clocks import Clock, case_clocks
 from hub.domain.facts import RaisedAlert
 from hub.domain.ids import derived_id
-from hub.domain.planner import continuity_alerts, may_need_referral, plan_referrals
+from hub.domain.planner import consideration_alerts, continuity_alerts, may_need_referral, plan_referrals
 from hub.logging import get_logger
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.settings import StatutoryRules, TransitionRules
@@ -140,7 +140,10 @@ class ClockWatcher:
                 referral_id=referral.referral_id,
                 offered=len(referral.offered_assessments),
             )
-        candidates = continuity_alerts(sources, today)
+        candidates = [
+            *consideration_alerts(sources, today, self.transition_rules),
+            *continuity_alerts(sources, today, self.transition_rules),
+        ]
         known = {r["alert_id"] for r in await self.store.alerts_by_id([a.alert_id for a in candidates])}
         fresh = [a for a in candidates if a.alert_id not in known]
         for alert in fresh:

@@ -24,6 +24,7 @@ from hub.domain.state import (
     CircumstanceChange,
     Context,
     Referral,
+    TransitionDetermination,
     TransitionSources,
 )
 from hub.store.database import Database, Row, keyed, parts
@@ -38,6 +39,7 @@ from hub.store.tables import (
     person_links,
     processed_events,
     referrals,
+    transition_determinations,
 )
 from schemas.common import Adviser, PersonRef
 from schemas.events import Event, OfferedAssessment, PlanSections
@@ -148,6 +150,7 @@ class ContextReader:
             csc_case_ids=csc_case_ids,
             assessments=tuple(care_assessment(r) for r in await self.db.rows(select(care_assessments))),
             changes=tuple(circumstance_change(r) for r in await self.db.rows(select(circumstance_changes))),
+            determinations=tuple(determination(r) for r in await self.db.rows(select(transition_determinations))),
             referrals=recorded.referrals,
             decisions=recorded.decisions,
         )
@@ -221,6 +224,15 @@ def care_assessment(row: Row) -> CareAssessment:
 
 def circumstance_change(row: Row) -> CircumstanceChange:
     return _state(CircumstanceChange, row)
+
+
+def determination(row: Row) -> TransitionDetermination:
+    return _state(
+        TransitionDetermination,
+        row,
+        person=PersonRef.model_validate(row["person"]),
+        childrens_services=tuple(row["childrens_services"]),
+    )
 
 
 def referral(row: Row, decisions: dict[str, AssessmentDecision] | None = None) -> Referral:

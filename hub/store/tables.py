@@ -170,6 +170,18 @@ circumstance_changes = Table(
     Column("description", Text, nullable=False),
 )
 
+transition_determinations = Table(
+    "transition_determinations",
+    metadata,
+    Column("determination_id", String(128), primary_key=True),
+    Column("la_code", String(16), nullable=False),
+    Column("person_key", String(64), index=True),
+    Column("person", JSON, nullable=False),
+    Column("determined_date", Date, nullable=False),
+    Column("proceeds", Boolean, nullable=False, doc="likely need, significant benefit, and a footing to proceed"),
+    Column("childrens_services", JSON, nullable=False, doc="s17 / CSDPA s2 services received: s66 applies"),
+)
+
 referrals = Table(
     "referrals",
     metadata,
@@ -182,6 +194,7 @@ referrals = Table(
     Column("acknowledged_date", Date),
     Column("adult_case_id", String(128)),
     Column("support_in_place_date", Date),
+    Column("no_eligible_needs_date", Date),
 )
 
 assessment_decisions = Table(
@@ -210,6 +223,7 @@ ALL_TABLES = (
     person_links,
     care_assessments,
     circumstance_changes,
+    transition_determinations,
     referrals,
     assessment_decisions,
     advice_requests,

@@ -19,7 +19,7 @@ from hub.domain.facts import (
     RaisedAlert,
     ReferralProgress,
 )
-from hub.domain.state import AssessmentDecision, CareAssessment, Referral
+from hub.domain.state import AssessmentDecision, CareAssessment, Referral, TransitionDetermination
 from hub.store.database import Database, Row
 from hub.store.tables import (
     advice_requests,
@@ -33,6 +33,7 @@ from hub.store.tables import (
     person_links,
     processed_events,
     referrals,
+    transition_determinations,
 )
 
 SET_ONCE_CASE_FIELDS = (
@@ -228,6 +229,7 @@ class EffectWriter:
                 acknowledged_date=func.coalesce(r.acknowledged_date, u.acknowledged_date),
                 adult_case_id=func.coalesce(r.adult_case_id, u.adult_case_id),
                 support_in_place_date=func.coalesce(r.support_in_place_date, u.support_in_place_date),
+                no_eligible_needs_date=func.coalesce(r.no_eligible_needs_date, u.no_eligible_needs_date),
             )
         )
 
@@ -267,6 +269,7 @@ def _inserted_rows(e: CaseEffect) -> list[tuple[Any, list[Row]]]:
         (person_links, [_columns(p) for p in e.person_links]),
         (care_assessments, [_assessment_row(a) for a in o.assessments]),
         (circumstance_changes, [_columns(c) for c in o.changes]),
+        (transition_determinations, [_determination_row(d) for d in o.determinations]),
         (referrals, [_referral_row(r) for r in o.referrals]),
         (assessment_decisions, [_decision_row(d) for d in o.decisions]),
         (deliveries, [_delivery_row(e, d) for d in e.deliveries]),
@@ -318,6 +321,10 @@ def _assessment_row(a: CareAssessment) -> Row:
     }
 
 
+def _determination_row(d: TransitionDetermination) -> Row:
+    return {**_columns(d), "person": _json(d.person), "childrens_services": list(d.childrens_services)}
+
+
 def _referral_row(r: Referral) -> Row:
     return {
         "referral_id": r.referral_id,
@@ -329,6 +336,7 @@ def _referral_row(r: Referral) -> Row:
         "acknowledged_date": r.acknowledged_date,
         "adult_case_id": r.adult_case_id,
         "support_in_place_date": r.support_in_place_date,
+        "no_eligible_needs_date": r.no_eligible_needs_date,
     }
 
 

@@ -139,11 +139,29 @@ async def test_recent_unchanged_carer_assessment_is_reused_and_no_new_one_reques
         carer = someone(201, "1980-02-02", "Grace")
         await give_ehc_plan(world, "T-1", yp)
         await record_assessment(world, "S60-1", "s60-childs-carers", carer, "2026-04-15", cared_for=[yp])
+        world.set_today(REFERRAL_DAY)
+        considered = [a for a in await world.runtime.watcher.sweep() if a.kind == "transition-consideration-due"]
+        assert [a.organisation.agency for a in considered if a.organisation] == ["childrens-social-care"]
+        await asyncio.sleep(1.0)
+        assert not world.adult.received, "an EHC plan alone is no reason in law to refer (s58(1))"
+        determination = {
+            "determination_id": "D-1",
+            "la_code": LA,
+            "person": yp,
+            "determined_date": "2026-09-01",
+            "likely_need": True,
+            "significant_benefit": True,
+            "consent": "given",
+            "decided_by": "J Smith",
+            "childrens_services": ["s17-children-act-1989"],
+        }
+        await world.wait_applied((await world.post("/api/v1/social-care/transition-needs", determination))["id"])
         [referral] = await referrals_received(world, 1)
 
         assert referral["route_of_access"] == "Planned Entry (Transition)"
         assert referral["young_person"]["nhs_number"] == yp["nhs_number"]
         assert referral["young_person"]["client_type"] == "Service User"
+        assert referral["reasons"] == ["ehc-plan", "likely-need-determined"]
         assert referral["eighteenth_birthday"] == "2026-12-10"
         assert set(referral["ehc_plan_sections"]) == {"d", "e", "h1", "h2", "pfa_outcomes"}
         [offer] = referral["offered_assessments"]

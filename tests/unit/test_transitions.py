@@ -6,8 +6,15 @@ import dataclasses
 from datetime import date
 
 from adapters.adult_social_care.mapping import referral_out
-from hub.domain.planner import plan_referrals
-from hub.domain.state import CareAssessment, Case, CircumstanceChange, TransitionSources
+from hub.domain.planner import consideration_alerts, continuity_alerts, plan_referrals
+from hub.domain.state import (
+    CareAssessment,
+    Case,
+    CircumstanceChange,
+    Referral,
+    TransitionDetermination,
+    TransitionSources,
+)
 from hub.domain.transitions import eighteenth_birthday, months_between, recommend
 from hub.settings import TransitionRules
 from schemas.common import Adviser, PersonRef
@@ -105,11 +112,14 @@ def test_no_date_of_birth_no_referral_and_the_adult_contract_keeps_only_adult_se
         final_plan_date=date(2025, 5, 1),
         plan_sections=PlanSections(b="needs", d="care", e="outcomes", f="provision", pfa_outcomes=["work"]),
     )
-    [referral] = plan_referrals(sources([], cases=[case]), date(2026, 9, 15), RULES)
+    determined = TransitionDetermination("D", "202", "YP", person("YP"), date(2026, 6, 1), proceeds=True)
+    [referral] = plan_referrals(
+        TransitionSources(cases=(case,), determinations=(determined,)), date(2026, 9, 15), RULES
+    )
     out = referral_out(referral, "https://hub.example")
     assert out.ehc_plan_sections == {"d": "care", "e": "outcomes", "pfa_outcomes": ["work"]}
     assert out.route_of_access == "Planned Entry (Transition)"
-    assert out.reasons == ["ehc-plan"]
+    assert out.reasons == ["ehc-plan", "likely-need-determined"]
     assert out.acknowledge_url.endswith(f"/referrals/{referral.referral_id}/acknowledgement")
 
 
@@ -176,3 +186,45 @@ def test_treat_as_decisions_wait_for_the_18th_birthday_and_new_assessments_follo
     assert assessment_type_on("s63-young-carers", birthday, birthday) == "s10-carers"
     assert assessment_type_on("s58-childs-needs", date(2026, 1, 1), birthday) == "s58-childs-needs"
     assert assessment_type_on("s58-childs-needs", birthday, birthday) == "s9-needs"
+
+
+def test_a_plan_alone_is_no_reason_to_refer_but_asks_childrens_services_to_consider() -> None:
+    case = Case(
+        "C1", person_key="YP", person=person("YP"), la_code="202", final_plan_date=date(2025, 5, 1)
+    )  # born 10 December 2008
+    alone = TransitionSources(cases=(case,))
+    assert plan_referrals(alone, date(2026, 9, 15), RULES) == [], "s58(1): likely need, not a plan, is the reason"
+    assert consideration_alerts(alone, date(2024, 12, 9), RULES) == [], "not yet 16"
+    [alert] = consideration_alerts(alone, date(2024, 12, 10), RULES)
+    assert (alert.kind, alert.organisation and alert.organisation.agency) == (
+        "transition-consideration-due",
+        "childrens-social-care",
+    )
+    refused = TransitionDetermination("D", "202", "YP", person("YP"), date(2025, 1, 10), proceeds=False)
+    considered = TransitionSources(cases=(case,), determinations=(refused,))
+    assert consideration_alerts(considered, date(2025, 2, 1), RULES) == []
+    eligible = assessment("S58", "s58-childs-needs", "YP", date(2024, 6, 1))
+    overruled = TransitionSources(cases=(case,), assessments=(eligible,), determinations=(refused,))
+    assert plan_referrals(overruled, date(2026, 9, 15), RULES) == [], "the later determination not to proceed stands"
+
+
+def test_s66_continuity_is_for_those_receiving_childrens_services_and_escalates_until_settled() -> None:
+    birthday = date(2026, 12, 10)
+    referral = Referral("R", "YP", "202", birthday, date(2025, 12, 10), offered=())
+    receiving = TransitionDetermination(
+        "D", "202", "YP", person("YP"), date(2025, 6, 1), proceeds=True, childrens_services=("s17-children-act-1989",)
+    )
+    without = TransitionSources(referrals=(referral,))
+    assert continuity_alerts(without, birthday, RULES) == [], "s66 applies to s17 or CSDPA services only"
+    receives = TransitionSources(referrals=(referral,), determinations=(receiving,))
+    assert continuity_alerts(receives, date(2026, 12, 9), RULES) == []
+    assert [(a.kind, a.severity) for a in continuity_alerts(receives, birthday, RULES)] == [
+        ("s66-continue-childrens-services", "warning")
+    ]
+    late = continuity_alerts(receives, date(2027, 1, 7), RULES)
+    assert [(a.kind, a.severity) for a in late] == [
+        ("s66-continue-childrens-services", "warning"),
+        ("s66-continuity-unresolved", "breach"),
+    ]
+    settled = dataclasses.replace(referral, no_eligible_needs_date=date(2026, 12, 20))
+    assert continuity_alerts(dataclasses.replace(receives, referrals=(settled,)), date(2027, 1, 7), RULES) == []

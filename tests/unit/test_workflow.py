@@ -21,6 +21,7 @@ from schemas.events import (
     CaseExceptionRecorded,
     ExistingAdviceAgreement,
     NoticeIssued,
+    PlanRecorded,
 )
 from tests.helpers import person
 
@@ -238,3 +239,15 @@ def test_an_appealable_notice_without_the_reg_32_information_is_flagged() -> Non
     assert (alert.kind, alert.severity) == ("notice-without-appeal-information", "data-quality")
     told = notice("decision-to-assess", date(2026, 2, 12), appeal_information=False, mediation_information=False)
     assert not evaluate(told, case(), RULES, event_id="b2").emitted, "a decision to assess is not appealable"
+
+
+def test_the_year_9_review_asks_childrens_services_to_consider_the_transition() -> None:
+    review = PlanRecorded(
+        case_id="C-1", la_code="202", kind="reviewed", event_date=date(2026, 3, 1), review_type="year-9"
+    )
+    [alert] = [e for e in evaluate(review, case(), RULES, event_id="r9").emitted if isinstance(e, AlertRaised)]
+    assert alert.kind == "transition-consideration-due" and alert.organisation == OrganisationRef(
+        agency=Agency.CHILDRENS_SOCIAL_CARE, code="202"
+    )
+    annual = review.model_copy(update={"review_type": "annual"})
+    assert not evaluate(annual, case(), RULES, event_id="ra").emitted
