@@ -30,6 +30,10 @@ class StatutoryRules(BaseModel):
     absence_min_weeks: int = Field(default=4, description="regs 5(4), 8(2)(b), 10(4)(d): absence from the area")
     warning_days: int = Field(default=14, description="alert this many days before a deadline")
     pfa_from_year_group: int = Field(default=9, description="reg 6(1)(g): preparing-for-adulthood advice from Year 9")
+    cease_appeal_months: int = Field(
+        default=2,
+        description="a decision to cease takes effect once this long has passed after its notice (appeal time)",
+    )
     representations_days: int = Field(
         default=15, description="reg 13(1): days from the draft plan's service for representations before the final"
     )

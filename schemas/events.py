@@ -252,8 +252,24 @@ class PlanEventKind(StrEnum):
     CEASED = "ceased"
 
 
+class CeaseReason(StrEnum):
+    """Why a plan is to cease, coded as the SEN2 return codes them."""
+
+    MOVED_TO_ANOTHER_LA = "moved-to-another-la"
+    NEEDS_MET_WITHOUT_PLAN = "needs-met-without-plan"
+    OUTCOMES_ACHIEVED = "outcomes-achieved"
+    NO_LONGER_WISHES_TO_ENGAGE = "no-longer-wishes-to-engage"
+    EMPLOYMENT = "employment"
+    HIGHER_EDUCATION = "higher-education"
+    REACHED_25 = "reached-25"
+    OTHER = "other"
+
+
 class PlanRecorded(Event):
-    """F5: a plan was drafted, issued, reviewed (annual or Year 9) or ceased."""
+    """F5: a plan was drafted, issued, reviewed (annual or Year 9), or the LA decided to cease it.
+
+    A decision to cease takes effect only once the time to appeal it has passed (CFA s45, regs
+    29-31): the plan, its reviews and everything that hangs on it are maintained until then."""
 
     event_type: ClassVar[str] = "plan-recorded"
     topic: ClassVar[str] = "ehc.plans.v1"
@@ -264,6 +280,7 @@ class PlanRecorded(Event):
     event_date: date
     review_type: Literal["annual", "year-9", "phase-transfer", "early"] | None = None
     sections: PlanSections = Field(default_factory=PlanSections)
+    cease_reason: CeaseReason | None = Field(default=None, description="for a decision to cease: why, as SEN2 codes it")
 
     @model_validator(mode="after")
     def _review_type_only_on_review(self) -> PlanRecorded:

@@ -244,8 +244,12 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
         )
 
     issued = case.final_plan_date
-    if issued is not None and case.ceased_date is None:
-        last = max(issued, case.last_review_date or issued)
+    last = max(issued, case.last_review_date or issued) if issued is not None else None
+    # the plan is reviewed while it is maintained: until a decision to cease takes effect
+    maintained = last is not None and (
+        case.ceased_date is None or case.ceased_date > add_months(last, rules.annual_review_months)
+    )
+    if last is not None and maintained:
         clocks.append(
             Clock(
                 f"{cid}:annual-review:{last.isoformat()}",

@@ -53,6 +53,7 @@ class CaseUpdate:
     final_plan_date: date | None = None
     last_review_date: date | None = None
     ceased_date: date | None = None
+    cease_decided_date: date | None = None
     plan_sections: PlanSections | None = None
     plan_sections_date: date | None = None
 

@@ -71,6 +71,7 @@ class Case:
     final_plan_date: date | None = None
     last_review_date: date | None = None
     ceased_date: date | None = None
+    cease_decided_date: date | None = None
     plan_sections: PlanSections | None = None
     advice: Mapping[str, AdviceRequest] = field(default_factory=dict)
     exceptions: tuple[CaseException, ...] = ()

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from hub.domain import transitions  # noqa: F401  (registers the handlers for transition events)
+from hub.domain.clocks import add_months
 from hub.domain.facts import AdviceProgress, AdviceRequestOpened, CaseUpdate, Outcome, RuleViolation
 from hub.domain.fanout import add_weeks, plan_advice
 from hub.domain.ids import derived_id
 from hub.domain.judging import Judging, judge, not_before
 from hub.domain.state import AdviceRequest, Case, CaseException, Context
+from hub.domain.transitions import eighteenth_birthday
 from hub.settings import StatutoryRules
 from schemas.common import Agency, OrganisationRef
 from schemas.events import (
@@ -30,6 +32,7 @@ from schemas.events import (
     AssessmentDecisionMade,
     AssessmentRequested,
     CaseExceptionRecorded,
+    CeaseReason,
     Event,
     ExceptionKind,
     NoticeIssued,
@@ -226,8 +229,9 @@ _PLAN_DATE = {
     PlanEventKind.DRAFTED: "draft_date",
     PlanEventKind.ISSUED: "final_plan_date",
     PlanEventKind.REVIEWED: "last_review_date",
-    PlanEventKind.CEASED: "ceased_date",
+    PlanEventKind.CEASED: "cease_decided_date",
 }
+NO_REVIEW_NEEDED_TO_CEASE = (CeaseReason.MOVED_TO_ANOTHER_LA, CeaseReason.REACHED_25)
 
 
 @judge.register
@@ -235,6 +239,8 @@ def _plan(event: PlanRecorded, j: Judging, out: Outcome) -> None:
     case = j.case(event)
     assert case.received_date is not None
     not_before(event.event_date, case.received_date, "event_date", "the request received", "plan-after-request")
+    if event.kind == PlanEventKind.CEASED:
+        _may_cease(event, case, j, out)
     update = CaseUpdate(**{_PLAN_DATE[event.kind]: event.event_date})  # type: ignore[arg-type]
     if event.kind in (PlanEventKind.ISSUED, PlanEventKind.REVIEWED):
         update = dataclasses.replace(update, plan_sections=event.sections, plan_sections_date=event.event_date)
@@ -249,6 +255,33 @@ def _plan(event: PlanRecorded, j: Judging, out: Outcome) -> None:
                 organisation=OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code=event.la_code),
                 message="Year 9 review held: consider whether the young person is likely to need care and support "
                 "after 18 (Care Act s58(1))",
+            )
+        )
+
+
+def _may_cease(event: PlanRecorded, case: Case, j: Judging, out: Outcome) -> None:
+    """Reg 30: a plan for a young person of 18 or over ceases only after a review that considered
+    whether its outcomes are achieved or they no longer wish to engage; the reason is recorded as
+    SEN2 codes it (reg 29)."""
+    born = case.person.date_of_birth if case.person else None
+    if born is not None and event.event_date >= eighteenth_birthday(born):
+        reviewed = case.last_review_date is not None and case.last_review_date >= eighteenth_birthday(born)
+        if not reviewed and event.cease_reason not in NO_REVIEW_NEEDED_TO_CEASE:
+            raise RuleViolation(
+                "a plan for a young person of 18 or over ceases only after a review held since they turned 18 "
+                "(SEND Regs reg 30)",
+                field="data.event_date",
+                rule="review-before-ceasing",
+            )
+    if event.cease_reason is None:
+        out.emitted.append(
+            AlertRaised(
+                alert_id=derived_id(j.event_id, "cease-reason"),
+                case_id=event.case_id,
+                kind="cease-without-reason",
+                severity="data-quality",
+                organisation=OrganisationRef(agency=Agency.LA_SEN, code=event.la_code),
+                message="a decision to cease was recorded without its reason (SEN2 cease reason)",
             )
         )
 
@@ -306,7 +339,17 @@ def _notice(event: NoticeIssued, j: Judging, out: Outcome) -> None:
                 "about appeal and mediation that reg 32 requires",
             )
         )
-    if event.notice == NoticeKind.DRAFT_PLAN:
+    if event.notice == NoticeKind.CEASE:
+        if case.cease_decided_date is None:
+            raise RuleViolation(
+                "no decision to cease this plan has been recorded",
+                field="data.notice",
+                rule="cease-decided",
+                retryable=True,
+            )
+        # the plan is maintained until the time to appeal the decision has passed (CFA s45, reg 31)
+        out.case = CaseUpdate(ceased_date=add_months(event.sent_date, j.rules.cease_appeal_months))
+    elif event.notice == NoticeKind.DRAFT_PLAN:
         out.case = CaseUpdate(draft_served_date=event.served())
     elif event.notice in _NOTICE_DATE:
         out.case = CaseUpdate(**{_NOTICE_DATE[event.notice]: event.sent_date})  # type: ignore[arg-type]

@@ -85,7 +85,7 @@ async def clocks_by_organisation(
     """Clocks across open cases, e.g. every overdue advice request of one NHS provider."""
     today = state.today()
     out = []
-    ids = await state.store.open_case_ids()
+    ids = await state.store.open_case_ids(today)
     for i in range(0, len(ids), 500):
         for ctx in (await state.store.case_contexts(ids[i : i + 500])).values():
             for clock in case_clocks(ctx, state.rules):

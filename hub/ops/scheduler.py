@@ -105,7 +105,7 @@ class ClockWatcher:
     async def sweep(self) -> list[AlertRaised]:
         """Evaluate every open case's clocks; publish and record the alerts not raised before."""
         today = self.today()
-        case_ids = await self.store.open_case_ids()
+        case_ids = await self.store.open_case_ids(today)
         raised: list[AlertRaised] = []
         for i in range(0, len(case_ids), CHUNK):
             contexts = await self.store.case_contexts(case_ids[i : i + CHUNK])
@@ -130,7 +130,7 @@ class ClockWatcher:
         """Issue the transition referrals now due, and tell children's services to carry on (s66)
         for anyone who turned 18 without adult support in place."""
         sources = await self.store.transition_sources(
-            lambda case: may_need_referral(case, today, self.transition_rules)
+            lambda case: may_need_referral(case, today, self.transition_rules), on=today
         )
         for referral in plan_referrals(sources, today, self.transition_rules):
             env = envelope_for(referral, source=self.hub_source, event_id=referral.referral_id)

@@ -121,7 +121,9 @@ class ContextReader:
             decisions.setdefault(r["referral_id"], {})[r["assessment_id"]] = assessment_decision(r)
         return {rid: referral(row, decisions.get(rid, {})) for rid, row in found.items()}
 
-    async def transition_sources(self, keep_case: Callable[[Case], bool] = lambda _: True) -> TransitionSources:
+    async def transition_sources(
+        self, keep_case: Callable[[Case], bool] = lambda _: True, on: date | None = None
+    ) -> TransitionSources:
         """Everything the transition planner reads: open cases not yet referred that have an EHC plan
         or social care involvement, Care Act assessments, changes, referrals issued, decisions.
 
@@ -133,7 +135,7 @@ class ContextReader:
         )
         csc_case_ids = frozenset(r["case_id"] for r in await self.db.rows(csc_cases))
         candidates = select(cases).where(
-            cases.c.ceased_date.is_(None),
+            _maintained(on),
             cases.c.person_key.is_not(None),
             cases.c.person_key.not_in(select(referrals.c.person_key)),
             or_(cases.c.final_plan_date.is_not(None), cases.c.case_id.in_(csc_cases)),
@@ -162,9 +164,15 @@ class ContextReader:
             decisions=tuple(assessment_decision(r) for r in await self.db.rows(select(assessment_decisions))),
         )
 
-    async def open_case_ids(self) -> list[str]:
-        """Cases whose statutory clocks may still need watching (not ceased)."""
-        return [r["case_id"] for r in await self.db.rows(select(cases.c.case_id).where(cases.c.ceased_date.is_(None)))]
+    async def open_case_ids(self, on: date | None = None) -> list[str]:
+        """Cases whose statutory clocks may still need watching: their plan is maintained ``on`` that day
+        (a decision to cease takes effect only once the time to appeal has passed)."""
+        return [r["case_id"] for r in await self.db.rows(select(cases.c.case_id).where(_maintained(on)))]
+
+
+def _maintained(on: date | None) -> Any:
+    ceased = cases.c.ceased_date
+    return ceased.is_(None) if on is None else or_(ceased.is_(None), ceased > on)
 
 
 def _state(cls: type[T], row: Row, **converted: Any) -> T:

@@ -43,7 +43,8 @@ cases = Table(
     Column("draft_date", Date),
     Column("final_plan_date", Date),
     Column("last_review_date", Date),
-    Column("ceased_date", Date),
+    Column("ceased_date", Date, doc="when the plan stops being maintained: the cease notice plus the time to appeal"),
+    Column("cease_decided_date", Date),
     Column("plan_sections", JSON(none_as_null=True)),
     Column("plan_sections_date", Date),
 )

@@ -52,6 +52,7 @@ SET_ONCE_CASE_FIELDS = (
     "draft_date",
     "final_plan_date",
     "ceased_date",
+    "cease_decided_date",
 )
 
 

@@ -230,3 +230,9 @@ def test_a_clock_stops_on_the_notice_not_on_the_decision_or_the_panel() -> None:
         "late",
     ), "a notice in week 17 is late, whenever the panel sat"
     assert "final-plan" not in notified, "no final plan is due once the notice not to issue is sent"
+
+
+def test_a_plan_is_reviewed_until_a_decision_to_cease_takes_effect() -> None:
+    issued = {"panel_outcome": "issue-plan", "final_plan_date": date(2026, 5, 20)}
+    assert "annual-review" in by_kind(case_clocks(case(**issued, ceased_date=date(2027, 6, 1)), RULES))
+    assert "annual-review" not in by_kind(case_clocks(case(**issued, ceased_date=date(2027, 1, 1)), RULES))

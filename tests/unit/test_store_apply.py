@@ -67,3 +67,14 @@ async def test_effects_setting_different_case_fields_merge_in_one_call(sqlite_ur
         assert (two["year_group"], two["panel_outcome"]) == (9, None)
     finally:
         await store.close()
+
+
+async def test_a_case_is_watched_until_its_cease_takes_effect(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    await store.create_schema()
+    try:
+        await store.apply([_effect("a", "C-1", ceased_date=date(2026, 5, 3)), _effect("b", "C-2")])
+        assert sorted(await store.open_case_ids(date(2026, 5, 2))) == ["C-1", "C-2"], "until appeal time ends"
+        assert await store.open_case_ids(date(2026, 5, 3)) == ["C-2"]
+    finally:
+        await store.close()

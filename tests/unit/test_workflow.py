@@ -251,3 +251,32 @@ def test_the_year_9_review_asks_childrens_services_to_consider_the_transition() 
     )
     annual = review.model_copy(update={"review_type": "annual"})
     assert not evaluate(annual, case(), RULES, event_id="ra").emitted
+
+
+def test_ceasing_is_decided_notified_and_effective_only_once_the_time_to_appeal_has_passed() -> None:
+    adult = person(1).model_copy(update={"date_of_birth": date(2007, 3, 1)})  # 18 on 1 March 2025
+    cease = PlanRecorded(
+        case_id="C-1",
+        la_code="202",
+        kind="ceased",
+        event_date=date(2026, 3, 2),
+        cease_reason="outcomes-achieved",
+    )
+    with pytest.raises(RuleViolation) as err:
+        evaluate(cease, case(who=adult, last_review_date=date(2025, 2, 1)), RULES, event_id="c1")
+    assert (err.value.field, err.value.rule) == ("data.event_date", "review-before-ceasing"), "reg 30"
+    reviewed = case(who=adult, last_review_date=date(2026, 2, 2), final_plan_date=date(2024, 5, 1))
+    out = evaluate(cease, reviewed, RULES, event_id="c1")
+    assert out.case == CaseUpdate(cease_decided_date=date(2026, 3, 2)), "a decision, not yet an end"
+    moved = cease.model_copy(update={"cease_reason": "moved-to-another-la"})
+    assert evaluate(moved, case(who=adult), RULES, event_id="c2").case is not None, "a move needs no review"
+    unreasoned = cease.model_copy(update={"cease_reason": None})
+    alerts = evaluate(unreasoned, reviewed, RULES, event_id="c3").emitted
+    assert [a.kind for a in alerts if isinstance(a, AlertRaised)] == ["cease-without-reason"]
+
+    with pytest.raises(RuleViolation) as err:
+        evaluate(notice("cease", date(2026, 3, 3)), reviewed, RULES, event_id="n1")
+    assert (err.value.rule, err.value.retryable) == ("cease-decided", True)
+    decided = replace(reviewed, cease_decided_date=date(2026, 3, 2))
+    out = evaluate(notice("cease", date(2026, 3, 3)), decided, RULES, event_id="n1")
+    assert out.case == CaseUpdate(ceased_date=date(2026, 5, 3)), "maintained through the two months to appeal"
