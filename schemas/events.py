@@ -14,7 +14,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from schemas.common import AdviceKind, Adviser, Contract, OrganisationRef, PersonRef
+from schemas.common import AdviceKind, Adviser, Agency, Contract, OrganisationRef, PersonRef
 from schemas.identifiers import LaCode
 
 
@@ -192,6 +192,23 @@ class CaseExceptionRecorded(Event):
         if self.end_date < self.start_date:
             raise ValueError("end_date is before start_date")
         return self
+
+
+class SharingRestricted(Event):
+    """The parent or young person objected to, or the LA restricted, sharing this case with some
+    kinds of organisation (UK GDPR Art 21; a restriction agreed under Art 18). The hub withholds
+    every later disclosure of the case to them."""
+
+    event_type: ClassVar[str] = "sharing-restricted"
+    topic: ClassVar[str] = "ehc.sharing-restrictions.v1"
+
+    restriction_id: str = Field(min_length=1, max_length=128)
+    case_id: CaseId
+    la_code: LaCode
+    withheld_from: list[Agency] = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    recorded_date: date
+    recorded_by: str = Field(min_length=1)
 
 
 class AdviceSubmitted(Event):
@@ -552,6 +569,7 @@ INBOUND_EVENTS: tuple[type[Event], ...] = (
     PanelOutcomeRecorded,
     PlanRecorded,
     NoticeIssued,
+    SharingRestricted,
     CareAssessmentRecorded,
     TransitionNeedDetermined,
     TransitionReferralIssued,

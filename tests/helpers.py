@@ -16,7 +16,7 @@ from hub.pipeline.delivery import StageHook
 from hub.pipeline.records import Record
 from hub.settings import Settings
 from hub.wiring import HubRuntime, ensure_topics
-from schemas.common import PersonRef
+from schemas.common import Agency, OrganisationRef, PersonRef
 from schemas.envelope import encode, envelope_for
 from schemas.events import AssessmentRequested, Event, PanelOutcomeRecorded
 
@@ -85,9 +85,18 @@ def nhs_number(n: int) -> str:
     raise ValueError(f"no test-range NHS number for {n}")
 
 
+SCHOOL = OrganisationRef(agency=Agency.SCHOOL, code="100001", name="Hillside Primary")
+
+
 def assessment_requested(case_id: str, n: int = 0) -> AssessmentRequested:
+    """A request naming the child's school, so the school is who the case's disclosures go to."""
     return AssessmentRequested(
-        case_id=case_id, la_code="202", person=person(n), requested_by="parent", received_date=date(2026, 1, 5)
+        case_id=case_id,
+        la_code="202",
+        person=person(n),
+        requested_by="parent",
+        received_date=date(2026, 1, 5),
+        school=SCHOOL,
     )
 
 

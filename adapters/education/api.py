@@ -15,6 +15,7 @@ from schemas.events import (
     NoticeIssued,
     PanelOutcomeRecorded,
     PlanRecorded,
+    SharingRestricted,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["education"])
@@ -48,6 +49,12 @@ add_event_endpoint(
     "/notices",
     NoticeIssued,
     "A statutory notice sent to the parent or young person (stops the decision, 16- and 20-week clocks)",
+)
+add_event_endpoint(
+    router,
+    "/sharing-restrictions",
+    SharingRestricted,
+    "An objection to (or restriction of) sharing the case with some kinds of organisation: later copies are withheld",
 )
 add_event_endpoint(router, "/advice", AdviceSubmitted, "F3: advice from a school, setting or educational psychologist")
 add_csv_endpoint(router, CSV_KINDS)

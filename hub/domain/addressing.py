@@ -28,6 +28,11 @@ class Directory:
     commissioners: Mapping[str, str] = field(default_factory=dict)
 
 
+def withheld(agency: Agency, context: Context | None) -> bool:
+    """Whether the parent or young person objected to (or the LA restricted) sharing with ``agency``."""
+    return isinstance(context, Case) and agency.value in context.withheld_from
+
+
 def addressee(agency: Agency, event: Event, context: Context | None, directory: Directory) -> str | None:
     """The code of the organisation of ``agency`` that ``event`` is disclosed to, or None if none is known."""
     for org in _named_in(event):

@@ -56,6 +56,7 @@ class CaseUpdate:
     cease_decided_date: date | None = None
     plan_sections: PlanSections | None = None
     plan_sections_date: date | None = None
+    withheld_from: frozenset[str] | None = None
 
     def given(self) -> dict[str, object]:
         """The fields this update sets, by name."""

@@ -73,6 +73,7 @@ class Case:
     ceased_date: date | None = None
     cease_decided_date: date | None = None
     plan_sections: PlanSections | None = None
+    withheld_from: frozenset[str] = frozenset()
     advice: Mapping[str, AdviceRequest] = field(default_factory=dict)
     exceptions: tuple[CaseException, ...] = ()
 

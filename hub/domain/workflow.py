@@ -40,6 +40,7 @@ from schemas.events import (
     PanelOutcomeRecorded,
     PlanEventKind,
     PlanRecorded,
+    SharingRestricted,
 )
 
 __all__ = ["RuleViolation", "evaluate", "evolve"]
@@ -284,6 +285,12 @@ def _may_cease(event: PlanRecorded, case: Case, j: Judging, out: Outcome) -> Non
                 message="a decision to cease was recorded without its reason (SEN2 cease reason)",
             )
         )
+
+
+@judge.register
+def _restricted(event: SharingRestricted, j: Judging, out: Outcome) -> None:
+    case = j.case(event)
+    out.case = CaseUpdate(withheld_from=case.withheld_from | {a.value for a in event.withheld_from})
 
 
 _NOTICE_DATE = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.domain.addressing import Directory, addressee
+from hub.domain.addressing import Directory, addressee, withheld
 from hub.domain.facts import CaseEffect, Delivery, PersonLink, RaisedAlert
 from hub.domain.identity import IdentityContext, link, persons_in
 from hub.domain.ids import derived_id
@@ -117,6 +117,8 @@ def route(
     case_id = getattr(event, "case_id", None)
     builder = _Builder(envelope, hub_source, str(case_id or event.key()), with_records)
     for share in shares_for(event.event_type):
+        if withheld(share.recipient, context):  # an objection or restriction recorded for this case
+            continue
         org = addressee(share.recipient, event, context, directory or Directory())
         if org is None:  # withheld: a disclosure goes to a named organisation or not at all
             outcome.emitted.append(_unaddressed(envelope.id, event, share.recipient))

@@ -204,6 +204,7 @@ def case_from_row(
         row,
         person=_stored_person(row["person"]) if row["person"] else None,
         plan_sections=PlanSections.model_validate(row["plan_sections"]) if row["plan_sections"] else None,
+        withheld_from=frozenset(row["withheld_from"] or ()),
         advice=advice or {},
         exceptions=exceptions,
     )

@@ -47,6 +47,7 @@ cases = Table(
     Column("cease_decided_date", Date),
     Column("plan_sections", JSON(none_as_null=True)),
     Column("plan_sections_date", Date),
+    Column("withheld_from", JSON(none_as_null=True), doc="agencies the family objected to sharing with"),
 )
 
 advice_requests = Table(

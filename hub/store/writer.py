@@ -191,6 +191,8 @@ class EffectWriter:
             )
             set_["plan_sections"] = case((later_plan, x.plan_sections), else_=cases.c.plan_sections)
             set_["plan_sections_date"] = case((later_plan, x.plan_sections_date), else_=cases.c.plan_sections_date)
+        if "withheld_from" in names:  # each restriction adds to those before it
+            set_["withheld_from"] = x.withheld_from
         if "panel_date" in names:
             later_panel = case((cases.c.panel_date.is_(None), True), else_=x.panel_date > cases.c.panel_date)
             set_["panel_outcome"] = case((later_panel, x.panel_outcome), else_=cases.c.panel_outcome)
@@ -258,6 +260,8 @@ def _case_columns(e: CaseEffect) -> Row:
     for name in ("person", "plan_sections"):
         if name in given:
             given[name] = _json(given[name])
+    if "withheld_from" in given:
+        given["withheld_from"] = sorted(update_.withheld_from or ())
     return given
 
 

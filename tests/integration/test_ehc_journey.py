@@ -203,7 +203,7 @@ async def test_one_journey_from_request_to_final_plan_across_every_agency(kafka:
         assert (figure["plans_issued"], figure["within_20_weeks"]) == (1, 1)
         world.set_today(date(2026, 6, 1))
         raised = await world.runtime.watcher.sweep()
-        assert [a.kind for a in raised] == [], "nothing is late in this journey"
+        assert [a.kind for a in raised] == ["transition-consideration-due"], "nothing is late; at 16, plan ahead"
 
 
 async def test_school_closure_in_the_advice_window_is_applied_and_reported(kafka: str, sqlite_url: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,18 @@ from aiokafka.errors import TopicAuthorizationFailedError
 from hub.devtools import kafka_local
 from hub.ops.kafka_io import read_topic
 from hub.wiring import apply_catalogue_acls, ensure_topics
-from tests.helpers import eventually, isolated_settings, open_cases, panel_outcome, running_hub, send_event
+from schemas.common import Agency, OrganisationRef
+from schemas.events import AssessmentDecisionMade
+from tests.helpers import eventually, isolated_settings, open_cases, running_hub, send_event
+
+
+def decision_naming_the_trust(case_id: str) -> AssessmentDecisionMade:
+    """A decision copied to the NHS trust it names (and to no one it does not)."""
+    trust = OrganisationRef(agency=Agency.NHS, code="RBS")
+    return AssessmentDecisionMade(
+        case_id=case_id, la_code="202", decision="not-assess", decision_date=date(2026, 2, 9), advisers=[trust]
+    )
+
 
 pytestmark = pytest.mark.kafka
 
@@ -88,7 +100,7 @@ async def test_the_hub_runs_as_its_own_principal_and_agencies_read_only_their_ow
         await producer.start()
         try:
             await open_cases(hub.store, producer, settings, ["SEC-1"])
-            event_id = await send_event(producer, settings, panel_outcome("SEC-1"))
+            event_id = await send_event(producer, settings, decision_naming_the_trust("SEC-1"))
         finally:
             await producer.stop()
 

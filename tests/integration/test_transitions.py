@@ -179,7 +179,7 @@ async def test_recent_unchanged_carer_assessment_is_reused_and_no_new_one_reques
         assert stored["adult_case_id"] == "ASC-77"
         assert stored["decisions"]["S60-1"]["accepted"] == 1
         measures = (await world.client.get("/ops/transitions/measures")).json()[LA]
-        assert (measures["reused"], measures["redone"], measures["median_days_to_adult_decision"]) == (1, 0, 10)
+        assert (measures["reused"], measures["redone"], measures["median_days_to_adult_decision"]) == (1, 0, 90)
 
         never = await decide(world, referral, "NOT-OFFERED", True, expect=422)
         assert (never["field"], never["rule"]) == ("data.assessment_id", "assessment-offered")

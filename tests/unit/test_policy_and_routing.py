@@ -1,12 +1,15 @@
+from dataclasses import replace
 from datetime import date
 
 from hub.domain.addressing import Directory
 from hub.domain.policy import minimise
 from hub.domain.state import AdviceRequest, Case
+from hub.domain.workflow import evaluate
 from hub.pipeline.routing import route
+from hub.settings import StatutoryRules
 from schemas.common import Agency, OrganisationRef
 from schemas.envelope import envelope_for
-from schemas.events import PlanRecorded, PlanSections
+from schemas.events import PlanRecorded, PlanSections, SharingRestricted
 from tests.helpers import assessment_requested, panel_outcome
 
 SCHOOL = OrganisationRef(agency=Agency.SCHOOL, code="100001")
@@ -132,3 +135,25 @@ def test_each_disclosure_goes_to_the_organisation_the_case_names_or_is_withheld(
     alerts = [r.envelope.data for r in withheld.records if r.topic == "hub.alerts.v1"]
     assert sorted(a["message"].split(" with ")[1].split(":")[0] for a in alerts) == ["nhs", "school"]
     assert all(a["kind"] == "recipient-not-named" and a["organisation"]["code"] == "202" for a in alerts)
+
+
+def test_an_objection_to_sharing_withholds_later_disclosures_to_those_organisations() -> None:
+    objected = replace(KNOWN_CASE, withheld_from=frozenset({"school"}))
+    env = envelope_for(panel_outcome("C-1"), source="/la/202")
+    result = route(env, panel_outcome("C-1"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=objected)
+    assert {r.topic for r in result.records if r.topic.startswith("out.")} == {
+        "out.nhs.v1",
+        "out.childrens-social-care.v1",
+    }
+    assert not [r for r in result.records if r.topic == "hub.alerts.v1"], "withheld on purpose, not unaddressed"
+    restriction = SharingRestricted(
+        restriction_id="R1",
+        case_id="C-1",
+        la_code="202",
+        withheld_from=[Agency.SCHOOL, Agency.NHS],
+        reason="parent objects",
+        recorded_date=date(2026, 3, 1),
+        recorded_by="SEN officer",
+    )
+    outcome = evaluate(restriction, objected, StatutoryRules(), event_id="r1")
+    assert outcome.case is not None and outcome.case.withheld_from == {"school", "nhs"}, "restrictions add up"
