@@ -48,7 +48,7 @@ async def test_one_event_sent_with_the_cli_is_routed_and_traced(kafka: str, sqli
 
         async def traced() -> bool:
             result = await asyncio.to_thread(hub_cli, ["trace", "CASE-README"], hub.env)
-            return result.returncode == 0 and len(json.loads(result.stdout)["deliveries"]) == 3
+            return result.returncode == 0 and len(json.loads(result.stdout)["deliveries"]) == 5  # reg 4(2): 3; panel: 2
 
         await eventually(traced)
         traced_case = json.loads((await asyncio.to_thread(hub_cli, ["trace", "CASE-README"], hub.env)).stdout)["case"]
