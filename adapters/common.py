@@ -22,6 +22,17 @@ class MappingError(ValueError):
         self.rule = rule
 
 
+class Unavailable(Exception):
+    """The hub cannot make an event durable now (the event log or the store is unreachable). The
+    sender is told to try again later (503 with Retry-After); resending with the same
+    Idempotency-Key, or the same content, cannot make a second event."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Submission:
     """An event an organisation hands to the hub. ``sender`` is the organisation the caller's

@@ -127,6 +127,7 @@ def assessment_requests(case_ids: list[str]) -> list[AssessmentRequested]:
             person={"la_person_id": c, "la_code": "202"},
             requested_by="parent",
             received_date="2026-01-05",
+            school={"agency": "school", "code": "100001"},
         )
         for c in case_ids
     ]

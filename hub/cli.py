@@ -170,8 +170,19 @@ def kafka_up(
 
 @kafka_app.command("down")
 def kafka_down() -> None:
-    """Stop the local broker cleanly."""
+    """Stop the local broker cleanly; its data is kept for the next `up`."""
     typer.echo("stopped" if kafka_local.down() else "not running")
+
+
+@kafka_app.command("reset")
+def kafka_reset(
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask: delete every topic and record")] = False,
+) -> None:
+    """Stop the local broker and delete its data: every topic and record. `down` keeps them."""
+    if not yes and not typer.confirm("Delete the local broker's topics and records?", default=False):
+        _fail("nothing deleted")
+        return
+    typer.echo("deleted" if kafka_local.reset() else "nothing to delete")
 
 
 @kafka_app.command("status")

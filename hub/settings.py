@@ -187,6 +187,10 @@ class Settings(BaseSettings):
         default=[1.0, 10.0, 60.0],
         description="one retry tier per delay; after the last, the record is dead-lettered",
     )
+    publish_timeout_seconds: float = Field(
+        default=10.0,
+        description="how long a request waits for its event to be durable on Kafka before answering 503",
+    )
     clock_sweep_seconds: float = Field(default=300.0, description="how often statutory clocks are checked")
     today: date | None = Field(default=None, description="pin today's date (replays, demonstrations)")
     webhooks: dict[str, str] = Field(

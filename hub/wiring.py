@@ -95,7 +95,9 @@ class HubRuntime:
             transition_rules=settings.transitions,
         )
         self._watch_task: asyncio.Task[None] | None = None
-        self.event_port = HubEventPort(self.store, self.producer, self.names, settings.rules)
+        self.event_port = HubEventPort(
+            self.store, self.producer, self.names, settings.rules, settings.publish_timeout_seconds
+        )
         self.webhooks = WebhookDispatcher(
             settings.webhooks, self.event_port, lambda: self.watcher.today(), settings.webhook_retry_delays_seconds
         )

@@ -296,8 +296,11 @@ def up(
 ) -> ClusterInfo:
     """Start a local cluster (1 or 3 nodes) and return once a client can fetch metadata.
 
-    ``secure`` starts it with SASL/SCRAM-SHA-512 users (``LOCAL_PRINCIPALS``) and KRaft's
-    StandardAuthorizer denying whatever no ACL allows; ``hub topics apply --acls`` grants the rest."""
+    A cluster this state directory already holds is started again with its data: the same cluster
+    id, every topic and record kept, on the same ports where they are still free. Only ``reset``
+    deletes data. ``secure`` starts it with SASL/SCRAM-SHA-512 users (``LOCAL_PRINCIPALS``) and
+    KRaft's StandardAuthorizer denying whatever no ACL allows; ``hub topics apply --acls`` grants
+    the rest."""
     if nodes not in (1, 3):
         raise LocalKafkaError("the local cluster runs 1 node, or 3 nodes for failure tests")
     state = state_dir or default_state_dir()
@@ -306,44 +309,25 @@ def up(
         return running
     java, _ = require_tools()
     libs = ensure_jars(cache_dir)
-    if state.exists():
-        shutil.rmtree(state)
-    state.mkdir(parents=True)
-    (state / "log4j2.yaml").write_text(LOG4J2_CONFIG)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
-    chosen = free_ports(2 * nodes)
-    ports = list(zip(chosen[::2], chosen[1::2], strict=True))
+    kept = _kept_cluster(state, nodes, secure)
+    if kept is None:
+        cluster_id = _new_cluster(state)
+        previous: list[tuple[int, int]] = []
+    else:
+        cluster_id, previous = kept.cluster_id, [(n.port, n.controller_port) for n in kept.nodes]
+    ports = _ports(previous, nodes)
     voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
     classpath = f"{libs}/*"
     infos: list[NodeInfo] = []
     for i, (port, cport) in enumerate(ports):
         node_dir = state / f"node-{i + 1}"
         data = node_dir / "data"
-        data.mkdir(parents=True)
         props = node_dir / "server.properties"
+        data.mkdir(parents=True, exist_ok=True)
         props.write_text(_node_properties(i + 1, port, cport, voters, data, nodes, secure))
-        scram = [
-            a for u in LOCAL_PRINCIPALS for a in ("--add-scram", f"{SCRAM}=[name={u},password={local_password(u)}]")
-        ]
-        fmt = subprocess.run(
-            [
-                java,
-                "-cp",
-                classpath,
-                f"-Dlog4j2.configurationFile={state / 'log4j2.yaml'}",
-                "kafka.tools.StorageTool",
-                "format",
-                f"--cluster-id={cluster_id}",  # an id may begin with "-", which a separate argument would not survive
-                "-c",
-                str(props),
-                *(scram if secure else []),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if fmt.returncode != 0:
-            raise LocalKafkaError(f"formatting KRaft storage failed: {fmt.stdout}{fmt.stderr}")
-        log = open(node_dir / "broker.log", "wb")  # noqa: SIM115 - handed to the child process
+        if kept is None:
+            _format(java, classpath, state, props, cluster_id, secure)
+        log = open(node_dir / "broker.log", "ab")  # noqa: SIM115 - handed to the child process
         proc = subprocess.Popen(
             [
                 java,
@@ -369,6 +353,82 @@ def up(
         down(state)
         raise
     return info
+
+
+def reset(state_dir: Path | None = None) -> bool:
+    """Stop the cluster and delete its data: every topic and record. True if there was any."""
+    state = state_dir or default_state_dir()
+    down(state)
+    if not state.exists():
+        return False
+    shutil.rmtree(state)
+    return True
+
+
+def _kept_cluster(state: Path, nodes: int, secure: bool) -> ClusterInfo | None:
+    """The stopped cluster this state directory holds, to start again; None if it holds none."""
+    kept = ClusterInfo.load(state)
+    formatted = kept is not None and all(
+        (state / f"node-{n.node_id}" / "data" / "meta.properties").exists() for n in kept.nodes
+    )
+    if kept is None or not formatted:
+        if state.exists():
+            shutil.rmtree(state)  # a start that never finished formatting holds no data
+        return None
+    if len(kept.nodes) != nodes or kept.secure != secure:
+        raise LocalKafkaError(
+            f"{state} holds a {len(kept.nodes)}-node{' secure' if kept.secure else ''} cluster with its data; "
+            "start it as it was, or delete it with `hub kafka reset`"
+        )
+    return kept
+
+
+def _new_cluster(state: Path) -> str:
+    state.mkdir(parents=True)
+    (state / "log4j2.yaml").write_text(LOG4J2_CONFIG)
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
+
+
+def _ports(previous: list[tuple[int, int]], nodes: int) -> list[tuple[int, int]]:
+    """The ports the nodes had, where each is still free; fresh ones otherwise."""
+    if previous and all(_port_free(p) and _port_free(c) for p, c in previous):
+        return previous
+    chosen = free_ports(2 * nodes)
+    return list(zip(chosen[::2], chosen[1::2], strict=True))
+
+
+def _port_free(port: int) -> bool:
+    """Whether the broker could listen on ``port`` again: as the JVM does, connections of the last
+    run still in TIME_WAIT do not stand in the way."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _format(java: str, classpath: str, state: Path, props: Path, cluster_id: str, secure: bool) -> None:
+    scram = [a for u in LOCAL_PRINCIPALS for a in ("--add-scram", f"{SCRAM}=[name={u},password={local_password(u)}]")]
+    fmt = subprocess.run(
+        [
+            java,
+            "-cp",
+            classpath,
+            f"-Dlog4j2.configurationFile={state / 'log4j2.yaml'}",
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={cluster_id}",  # an id may begin with "-", which a separate argument would not survive
+            "-c",
+            str(props),
+            *(scram if secure else []),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if fmt.returncode != 0:
+        raise LocalKafkaError(f"formatting KRaft storage failed: {fmt.stdout}{fmt.stderr}")
 
 
 def wait_ready(info: ClusterInfo, timeout: float, state_dir: Path) -> None:

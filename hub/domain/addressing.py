@@ -4,8 +4,10 @@ A school, trust or team reading its agency's outbound topic must see only its ow
 (UK GDPR Art 5(1)(c), 5(1)(f)), and the disclosure audit must say which organisation received
 which fields (Art 5(2)). So each share the policy allows is addressed to an organisation: the
 one the event itself names for that agency (the school on a request, the advisers on a
-decision), else the one the case's advice was asked of, else, for the LA's own services, the LA.
-A share with nobody to address is withheld, and the LA is told to name the organisation.
+decision), else the one the case's advice was asked of, else, for the LA's own services, the LA,
+and for health the LA's commissioning body (its integrated care board), which is responsible for
+the health provision in a plan. A share with nobody to address is withheld, and the LA is told to
+name the organisation.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def addressee(agency: Agency, event: Event, context: Context | None, directory: 
         if org.agency == agency:
             return org.code
     la_code = getattr(event, "la_code", None) or (context.la_code if context is not None else None)
+    commissioner = directory.commissioners.get(la_code) if la_code else None
     if agency == Agency.HEALTH_COMMISSIONER:
-        return directory.commissioners.get(la_code) if la_code else None
+        return commissioner
     if isinstance(context, Case):
         if agency == Agency.SCHOOL and context.school_code:
             return context.school_code
@@ -52,6 +55,8 @@ def addressee(agency: Agency, event: Event, context: Context | None, directory: 
             return asked[0].recipient_code
     if agency in LA_SERVICES:
         return la_code
+    if agency == Agency.NHS:  # no provider asked yet: the responsible commissioning body (CFA s42(3))
+        return commissioner
     return None
 
 

@@ -6,6 +6,7 @@ and a test walks the OpenAPI document to prove no operation was left open."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -24,6 +26,7 @@ from adapters import advice_inbox
 from adapters.access import permit
 from adapters.adult_social_care import api as asc_api
 from adapters.childrens_social_care import api as csc_api
+from adapters.common import Unavailable
 from adapters.education import api as education_api
 from adapters.nhs_fhir import api as fhir_api
 from adapters.nhs_fhir.outcome import FhirProblem
@@ -52,6 +55,9 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     429: {"description": "the caller's rate limit is spent; Retry-After says when to come back"},
     503: {"description": "the token issuer cannot be reached; Retry-After says when to try again"},
 }
+
+
+READINESS_TIMEOUT = 2.0  # seconds each dependency has to answer a readiness probe
 
 
 def create_app(runtime: HubRuntime) -> FastAPI:
@@ -115,6 +121,8 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
     app.add_exception_handler(StarletteHTTPException, errors.on_http_exception)
     app.add_exception_handler(FhirProblem, errors.on_fhir_problem)
+    app.add_exception_handler(Unavailable, errors.on_unavailable)
+    app.add_exception_handler(SQLAlchemyError, errors.on_store_error)
     for router in (ingress.router, education_api.router, csc_api.router, advice_inbox.router, asc_api.router):
         app.include_router(router, responses=REFUSALS)
     app.include_router(fhir_api.router, responses=REFUSALS)
@@ -137,9 +145,11 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         state: HubState = request.app.state.hub
         try:
-            await state.store.counts()
+            await asyncio.wait_for(state.store.ping(), READINESS_TIMEOUT)
         except Exception as exc:
             return JSONResponse(status_code=503, content={"status": "store unavailable", "error": type(exc).__name__})
+        if not await runtime.producer.reachable(READINESS_TIMEOUT):
+            return JSONResponse(status_code=503, content={"status": "event log (Kafka) unavailable"})
         if authenticator.verifier is not None and not await authenticator.verifier.ready():
             return JSONResponse(status_code=503, content={"status": "token issuer unavailable"})
         return JSONResponse({"status": "ready"})

@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.common import Unavailable
 from adapters.nhs_fhir.outcome import FhirProblem, Issue, fhir_response, operation_outcome, problem_response
 
 
@@ -39,6 +40,18 @@ async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         rule = {401: "authentication", 403: "authorisation", 429: "rate-limit"}.get(exc.status_code)
         response = JSONResponse({"error": message, "field": None, "rule": rule}, exc.status_code, exc.headers)
     return response
+
+
+async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After, in the shape each API speaks (an OperationOutcome ``transient`` under /fhir)."""
+    assert isinstance(exc, Unavailable)
+    http = StarletteHTTPException(503, exc.message, headers={"Retry-After": str(exc.retry_after)})
+    return await on_http_exception(request, http)
+
+
+async def on_store_error(request: Request, exc: Exception) -> JSONResponse:
+    """A read the store could not answer (its database down or its disk full) is a 503, not a 500."""
+    return await on_unavailable(request, Unavailable(f"the hub's store is unavailable: {type(exc).__name__}"))
 
 
 async def on_fhir_problem(_: Request, exc: Exception) -> JSONResponse:

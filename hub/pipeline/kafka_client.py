@@ -3,6 +3,7 @@ the delivery core writes through, and what FastStream is told about the records 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -56,6 +57,8 @@ class AioKafkaProducerAdapter:
             "linger_ms": 2,
             "max_batch_size": 256 * 1024,
             "max_request_size": LARGE_MESSAGE_BYTES,  # health advice may carry a PDF report
+            # a send waits this long at most for metadata or an acknowledgement, not aiokafka's 40 s
+            "request_timeout_ms": int(settings.publish_timeout_seconds * 1000),
             **kafka_client_config(settings),
         }
         self._producer: AIOKafkaProducer | None = None
@@ -68,6 +71,15 @@ class AioKafkaProducerAdapter:
     async def stop(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
+
+    async def reachable(self, timeout: float) -> bool:
+        """Whether a broker answers a metadata request within ``timeout`` seconds."""
+        if self._producer is None:
+            return False
+        try:
+            return bool(await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout))
+        except Exception:
+            return False
 
     async def send(self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
         assert self._producer is not None, "producer not started"

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from adapters.common import Submission, SubmitResult
+from aiokafka.errors import KafkaError
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapters.common import Submission, SubmitResult, Unavailable
 from hub.domain.authority import refusal
 from hub.domain.judging import case_of
 from hub.domain.state import Context, Referral
@@ -34,10 +37,18 @@ SUBMIT_PART = 5000
 
 
 class HubEventPort:
-    def __init__(self, store: Store, producer: Producer, names: TopicNames, rules: StatutoryRules) -> None:
+    def __init__(
+        self,
+        store: Store,
+        producer: Producer,
+        names: TopicNames,
+        rules: StatutoryRules,
+        publish_timeout: float = 10.0,
+    ) -> None:
         self.store = store
         self.publisher = EventPublisher(producer, names)
         self.rules = rules
+        self.publish_timeout = publish_timeout
 
     async def submit_many(self, submissions: list[Submission]) -> list[SubmitResult]:
         """Judge and publish submissions in order; each sees the effects of those before it.
@@ -48,7 +59,14 @@ class HubEventPort:
         results: list[SubmitResult] = []
         for start in range(0, len(submissions), SUBMIT_PART):
             part = submissions[start : start + SUBMIT_PART]
-            results += await self._submit_part(part, submissions, contexts)
+            try:
+                results += await self._submit_part(part, submissions, contexts)
+            except (TimeoutError, KafkaError) as exc:
+                raise Unavailable(
+                    f"the event log (Kafka) did not take the event in time: {type(exc).__name__}"
+                ) from exc
+            except (SQLAlchemyError, OSError) as exc:
+                raise Unavailable(f"the hub's store is unavailable: {type(exc).__name__}") from exc
         return results
 
     async def _submit_part(
@@ -93,7 +111,7 @@ class HubEventPort:
                 contexts[case_id] = evolve(known, case_id, sub.event, outcome)
             sends.append(await self.publisher.event(sub.event, env))
             results.append(SubmitResult("accepted", env.id))
-        await asyncio.gather(*sends)
+        await asyncio.wait_for(asyncio.gather(*sends), self.publish_timeout)
         return results
 
     async def _wait_for_missing_facts(

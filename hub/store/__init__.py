@@ -42,6 +42,9 @@ class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex):
     async def close(self) -> None:
         await self.db.close()
 
+    async def ping(self) -> None:
+        await self.db.ping()
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection | None]:
         async with self.db.reading() as conn:

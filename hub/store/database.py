@@ -35,6 +35,11 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.drop_all)
 
+    async def ping(self) -> None:
+        """A round trip to the database: raises when it cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
     async def close(self) -> None:
         await self.engine.dispose()
         if self._inline_conn is not None:

@@ -49,10 +49,11 @@ async def test_crash_half_way_redelivers_and_the_effect_happens_once(kafka: str,
         assert trace["case"]["event_count"] == 2, "the request and the panel outcome, each once"
         assert len(trace["events"]) == 2
         panel = [d for d in trace["deliveries"] if d["source_event_id"] == event_id]
-        assert sorted(d["recipient"] for d in panel) == ["childrens-social-care", "school"], "no NHS body named"
-        school = await topic_records(kafka, settings.topic_prefix + "out.school.v1")
-        copies = [json.loads(r.value or b"") for r in school if json.loads(r.value or b"")["causationid"] == event_id]
-        assert len({c["id"] for c in copies}) == 1, "a redelivered event must carry the same outbound id"
+        assert sorted(d["recipient"] for d in panel) == ["childrens-social-care", "nhs", "school"]
+        nhs = await topic_records(kafka, settings.topic_prefix + "out.nhs.v1")
+        ids = {json.loads(r.value or b"")["id"] for r in nhs}
+        assert len(ids) == 1, "a redelivered event must carry the same outbound id"
+        assert {json.loads(r.value or b"")["causationid"] for r in nhs} == {event_id}
 
 
 async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_redrives_once(
@@ -179,7 +180,7 @@ async def test_outbound_and_audit_records_are_keyed_by_case(kafka: str, sqlite_u
         await eventually(done)
     audit = await topic_records(kafka, settings.topic_prefix + "hub.audit.v1")
     panel_audits = {a["id"] for r in audit if (a := json.loads(r.value or b""))["data"]["source_event_id"] in ids}
-    assert len(panel_audits) == 40, "to the school and social care; no NHS body is named"
+    assert len(panel_audits) == 60, "to the school, social care and the health commissioner"
     school = [r for r in await topic_records(kafka, settings.topic_prefix + "out.school.v1") if b"panel" in r.value]
     assert Counter(r.key for r in school) == Counter(f"K-{i}".encode() for i in range(20))
     assert all(r.header("content-type") == "application/cloudevents+json" for r in school)

@@ -48,7 +48,7 @@ async def test_one_event_sent_with_the_cli_is_routed_and_traced(kafka: str, sqli
 
         async def traced() -> bool:
             result = await asyncio.to_thread(hub_cli, ["trace", "CASE-README"], hub.env)
-            return result.returncode == 0 and len(json.loads(result.stdout)["deliveries"]) == 5  # reg 4(2): 3; panel: 2
+            return result.returncode == 0 and len(json.loads(result.stdout)["deliveries"]) == 6  # reg 4(2) 3, panel 3
 
         await eventually(traced)
         traced_case = json.loads((await asyncio.to_thread(hub_cli, ["trace", "CASE-README"], hub.env)).stdout)["case"]
@@ -184,7 +184,7 @@ async def test_kill_9_in_the_middle_of_10000_events_loses_and_duplicates_nothing
         await eventually(all_processed, timeout=300)
         counts = await store.counts()
         assert counts["cases"] == total
-        assert counts["deliveries"] == 5 * total, "reg 4(2): 3 for each request; school and social care for each panel"
+        assert counts["deliveries"] == 6 * total, "reg 4(2): 3 for each request; 3 for each panel outcome"
         snapshot = await store.snapshot()
         assert {c["event_count"] for c in snapshot["cases"]} == {2}
         assert {c["panel_outcome"] for c in snapshot["cases"]} == {"issue-plan"}

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from hub.devtools import kafka_local
+from hub.ops.kafka_io import read_topic
 from hub.topics import catalogue
 from hub.wiring import ensure_topics
 from tests.helpers import isolated_settings
@@ -91,3 +92,31 @@ async def test_three_node_cluster_survives_losing_one_broker(tmp_path: Path) -> 
             await producer.stop()
     finally:
         await asyncio.to_thread(kafka_local.down, tmp_path / "cluster")
+
+
+@pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="uses the local JVM broker itself")
+async def test_the_local_broker_keeps_its_topics_and_records_across_down_and_up(tmp_path: Path) -> None:
+    state = tmp_path / "kept"
+    first = await asyncio.to_thread(kafka_local.up, 1, state)
+    try:
+        settings = isolated_settings("sqlite+aiosqlite://")
+        await ensure_topics(settings, first.bootstrap_servers)
+        topic = settings.topic_prefix + "ehc.assessment-requests.v1"
+        producer = AIOKafkaProducer(bootstrap_servers=first.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"kept", key=b"k")
+        finally:
+            await producer.stop()
+        await asyncio.to_thread(kafka_local.down, state)
+        again = await asyncio.to_thread(kafka_local.up, 1, state)
+        assert again.cluster_id == first.cluster_id
+        assert again.bootstrap_servers == first.bootstrap_servers, "the same ports, still free"
+        kept = [r.value async for r in read_topic(again.bootstrap_servers, topic)]
+        assert kept == [b"kept"]
+        with pytest.raises(kafka_local.LocalKafkaError, match="hub kafka reset"):
+            await asyncio.to_thread(kafka_local.down, state)
+            await asyncio.to_thread(kafka_local.up, 1, state, None, 90.0, 512, True)
+    finally:
+        assert await asyncio.to_thread(kafka_local.reset, state)
+    assert not state.exists()

@@ -135,6 +135,16 @@ def test_each_disclosure_goes_to_the_organisation_the_case_names_or_is_withheld(
     alerts = [r.envelope.data for r in withheld.records if r.topic == "hub.alerts.v1"]
     assert sorted(a["message"].split(" with ")[1].split(":")[0] for a in alerts) == ["nhs", "school"]
     assert all(a["kind"] == "recipient-not-named" and a["organisation"]["code"] == "202" for a in alerts)
+    icb = route(
+        env,
+        panel_outcome("C-1"),
+        topic="ehc.panel-outcomes.v1",
+        hub_source="/hub",
+        context=unnamed,
+        directory=Directory({"202": "QMJ"}),
+    )
+    audited = {r.envelope.data["recipient"] for r in icb.records if r.topic == "hub.audit.v1"}
+    assert audited == {"nhs:QMJ", "childrens-social-care:202"}, "no provider asked: the commissioning body"
 
 
 def test_an_objection_to_sharing_withholds_later_disclosures_to_those_organisations() -> None:
