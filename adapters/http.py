@@ -48,9 +48,12 @@ Today = Annotated[date, Depends(_today)]
 """Today's date as the hub's clock has it, as a route parameter."""
 
 
-def event_id_for(source: str, idempotency_key: str | None) -> str | None:
-    """The same Idempotency-Key from the same source always names the same event."""
-    return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{idempotency_key}")) if idempotency_key else None
+def event_id_for(source: str, idempotency_key: str | None, event: Event) -> str:
+    """The same Idempotency-Key from the same source always names the same event; without one, the
+    same content from the same source does, so a resend after a lost answer cannot make a second."""
+    if idempotency_key:
+        return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{idempotency_key}"))
+    return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{event.event_type}:{event.model_dump_json()}"))
 
 
 def answer(result: SubmitResult) -> JSONResponse:
@@ -73,7 +76,7 @@ def add_event_endpoint(router: APIRouter, path: str, model: type[Event], summary
         caller: Caller = permit(f"submit:{model.event_type}"),
     ) -> JSONResponse:
         org = refuse_foreign_claims(caller, body)
-        submission = Submission(body, org.source, event_id_for(org.source, idempotency_key), sender=org)
+        submission = Submission(body, org.source, event_id_for(org.source, idempotency_key, body), sender=org)
         [result] = await port.submit_many([submission])
         return answer(result)
 

@@ -33,7 +33,7 @@ async def acknowledge(
 ) -> JSONResponse:
     event = acknowledgement_in(referral_id, body)
     org = refuse_foreign_claims(caller, event)
-    submission = Submission(event, org.source, event_id_for(org.source, idempotency_key), sender=org)
+    submission = Submission(event, org.source, event_id_for(org.source, idempotency_key, event), sender=org)
     [result] = await port.submit_many([submission])
     return answer(result)
 
@@ -53,7 +53,7 @@ async def decide(
     event = decision_in(referral_id, body)
     org = refuse_foreign_claims(caller, event)
     key = f"{referral_id}:{idempotency_key}" if idempotency_key else None
-    submission = Submission(event, org.source, event_id_for(org.source, key), sender=org)
+    submission = Submission(event, org.source, event_id_for(org.source, key, event), sender=org)
     [result] = await port.submit_many([submission])
     return answer(result)
 

@@ -16,7 +16,7 @@ from functools import singledispatch
 from hub.domain.facts import Outcome, RuleViolation
 from hub.domain.state import Case, Context
 from hub.settings import StatutoryRules
-from schemas.events import Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
+from schemas.events import AdviceSubmitted, Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
 
 REFERRAL_CONTEXT = "referral:"
 
@@ -54,6 +54,16 @@ class Judging:
 
     def first_person(self) -> str | None:
         return self.person_keys[0] if self.person_keys else None
+
+
+def once_keys(event: Event) -> list[tuple[str, str]]:
+    """The facts ``event`` may record only once, each with the field that names it: one answer per
+    advice request, one adult decision per offered assessment."""
+    if isinstance(event, AdviceSubmitted):
+        return [(f"advice-submission:{event.request_id}", "data.request_id")]
+    if isinstance(event, TreatAsAdultAssessmentDecision):
+        return [(f"treat-as:{event.referral_id}:{event.assessment_id}", "data.assessment_id")]
+    return []
 
 
 @singledispatch

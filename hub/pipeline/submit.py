@@ -8,6 +8,7 @@ lettering later. The delivery core applies the same rules again when it consumes
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -15,13 +16,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.common import Submission, SubmitResult, Unavailable
 from hub.domain.authority import refusal
-from hub.domain.judging import case_of
+from hub.domain.judging import case_of, once_keys
 from hub.domain.state import Context, Referral
 from hub.domain.workflow import RuleViolation, evaluate, evolve
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.settings import StatutoryRules
 from hub.store import Store
-from schemas.envelope import envelope_for
+from hub.store.claims import PUBLISHED
+from schemas.envelope import Envelope, envelope_for
 
 STATUS_FOR_RULE = {
     "known-case": 404,
@@ -88,8 +90,8 @@ class HubEventPort:
         for key, ctx in stored.items():  # a case an earlier part changed is newer than the store's copy
             contexts.setdefault(key, ctx)
         await self._wait_for_missing_facts(part, envelopes, contexts, done, everything)
-        results: list[SubmitResult] = []
-        sends = []
+        results: list[SubmitResult | None] = []
+        judged: list[tuple[int, Submission, Envelope]] = []
         for sub, env in zip(part, envelopes, strict=True):
             if env.id in done:
                 results.append(SubmitResult("unchanged", env.id, 200, "already accepted"))
@@ -109,10 +111,55 @@ class HubEventPort:
                 outcome = None
             if outcome is not None and case_id and not isinstance(known := contexts.get(case_id), Referral):
                 contexts[case_id] = evolve(known, case_id, sub.event, outcome)
-            sends.append(await self.publisher.event(sub.event, env))
-            results.append(SubmitResult("accepted", env.id))
-        await asyncio.wait_for(asyncio.gather(*sends), self.publish_timeout)
-        return results
+            judged.append((len(results), sub, env))
+            results.append(None)
+        await self._publish_once(judged, results)
+        return [r for r in results if r is not None]
+
+    async def _publish_once(
+        self, judged: list[tuple[int, Submission, Envelope]], results: list[SubmitResult | None]
+    ) -> None:
+        """Publish what was judged, each event once however many identical requests arrive together
+        (here or at another instance): the request that claims an event publishes it, and the others
+        wait for it and give the same answer; an event wanting a once-only fact another event holds
+        (a second answer to one advice request) is refused with 409 before anything is published."""
+        token = uuid.uuid4().hex
+        wanted = {f"event:{env.id}": env.id for _, _, env in judged}
+        wanted.update({key: env.id for _, sub, env in judged for key, _ in once_keys(sub.event)})
+        held = await self.store.claim(token, wanted, stale_after=2 * self.publish_timeout)
+        sends, followed = [], []
+        for i, sub, env in judged:
+            taken = [(k, f) for k, f in once_keys(sub.event) if held[k].event_id != env.id]
+            if taken:
+                key, field = taken[0]
+                message = f"already recorded by event {held[key].event_id}: {key.split(':')[0]} happens once"
+                results[i] = SubmitResult("rejected", env.id, 409, message, field, "single-submission")
+            elif held[f"event:{env.id}"].token != token:
+                followed.append((i, env.id))
+            else:
+                sends.append(await self.publisher.event(sub.event, env))
+                results[i] = SubmitResult("accepted", env.id)
+        try:
+            await asyncio.wait_for(asyncio.gather(*sends), self.publish_timeout)
+        except BaseException:
+            await self.store.settle(token, published=False)
+            raise
+        await self.store.settle(token, published=True)
+        for i, event_id in followed:
+            results[i] = await self._outcome_of(event_id)
+
+    async def _outcome_of(self, event_id: str) -> SubmitResult:
+        """The answer an identical request in flight elsewhere got, once it is settled."""
+        key = f"event:{event_id}"
+        deadline = asyncio.get_running_loop().time() + 2 * self.publish_timeout
+        while asyncio.get_running_loop().time() < deadline:
+            claim = (await self.store.holders([key])).get(key)
+            if claim is None:
+                break  # its publisher gave up: the sender should try again
+            if claim.state == PUBLISHED:
+                return SubmitResult("accepted", event_id)
+            await asyncio.sleep(0.05)
+        raise Unavailable("an identical request could not be made durable; try again")
 
     async def _wait_for_missing_facts(
         self,

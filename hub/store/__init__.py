@@ -3,9 +3,10 @@
 - ``EffectWriter`` writes what events establish (``hub.store.writer``);
 - ``ContextReader`` reads the state the rules judge against (``hub.store.contexts``);
 - ``OpsQueries`` answers operators and agencies that look things up (``hub.store.queries``);
-- ``DeadLetterIndex`` indexes the dead letters and the operators' audit (``hub.store.dead_letters``).
+- ``DeadLetterIndex`` indexes the dead letters and the operators' audit (``hub.store.dead_letters``);
+- ``ClaimLedger`` makes a submission happen once under concurrent duplicates (``hub.store.claims``).
 
-Each part of the hub takes the role it uses; ``Store`` is all four over one ``Database``, as one
+Each part of the hub takes the role it uses; ``Store`` is all of them over one ``Database``, as one
 process opens it.
 """
 
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.store.claims import ClaimLedger
 from hub.store.contexts import ContextReader
 from hub.store.database import Database
 from hub.store.dead_letters import DeadLetterIndex
@@ -23,7 +25,7 @@ from hub.store.queries import OpsQueries
 from hub.store.writer import EffectWriter
 
 
-class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex):
+class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex, ClaimLedger):
     def __init__(self, url: str) -> None:
         db = Database(url)
         EffectWriter.__init__(self, db)
@@ -55,6 +57,7 @@ class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex):
 
 
 __all__ = [
+    "ClaimLedger",
     "ContextReader",
     "Database",
     "DeadLetterIndex",

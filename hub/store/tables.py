@@ -219,6 +219,17 @@ person_links = Table(
     Column("person_key", String(64), nullable=False, index=True),
 )
 
+claims = Table(
+    "claims",
+    metadata,
+    Column("claim_key", String(255), primary_key=True),
+    Column("event_id", String(128), nullable=False),
+    Column("token", String(64), nullable=False, index=True),
+    Column("state", String(16), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    comment="ingress-side: which request publishes an event or a once-only fact; not rebuilt from the topics",
+)
+
 ALL_TABLES = (
     processed_events,
     cases,

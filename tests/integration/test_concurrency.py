@@ -1,0 +1,50 @@
+"""What must happen once happens once when duplicates arrive at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from tests.helpers import topic_records
+from tests.integration.ehc_world import SCHOOL, World, advice_body, decision_body, ehc_world, request_body
+
+pytestmark = pytest.mark.kafka
+
+
+async def _school_request(world: World, case_id: str) -> dict[str, Any]:
+    await world.wait_applied((await world.post("/api/v1/assessment-requests", request_body(case_id)))["id"])
+    await world.wait_applied((await world.post("/api/v1/assessment-decisions", decision_body(case_id)))["id"])
+    fetched = (await world.client.get("/api/v1/advice-requests", params={"recipient": SCHOOL["code"]})).json()
+    return next(r for r in fetched if r["case_id"] == case_id)
+
+
+async def test_identical_requests_at_once_make_one_event_and_get_one_answer(kafka: str, store_url: str) -> None:
+    async with ehc_world(kafka, store_url) as world:
+        request = await _school_request(world, "CC-1")
+        body = advice_body("CC-1", request, "2026-03-02", SCHOOL)
+        answers = await asyncio.gather(*(world.client.post("/api/v1/advice", json=body) for _ in range(4)))
+        assert {a.status_code for a in answers} == {202}
+        assert len({a.json()["id"] for a in answers}) == 1, "the same content names the same event"
+        event_id = answers[0].json()["id"]
+        await world.wait_applied(event_id)
+        records = await topic_records(kafka, world.runtime.names.physical("ehc.advice-submissions.v1"))
+        assert [json.loads(r.value or b"")["id"] for r in records].count(event_id) == 1, "one event on Kafka"
+        again = await world.client.post("/api/v1/advice", json=body)
+        assert (again.status_code, again.json()["outcome"]) == (200, "unchanged")
+
+
+async def test_different_answers_to_one_request_at_once_get_one_acceptance_and_409s(kafka: str, store_url: str) -> None:
+    async with ehc_world(kafka, store_url) as world:
+        request = await _school_request(world, "CC-2")
+        bodies = [advice_body("CC-2", request, "2026-03-02", SCHOOL, summary=f"version {n}") for n in range(3)]
+        answers = await asyncio.gather(*(world.client.post("/api/v1/advice", json=b) for b in bodies))
+        assert sorted(a.status_code for a in answers) == [202, 409, 409], [a.text for a in answers]
+        refused = [a.json() for a in answers if a.status_code == 409]
+        assert {(r["field"], r["rule"]) for r in refused} == {("data.request_id", "single-submission")}
+        accepted = next(a.json()["id"] for a in answers if a.status_code == 202)
+        await world.wait_applied(accepted)
+        dead = (await world.client.get("/ops/dead-letters", params={"case_id": "CC-2"})).json()
+        assert dead == [], "nothing told 'accepted' is dropped later"
