@@ -89,32 +89,57 @@ class HubEventPort:
         stored, _ = await self.store.contexts_for([s.event for s in part])
         for key, ctx in stored.items():  # a case an earlier part changed is newer than the store's copy
             contexts.setdefault(key, ctx)
-        await self._wait_for_missing_facts(part, envelopes, contexts, done, everything)
-        results: list[SubmitResult | None] = []
-        judged: list[tuple[int, Submission, Envelope]] = []
-        for sub, env in zip(part, envelopes, strict=True):
-            if env.id in done:
-                results.append(SubmitResult("unchanged", env.id, 200, "already accepted"))
-                continue
-            case_id = case_of(sub.event) or ""
-            refused = refusal(sub.sender, sub.event, contexts.get(case_id))
-            if refused is not None:
-                results.append(SubmitResult("rejected", env.id, 403, refused, None, "sender-authority"))
-                continue
-            try:
-                outcome = evaluate(sub.event, contexts.get(case_id), self.rules, event_id=env.id)
-            except RuleViolation as exc:
-                if not (exc.rule == "known-case" and _opens_case_in_batch(case_id, everything)):
-                    status = STATUS_FOR_RULE.get(exc.rule, 422)
-                    results.append(SubmitResult("rejected", env.id, status, exc.message, exc.field, exc.rule))
-                    continue
-                outcome = None
-            if outcome is not None and case_id and not isinstance(known := contexts.get(case_id), Referral):
-                contexts[case_id] = evolve(known, case_id, sub.event, outcome)
-            judged.append((len(results), sub, env))
-            results.append(None)
+        results: list[SubmitResult | None] = [
+            SubmitResult("unchanged", env.id, 200, "already accepted") if env.id in done else None for env in envelopes
+        ]
+        waiting = [i for i, r in enumerate(results) if r is None]
+        delays = (0.0, *MISSING_FACT_WAITS)
+        for n, delay in enumerate(delays):
+            if delay:
+                await asyncio.sleep(delay)
+                fresh, _ = await self.store.contexts_for([part[i].event for i in waiting])
+                contexts.update(fresh)
+            last = n == len(delays) - 1  # still missing what it refers to: the rule's own answer (404)
+            waiting = [
+                i for i in waiting if not self._judge(part[i], envelopes[i], contexts, everything, results, i, last)
+            ]
+            if not waiting:
+                break
+        judged = [(i, part[i], envelopes[i]) for i, r in enumerate(results) if r is None]
         await self._publish_once(judged, results)
         return [r for r in results if r is not None]
+
+    def _judge(
+        self,
+        sub: Submission,
+        env: Envelope,
+        contexts: dict[str, Context],
+        everything: list[Submission],
+        results: list[SubmitResult | None],
+        i: int,
+        final: bool = False,
+    ) -> bool:
+        """Judge one submission against what is known; False if a fact it refers to may simply not
+        have arrived yet (a reply can overtake the record it answers), so it is judged again after a
+        moment rather than refused at once. A rejection is put in ``results``; acceptance leaves None."""
+        case_id = case_of(sub.event) or ""
+        refused = refusal(sub.sender, sub.event, contexts.get(case_id))
+        if refused is not None:
+            results[i] = SubmitResult("rejected", env.id, 403, refused, None, "sender-authority")
+            return True
+        try:
+            outcome = evaluate(sub.event, contexts.get(case_id), self.rules, event_id=env.id)
+        except RuleViolation as exc:
+            if exc.rule == "known-case" and _opens_case_in_batch(case_id, everything):
+                return True  # opened by an earlier submission of the same batch
+            if exc.retryable and not final:
+                return False
+            status = STATUS_FOR_RULE.get(exc.rule, 422)
+            results[i] = SubmitResult("rejected", env.id, status, exc.message, exc.field, exc.rule)
+            return True
+        if case_id and not isinstance(known := contexts.get(case_id), Referral):
+            contexts[case_id] = evolve(known, case_id, sub.event, outcome)
+        return True
 
     async def _publish_once(
         self, judged: list[tuple[int, Submission, Envelope]], results: list[SubmitResult | None]
@@ -160,34 +185,6 @@ class HubEventPort:
                 return SubmitResult("accepted", event_id)
             await asyncio.sleep(0.05)
         raise Unavailable("an identical request could not be made durable; try again")
-
-    async def _wait_for_missing_facts(
-        self,
-        submissions: list[Submission],
-        envelopes: list[Any],
-        contexts: dict[str, Context],
-        done: set[str],
-        everything: list[Submission],
-    ) -> None:
-        """A reply can overtake the record it answers (an adult system acknowledging a referral the
-        moment it arrives, before the hub has stored it). Give such facts a moment to land before
-        refusing, then judge again with what the store has."""
-        for delay in MISSING_FACT_WAITS:
-            waiting = []
-            for sub, env in zip(submissions, envelopes, strict=True):
-                if env.id in done:
-                    continue
-                key = case_of(sub.event) or ""
-                try:
-                    evaluate(sub.event, contexts.get(key), self.rules, event_id=env.id)
-                except RuleViolation as exc:
-                    if exc.retryable and not (exc.rule == "known-case" and _opens_case_in_batch(key, everything)):
-                        waiting.append(sub.event)
-            if not waiting:
-                return
-            await asyncio.sleep(delay)
-            fresh, _ = await self.store.contexts_for(waiting)
-            contexts.update(fresh)
 
 
 def _opens_case_in_batch(case_id: str, submissions: list[Submission]) -> bool:
