@@ -82,6 +82,29 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> tuple[s
     return path or "(root)", err["type"], message
 
 
+class JsonRefused(ValueError):
+    """A body that is not JSON the hub will read: names the rule it broke."""
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.rule = rule
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON from untrusted bytes. Hostile shapes that make the parser itself fail (nesting deeper
+    than the interpreter's recursion allows, a number of thousands of digits) are refused with a
+    rule like any other bad input, never left to surface as a server error."""
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise JsonRefused(f"not JSON: {exc}", "json") from None
+    except RecursionError:
+        raise JsonRefused("JSON nested too deeply", "json-depth") from None
+    except ValueError as exc:  # int() refuses more than sys.get_int_max_str_digits() digits
+        raise JsonRefused(f"a JSON number is too long: {exc}", "json-number") from None
+
+
 def decode(raw: bytes | None) -> tuple[Envelope, Event]:
     """Parse and validate one record value into its envelope and typed payload.
 
@@ -90,9 +113,9 @@ def decode(raw: bytes | None) -> tuple[Envelope, Event]:
     if raw is None:
         raise EventRejected("record has no value", rule="required")
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EventRejected(f"record value is not JSON: {exc}", rule="json") from None
+        doc = parse_json(raw)
+    except JsonRefused as exc:
+        raise EventRejected(f"record value: {exc.message}", rule=exc.rule) from None
     if not isinstance(doc, dict):
         raise EventRejected("record value must be a JSON object (a CloudEvent)", rule="type")
     try:

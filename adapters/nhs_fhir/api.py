@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -31,6 +30,7 @@ from adapters.nhs_fhir.inbound import InboundAdvice, read_advice_message
 from adapters.nhs_fhir.outcome import FhirProblem, Issue, fhir_response, from_validation_error, problem_response
 from adapters.nhs_fhir.questionnaire import QUESTIONNAIRE
 from schemas.common import Adviser, Agency, OrganisationRef
+from schemas.envelope import JsonRefused, parse_json
 from schemas.events import AdviceRequested, AdviceRequestStatusChanged, AdviceSubmitted
 
 router = APIRouter(prefix="/fhir", tags=["FHIR R4 (NHS providers)"])
@@ -48,9 +48,9 @@ async def _json_body(request: Request) -> Any:
     if len(raw) > limit:
         raise FhirProblem(413, [Issue("too-long", f"the body exceeds {limit} bytes", None)])
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FhirProblem(400, [Issue("structure", f"the body is not JSON: {exc}", None)]) from None
+        return parse_json(raw)
+    except JsonRefused as exc:
+        raise FhirProblem(400, [Issue("structure", f"the body: {exc.message}", None)]) from None
 
 
 def task_status(row: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from adapters.access import Caller, own_organisation, permit, refuse, refuse_for
 from adapters.common import Submission
 from adapters.http import SUBMISSION_RESPONSES, Port
 from hub.http.errors import problem
-from schemas.envelope import EventRejected, decode
+from schemas.envelope import EventRejected, JsonRefused, decode, parse_json
 from schemas.events import EVENTS_BY_TYPE
 
 router = APIRouter(prefix="/api/v1", tags=["ingress"])
@@ -50,9 +50,9 @@ async def submit_event(request: Request, port: Port, caller: Caller = permit()) 
     if len(body) > MAX_BODY:
         return problem(413, f"body exceeds {MAX_BODY} bytes", rule="max-size")
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return problem(400, f"body is not JSON: {exc}", rule="json")
+        doc = parse_json(body)
+    except JsonRefused as exc:
+        return problem(400, f"body: {exc.message}", rule=exc.rule)
     if not isinstance(doc, dict):
         return problem(422, "body must be a JSON object (a CloudEvent)", rule="type")
     own = own_organisation(caller).source

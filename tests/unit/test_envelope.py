@@ -76,3 +76,20 @@ def test_review_type_rule() -> None:
 def test_every_event_type_is_registered_once() -> None:
     assert len(EVENTS_BY_TYPE) == len(set(EVENTS_BY_TYPE))
     assert EVENTS_BY_TYPE[AssessmentRequested.cloudevent_type()] is AssessmentRequested
+
+
+def test_hostile_json_is_refused_with_a_rule_not_a_crash() -> None:
+    import pytest
+
+    from schemas.envelope import EventRejected, JsonRefused, decode, parse_json
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(JsonRefused) as err:
+        parse_json(deep)
+    assert err.value.rule == "json-depth"
+    with pytest.raises(JsonRefused) as err:
+        parse_json(b'{"n": ' + b"9" * 100_000 + b"}")
+    assert err.value.rule == "json-number"
+    with pytest.raises(EventRejected) as rejected:
+        decode(deep)
+    assert rejected.value.rule == "json-depth"
