@@ -9,6 +9,7 @@ on several topics), and final when the event contradicts what is already recorde
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
 from hub.domain import notices, transitions  # noqa: F401  (register the handlers for their events)
@@ -52,9 +53,22 @@ def evaluate(
 
     ``person_keys`` are the identity keys of the people ``persons_in(event)`` names, in order.
     """
+    _refuse_control_characters(event)
     out = Outcome()
     judge(event, Judging(context, rules, event_id, person_keys), out)
     return out
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _refuse_control_characters(event: Event) -> None:
+    """An identifier with a NUL, a line break or another control character cannot be shown, logged
+    or matched reliably, so it is refused rather than stored as given."""
+    for name in type(event).model_fields:
+        value = getattr(event, name)
+        if (name.endswith("_id") or name == "la_code") and isinstance(value, str) and _CONTROL.search(value):
+            raise RuleViolation(f"{name} contains a control character", field=f"data.{name}", rule="control-characters")
 
 
 def evolve(case: Case | None, case_id: str, event: Event, outcome: Outcome) -> Case:

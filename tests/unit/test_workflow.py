@@ -280,3 +280,10 @@ def test_ceasing_is_decided_notified_and_effective_only_once_the_time_to_appeal_
     decided = replace(reviewed, cease_decided_date=date(2026, 3, 2))
     out = evaluate(notice("cease", date(2026, 3, 3)), decided, RULES, event_id="n1")
     assert out.case == CaseUpdate(ceased_date=date(2026, 5, 3)), "maintained through the two months to appeal"
+
+
+def test_identifiers_with_control_characters_are_refused() -> None:
+    for bad in ("C-1\x00", "C-1\r\nX"):
+        with pytest.raises(RuleViolation) as err:
+            evaluate(decision(case_id=bad), case(), RULES, event_id="x")
+        assert (err.value.field, err.value.rule) == ("data.case_id", "control-characters")
