@@ -12,11 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import singledispatch
+from typing import Any
 
 from hub.domain.facts import Outcome, RuleViolation
+from hub.domain.ids import derived_id
 from hub.domain.state import Case, Context
 from hub.settings import StatutoryRules
-from schemas.events import AdviceSubmitted, Event, TransitionReferralAcknowledged, TreatAsAdultAssessmentDecision
+from schemas.events import (
+    AdviceSubmitted,
+    AlertRaised,
+    Event,
+    TransitionReferralAcknowledged,
+    TreatAsAdultAssessmentDecision,
+)
 
 REFERRAL_CONTEXT = "referral:"
 
@@ -54,6 +62,11 @@ class Judging:
 
     def first_person(self) -> str | None:
         return self.person_keys[0] if self.person_keys else None
+
+    def alert(self, slug: str, **fields: Any) -> AlertRaised:
+        """An alert this event raises, its id derived from the event's and ``slug``, so a
+        redelivered event raises the same alert, never a second."""
+        return AlertRaised(alert_id=derived_id(self.event_id, slug), **fields)
 
 
 def once_keys(event: Event) -> list[tuple[str, str]]:

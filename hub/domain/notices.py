@@ -11,10 +11,9 @@ from datetime import timedelta
 
 from hub.domain.clocks import add_months
 from hub.domain.facts import CaseUpdate, Outcome, RuleViolation
-from hub.domain.ids import derived_id
 from hub.domain.judging import Judging, judge, not_before
 from schemas.common import Agency, OrganisationRef
-from schemas.events import APPEALABLE_NOTICES, AlertRaised, NoticeIssued, NoticeKind, SharingRestricted
+from schemas.events import APPEALABLE_NOTICES, NoticeIssued, NoticeKind, SharingRestricted
 
 
 @judge.register
@@ -53,8 +52,8 @@ def _notice(event: NoticeIssued, j: Judging, out: Outcome) -> None:
             )
     if event.notice == NoticeKind.DRAFT_PLAN and event.served() + days > final_due:
         out.emitted.append(
-            AlertRaised(
-                alert_id=derived_id(j.event_id, "final-plan-at-risk"),
+            j.alert(
+                "final-plan-at-risk",
                 case_id=event.case_id,
                 kind="final-plan-at-risk",
                 severity="warning",
@@ -66,8 +65,8 @@ def _notice(event: NoticeIssued, j: Judging, out: Outcome) -> None:
         )
     if event.notice in APPEALABLE_NOTICES and not (event.appeal_information and event.mediation_information):
         out.emitted.append(
-            AlertRaised(
-                alert_id=derived_id(j.event_id, "appeal-information"),
+            j.alert(
+                "appeal-information",
                 case_id=event.case_id,
                 kind="notice-without-appeal-information",
                 severity="data-quality",

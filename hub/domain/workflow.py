@@ -26,7 +26,6 @@ from schemas.events import (
     AdviceRequestReceived,
     AdviceRequestStatusChanged,
     AdviceSubmitted,
-    AlertRaised,
     AssessmentDecisionMade,
     AssessmentRequested,
     CaseExceptionRecorded,
@@ -167,8 +166,8 @@ def _advice_status(event: AdviceRequestStatusChanged, j: Judging, out: Outcome) 
     )
     if rejected:
         out.emitted.append(
-            AlertRaised(
-                alert_id=derived_id(j.event_id, "advice-rejected"),
+            j.alert(
+                "advice-rejected",
                 case_id=event.case_id,
                 kind="advice-request-rejected",
                 severity="warning",
@@ -256,8 +255,8 @@ def _plan(event: PlanRecorded, j: Judging, out: Outcome) -> None:
     out.case = update
     if event.review_type == "year-9":  # preparing for adulthood starts at the Year 9 review (CoP 8.9)
         out.emitted.append(
-            AlertRaised(
-                alert_id=derived_id(j.event_id, "consider-transition"),
+            j.alert(
+                "consider-transition",
                 case_id=event.case_id,
                 kind="transition-consideration-due",
                 severity="info",
@@ -284,8 +283,8 @@ def _may_cease(event: PlanRecorded, case: Case, j: Judging, out: Outcome) -> Non
             )
     if event.cease_reason is None:
         out.emitted.append(
-            AlertRaised(
-                alert_id=derived_id(j.event_id, "cease-reason"),
+            j.alert(
+                "cease-reason",
                 case_id=event.case_id,
                 kind="cease-without-reason",
                 severity="data-quality",
@@ -326,8 +325,8 @@ def _fan_out(decision: AssessmentDecisionMade, case: Case, j: Judging, out: Outc
         )
     for kind in plan.unassigned:
         out.emitted.append(
-            AlertRaised(
-                alert_id=derived_id(j.event_id, f"unassigned:{kind.value}"),
+            j.alert(
+                f"unassigned:{kind.value}",
                 case_id=decision.case_id,
                 kind="advice-adviser-missing",
                 severity="data-quality",

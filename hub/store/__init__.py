@@ -12,9 +12,6 @@ process opens it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.store.claims import ClaimLedger
@@ -46,11 +43,6 @@ class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex, ClaimLedge
 
     async def ping(self) -> None:
         await self.db.ping()
-
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncConnection | None]:
-        async with self.db.reading() as conn:
-            yield conn
 
     async def try_leader_lock(self, conn: AsyncConnection, key: int) -> bool:
         return await self.db.dialect.try_leader_lock(conn, key)
