@@ -3,22 +3,19 @@ and answers that name the field and the rule. Transport only; mapping lives in e
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from adapters.access import Caller, own_organisation, permit, refuse_foreign_claims
+from adapters.access import Caller, permit, refuse_foreign_claims
 from adapters.common import EventPort, Submission, SubmitResult
-from adapters.csv_rows import RowMapper, map_rows
 from schemas.events import Event
 
 _IDEMPOTENCY = uuid.UUID("0f7b1c44-3c4e-4b8e-9e61-6f0d0d1a2b3c")
-MAX_CSV_BYTES = 50 * 1024 * 1024
 
 
 def _event_port(request: Request) -> EventPort:
@@ -89,82 +86,3 @@ def add_event_endpoint(router: APIRouter, path: str, model: type[Event], summary
         status_code=202,
         responses=SUBMISSION_RESPONSES,
     )
-
-
-def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper]) -> None:
-    """POST /imports/{kind} with a CSV body: good rows are imported, bad ones reported by line.
-
-    Each row is held to the same rules as the same event sent alone: a row for another council,
-    or one the caller may not submit, is reported as refused and the rest go ahead."""
-
-    async def import_csv(
-        kind: str, request: Request, port: Port, caller: Caller = permit("import:csv")
-    ) -> JSONResponse:
-        mapper = kinds.get(kind)
-        if mapper is None:
-            return JSONResponse(status_code=404, content={"error": f"unknown import {kind!r}", "kinds": sorted(kinds)})
-        raw = await request.body()
-        if len(raw) > MAX_CSV_BYTES:
-            return JSONResponse(status_code=413, content={"error": f"file exceeds {MAX_CSV_BYTES} bytes"})
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return JSONResponse(status_code=400, content={"error": "file is not UTF-8 text", "rule": "utf-8"})
-        mapped, problems = map_rows(text, mapper)
-        rows = len(mapped) + len(problems)
-        report = [p.__dict__ for p in problems]
-        org = own_organisation(caller)
-        allowed = []
-        for m in mapped:
-            try:
-                refuse_foreign_claims(caller, m.event)
-            except HTTPException as exc:
-                report.append({"line": m.line, "field": None, "rule": "sender-authority", "message": exc.detail})
-                continue
-            allowed.append(m)
-        mapped = allowed
-        lines = text.splitlines()
-        submissions = [
-            # A row's event id comes from its content: the same file imported twice names the same events.
-            Submission(
-                m.event,
-                org.source,
-                _row_id(kind, lines[m.line - 1] if m.line - 1 < len(lines) else str(m.line)),
-                sender=org,
-            )
-            for m in mapped
-        ]
-        results = await port.submit_many(submissions) if submissions else []
-        report += [
-            {"line": m.line, "field": r.field, "rule": r.rule, "message": r.message}
-            for m, r in zip(mapped, results, strict=True)
-            if r.outcome == "rejected"
-        ]
-        report.sort(key=lambda p: p["line"])
-        return JSONResponse(
-            content={
-                "kind": kind,
-                "rows": rows,
-                "imported": sum(r.outcome == "accepted" for r in results),
-                "unchanged": sum(r.outcome == "unchanged" for r in results),
-                "rejected": len(report),
-                "problems": report,
-            }
-        )
-
-    router.add_api_route(
-        "/imports/{kind}",
-        import_csv,
-        methods=["POST"],
-        summary="Import a CSV export",
-        responses={
-            200: {"description": "the report: rows imported, unchanged and refused, each problem by line"},
-            404: {"description": "no such import; the body lists the kinds"},
-            413: {"description": "the file is too large"},
-        },
-        openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
-    )
-
-
-def _row_id(kind: str, line_text: str) -> str:
-    return str(uuid.uuid5(_IDEMPOTENCY, f"csv:{kind}:{hashlib.sha256(line_text.encode()).hexdigest()}"))

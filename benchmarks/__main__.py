@@ -31,7 +31,7 @@ FULL = {
     "latency_seconds": 60,
     "fhir": 10_000,
     "replay": 1_000_000,
-    "csv": 100_000,
+    "csv": 1_000_000,
     "cases": 1_000_000,
 }
 QUICK = {

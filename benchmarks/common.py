@@ -206,10 +206,19 @@ def own_peak_rss_mib() -> float:
     return peak_rss_mib(os.getpid())
 
 
+def rss_mib(pid: int) -> float:
+    """A live process's resident set now (VmRSS), in MiB."""
+    return _status_mib(pid, "VmRSS:")
+
+
 def peak_rss_mib(pid: int) -> float:
     """A live process's peak resident set (VmHWM), in MiB. Not getrusage's ru_maxrss: Linux carries
     that across fork and exec, so a child would report its parent's peak if that was higher."""
+    return _status_mib(pid, "VmHWM:")
+
+
+def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError(f"no VmHWM for process {pid}")
+    raise RuntimeError(f"no {field} for process {pid}")

@@ -6,7 +6,7 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -367,6 +367,87 @@ def demo(url: Annotated[str, typer.Option(help="the running hub")] = "") -> None
     for case_id in result["cases"]:
         typer.echo(f"  hub trace {case_id}")
     typer.echo("  hub dlq list")
+
+
+@app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(help="the CSV file", exists=True, dir_okay=False)],
+    kind: Annotated[str, typer.Option(help="what the file holds, e.g. assessment-requests")],
+    client_id: Annotated[str, typer.Option(envvar="HUB_CLIENT_ID", help="the agency's client id")],
+    client_secret: Annotated[
+        str | None, typer.Option(envvar="HUB_CLIENT_SECRET", help="its secret; without one, the development realm's")
+    ] = None,
+    url: Annotated[str, typer.Option(help="the running hub")] = "",
+) -> None:
+    """Import a CSV export through the running hub, following it with a progress bar; every problem
+    found is saved beside the file as FILE.problems.csv."""
+    import httpx
+
+    from adapters.childrens_social_care.mapping import CSV_KINDS as CSC_KINDS
+    from adapters.education.mapping import CSV_KINDS as EDUCATION_KINDS
+    from hub.auth.client_credentials import BearerAuth, ClientCredentials, TokenSource
+    from hub.devtools import keycloak_local
+
+    routes = {
+        **{k: "/api/v1/imports" for k in EDUCATION_KINDS},
+        **{k: "/api/v1/social-care/imports" for k in CSC_KINDS},
+    }
+    if kind not in routes:
+        _fail(f"unknown import {kind!r}; one of {', '.join(sorted(routes))}")
+    settings = get_settings()
+    base = url or f"http://{settings.http_host}:{settings.http_port}"
+    local = keycloak_local.status()
+    issuer = settings.auth.issuer or (local.issuer if local else None)
+    if issuer is None:
+        _fail("no identity provider: set HUB_AUTH__ISSUER")
+        return
+    credentials = (
+        ClientCredentials(client_id, f"{issuer}/protocol/openid-connect/token", secret=client_secret)
+        if client_secret
+        else keycloak_local.dev_credentials(client_id, issuer)
+    )
+
+    async def go() -> dict[str, Any]:
+        auth = BearerAuth(TokenSource(credentials))
+        async with httpx.AsyncClient(base_url=base, timeout=60, auth=auth) as client:
+
+            async def chunks() -> AsyncIterator[bytes]:
+                with path.open("rb") as upload:
+                    while block := upload.read(1024 * 1024):
+                        yield block
+
+            answer = await client.post(
+                f"{routes[kind]}/{kind}",
+                content=chunks(),
+                headers={"content-type": "text/csv", "Prefer": "respond-async"},
+            )
+            if answer.status_code != 202:
+                _fail(f"{answer.status_code}: {answer.text[:500]}")
+            job = answer.headers["location"]
+            with typer.progressbar(length=path.stat().st_size, label=f"importing {path.name}", file=sys.stderr) as bar:
+                done = 0
+                while True:
+                    progress = (await client.get(job)).json()
+                    bar.update(progress["bytes_read"] - done)
+                    done = progress["bytes_read"]
+                    if progress["state"] not in ("receiving", "running"):
+                        break
+                    await asyncio.sleep(0.5)
+            report = await client.get(progress["report"])
+            path.with_suffix(".problems.csv").write_bytes(report.content)
+            return dict(progress)
+
+    try:
+        result = _run(go())
+    except httpx.HTTPError as exc:
+        _fail(f"{exc} (is `hub run` serving {base}?)")
+        return
+    for key in ("problems", "problems_shown", "job", "report", "bytes", "bytes_read"):
+        result.pop(key, None)
+    _print(result)
+    typer.echo(f"problems: {path.with_suffix('.problems.csv')}", err=True)
+    if result["state"] != "done":
+        raise typer.Exit(1)
 
 
 @app.command()

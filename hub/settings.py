@@ -202,6 +202,10 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="ODS code -> FHIR base URL of a provider that takes pushed requests ($process-message)",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, description="larger request bodies (outside /fhir and CSV imports) are refused with 413"
+    )
+    csv_max_bytes: int = Field(default=512 * 1024 * 1024, description="larger CSV imports are refused with 413")
     fhir_max_body_bytes: int = Field(default=5 * 1024 * 1024, description="larger FHIR bodies are refused with 413")
     auth: AuthSettings = Field(default_factory=AuthSettings)
     public_base_url: str | None = Field(

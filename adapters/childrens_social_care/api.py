@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from adapters.childrens_social_care.mapping import CSV_KINDS
-from adapters.http import add_csv_endpoint, add_event_endpoint
+from adapters.http import add_event_endpoint
+from adapters.imports import add_csv_endpoint
 from schemas.events import (
     AdviceSubmitted,
     CareAssessmentRecorded,

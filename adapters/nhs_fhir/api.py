@@ -36,17 +36,11 @@ from schemas.events import AdviceRequested, AdviceRequestStatusChanged, AdviceSu
 router = APIRouter(prefix="/fhir", tags=["FHIR R4 (NHS providers)"])
 _IDS = uuid.UUID("8d7e2a52-6f43-4b39-9a0e-3b7b0a9d5c21")
 SUBMISSION_IDENTIFIER = "https://fhir.ehc-hub.uk/Id/advice-submission"
-DEFAULT_MAX_BODY = 5 * 1024 * 1024
 
 
 async def _json_body(request: Request) -> Any:
-    limit = getattr(request.app.state, "fhir_max_body_bytes", DEFAULT_MAX_BODY)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise FhirProblem(413, [Issue("too-long", f"the body exceeds {limit} bytes", None)])
+    """The body as JSON; its size is bounded by the server as it streams in, before this reads it."""
     raw = await request.body()
-    if len(raw) > limit:
-        raise FhirProblem(413, [Issue("too-long", f"the body exceeds {limit} bytes", None)])
     try:
         return parse_json(raw)
     except JsonRefused as exc:

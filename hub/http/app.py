@@ -22,12 +22,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
-from adapters import advice_inbox
+from adapters import advice_inbox, imports
 from adapters.access import permit
 from adapters.adult_social_care import api as asc_api
 from adapters.childrens_social_care import api as csc_api
 from adapters.common import Unavailable
 from adapters.education import api as education_api
+from adapters.imports import ImportJobs
 from adapters.nhs_fhir import api as fhir_api
 from adapters.nhs_fhir.outcome import FhirProblem
 from hub.auth.authenticator import HubAuthenticator
@@ -36,6 +37,7 @@ from hub.auth.ratelimit import RateLimiter
 from hub.auth.registry import ClientRegistry
 from hub.auth.tokens import TokenVerifier
 from hub.http import dashboard, errors, ingress, ops, signin
+from hub.http.body_limit import BodyLimit, limits
 from hub.http.hygiene import hygiene
 from hub.http.state import HubState
 from hub.pipeline.publisher import EventPublisher
@@ -72,6 +74,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         try:
             yield
         finally:
+            app.state.import_jobs.close()
             await runtime.stop()
             if authenticator.verifier is not None:
                 await authenticator.verifier.close()
@@ -102,6 +105,10 @@ def create_app(runtime: HubRuntime) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
+    app.add_middleware(
+        BodyLimit,
+        limit_for=limits(json_bytes=runtime.settings.max_body_bytes, fhir_bytes=runtime.settings.fhir_max_body_bytes),
+    )
     app.middleware("http")(hygiene)
     signin.install(app, auth)
     app.state.hub = HubState(
@@ -117,16 +124,23 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     )
     app.state.event_port = runtime.event_port
     app.state.advice_inbox = HubAdviceInbox(runtime.store)
+    app.state.import_jobs = ImportJobs(runtime.settings.csv_max_bytes)
     app.state.today = lambda: runtime.watcher.today()  # read at call time: tests and replays move it
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
     app.add_exception_handler(StarletteHTTPException, errors.on_http_exception)
     app.add_exception_handler(FhirProblem, errors.on_fhir_problem)
     app.add_exception_handler(Unavailable, errors.on_unavailable)
     app.add_exception_handler(SQLAlchemyError, errors.on_store_error)
-    for router in (ingress.router, education_api.router, csc_api.router, advice_inbox.router, asc_api.router):
+    for router in (
+        ingress.router,
+        imports.router,
+        education_api.router,
+        csc_api.router,
+        advice_inbox.router,
+        asc_api.router,
+    ):
         app.include_router(router, responses=REFUSALS)
     app.include_router(fhir_api.router, responses=REFUSALS)
-    app.state.fhir_max_body_bytes = runtime.settings.fhir_max_body_bytes
     app.include_router(signin.router)
     app.include_router(dashboard.router)
     asc_api.document_webhooks(app)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from tests.helpers import eventually, nhs_number
@@ -99,3 +106,97 @@ async def test_ten_thousand_rows_with_37_bad(kafka: str, sqlite_url: str) -> Non
         )
         refused = [p for p in mixed.json()["problems"] if p["rule"] == "sender-authority"]
         assert len(refused) == 3 and all("208" in p["message"] for p in refused)
+
+
+async def test_hostile_rows_are_reported_by_line_and_the_report_is_safe_in_a_spreadsheet(
+    kafka: str, sqlite_url: str
+) -> None:
+    lines = [HEADER, _row(1), _row(2, given_name="=cmd|' /C calc'!A0"), _row(3), _row(4, family_name="x" * 40_000_000)]
+    lines += [_row(5, given_name="@SUM(A1)"), _row(6, year_group="-1"), _row(7)]
+    text = "\n".join(lines) + "\n"
+    async with ehc_world(kafka, sqlite_url) as world:
+        answer = await world.client.post(
+            "/api/v1/imports/assessment-requests",
+            content=text.encode(),
+            headers={"content-type": "text/csv", "Prefer": "respond-async"},
+        )
+        assert answer.status_code == 202, answer.text
+        job = answer.headers["location"]
+
+        async def finished() -> bool:
+            return (await world.client.get(job)).json()["state"] == "done"
+
+        await eventually(finished, timeout=60)
+        summary = (await world.client.get(job)).json()
+        assert summary["bytes_read"] == summary["bytes"] == len(text.encode())
+        problems = {p["line"]: (p["field"], p["rule"]) for p in summary["problems"]}
+        assert problems == {
+            3: ("given_name", "formula"),
+            5: ("(row)", "line-size"),
+            6: ("given_name", "formula"),
+        }, summary["problems"]  # -1 on line 7 is a plain number, not a formula
+        assert (summary["rows"], summary["imported"], summary["rejected"]) == (7, 4, 3)
+        report = await world.client.get(summary["report"])
+        assert report.headers["content-type"].startswith("text/csv")
+        assert report.text.splitlines()[0] == "line,field,rule,message"
+        assert len(report.text.splitlines()) == 4
+        assert not any(
+            cell.startswith(("=", "+", "@", "-")) for row in report.text.splitlines() for cell in row.split(",")
+        )
+        async with world.as_("la-208") as other:
+            assert (await other.get(job)).status_code == 404, "another council cannot follow this council's job"
+        assert (await world.client.get("/healthz")).status_code == 200
+
+
+async def test_a_large_import_keeps_memory_flat_and_the_hub_responsive(kafka: str, sqlite_url: str) -> None:
+    rows = 30_000
+    text = ("\n".join([HEADER, *(_row(i) for i in range(rows))]) + "\n").encode()
+    async with ehc_world(kafka, sqlite_url) as world:
+        before = _peak_rss()
+        answer = await world.client.post(
+            "/api/v1/imports/assessment-requests",
+            content=text,
+            headers={"content-type": "text/csv", "Prefer": "respond-async"},
+        )
+        job = answer.headers["location"]
+        slowest = 0.0
+        while (progress := (await world.client.get(job)).json())["state"] in ("receiving", "running"):
+            started = time.perf_counter()
+            assert (await world.client.get("/healthz")).status_code == 200
+            slowest = max(slowest, time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+        assert progress["state"] == "done" and progress["imported"] == rows, progress
+        assert slowest < 0.2, f"/healthz took {slowest:.3f} s during the import"
+        assert _peak_rss() - before < 200 * 1024 * 1024, "memory grew with the file"
+
+
+def _peak_rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+async def test_hub_import_follows_the_job_and_saves_the_problems(kafka: str, sqlite_url: str, tmp_path: Path) -> None:
+    lines = [HEADER, *(_row(i) for i in range(50)), _row(50, la_code="99")]
+    path = tmp_path / "requests.csv"
+    path.write_text("\n".join(lines) + "\n")
+    async with ehc_world(kafka, sqlite_url) as world:
+        command = [
+            str(Path(sys.executable).with_name("hub")),
+            "import",
+            str(path),
+            "--kind",
+            "assessment-requests",
+            "--client-id",
+            "la-202",
+            "--url",
+            str(world.client.base_url),
+        ]
+        ran = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        result = json.loads(ran.stdout)
+        assert (result["state"], result["rows"], result["imported"], result["rejected"]) == ("done", 51, 50, 1)
+        problems = (tmp_path / "requests.problems.csv").read_text().splitlines()
+        assert problems[0] == "line,field,rule,message" and problems[1].startswith("52,la_code,la-code-format")
+        assert "importing requests.csv" in ran.stderr
