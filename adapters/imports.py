@@ -36,7 +36,7 @@ from adapters.csv_rows import MappedRow, Row, RowMapper, RowProblem, map_row, ne
 from adapters.http import Port
 
 _IDS = uuid.UUID("0f7b1c44-3c4e-4b8e-9e61-6f0d0d1a2b3c")
-BATCH_ROWS = 100
+BATCH_ROWS = 1000
 PROBLEMS_INLINE = 100
 KEEP_SECONDS = 3600.0
 MAX_JOBS = 200
@@ -209,7 +209,9 @@ async def run_import(job: ImportJob, mapper: RowMapper, port: EventPort, caller:
         with job.report.open("w", newline="", encoding="utf-8") as out:
             report = csv.writer(out)
             report.writerow(REPORT_COLUMNS)
-            while (batch := await to_thread.run_sync(next, batches, None)) is not None:
+            ahead = asyncio.ensure_future(to_thread.run_sync(next, batches, None))
+            while (batch := await ahead) is not None:
+                ahead = asyncio.ensure_future(to_thread.run_sync(next, batches, None))  # read on while this goes in
                 submissions, rows = [], []
                 for item in batch:
                     job.rows += 1

@@ -63,7 +63,7 @@ def run(
 ) -> None:
     """Run the hub (consumers, HTTP ingress, ops API) on Kafka and the configured store."""
     from hub.devtools import keycloak_local
-    from hub.wiring import resolve_bootstrap, serve
+    from hub.wiring import StartupFailure, resolve_bootstrap, serve
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -100,6 +100,8 @@ def run(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         serve(settings, bootstrap)
+    except StartupFailure as exc:
+        _fail(str(exc), code=1)
     finally:
         if started:  # a broker this command started goes down with it; one started by `hub kafka up` stays
             kafka_local.down()

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -43,6 +44,37 @@ def redact_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) 
     return event_dict
 
 
+class RepeatLimit(logging.Filter):
+    """A warning or error is logged once, then again at most once per ``interval`` seconds, saying
+    how often it recurred meanwhile. While the broker is down every Kafka client logs each failed
+    reconnect, some hundreds of lines a second; an operator needs the first, then a reminder."""
+
+    def __init__(self, interval: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval = interval
+        self.clock = clock
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [last logged at, suppressed since]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, _DIGITS.sub("#", str(record.msg)))
+        now = self.clock()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self.interval:
+            seen[1] += 1
+            return False
+        if seen is not None and seen[1]:
+            record.msg = f"{record.msg} (and {int(seen[1])} more like it in the last {now - seen[0]:.0f} s)"
+        if len(self._seen) >= 10_000:  # a flood of distinct messages cannot grow this without bound
+            self._seen.clear()
+        self._seen[key] = [now, 0]
+        return True
+
+
+_DIGITS = re.compile(r"\d+")
+
+
 def configure_logging(fmt: str = "auto", level: str = "INFO", stream: Any = None) -> None:
     """Configure structlog and route the standard library's loggers through the same rendering."""
     out = stream or sys.stderr
@@ -61,6 +93,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO", stream: Any = None
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(out)
+    handler.addFilter(RepeatLimit())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[

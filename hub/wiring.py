@@ -15,10 +15,12 @@ from datetime import date
 from typing import Any
 
 import uvicorn
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.specification import AsyncAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.adult_social_care.delivery import AdultSocialCareDispatcher
 from adapters.nhs_fhir.push import FhirPushDispatcher
@@ -281,8 +283,36 @@ def apply_catalogue_acls(settings: Settings, bootstrap: str) -> int:
     return apply_acls(bootstrap, config, acls, cafile)
 
 
+class StartupFailure(Exception):
+    """What stops the hub starting, said in one line an operator can act on."""
+
+
+async def preflight(settings: Settings, bootstrap: str) -> None:
+    """Reach the event log and open the store before serving, so that a wrong address or an
+    unwritable database is one line on the terminal and a non-zero exit, not a traceback."""
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)  # its own line per failed attempt would bury ours
+    try:
+        await ensure_topics(settings, bootstrap)
+    except (KafkaError, OSError) as exc:
+        raise StartupFailure(f"the event log (Kafka) at {bootstrap} cannot be reached: {exc}") from None
+    finally:
+        aiokafka_log.setLevel(level)
+    store = Store(settings.database_url)
+    try:
+        await store.create_schema()
+        await store.ping()
+    except (SQLAlchemyError, OSError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        where = settings.database_url.split("@")[-1]
+        raise StartupFailure(f"the store {where} cannot be opened for writing: {reason}") from None
+    finally:
+        await store.close()
+
+
 def serve(settings: Settings, bootstrap: str) -> None:
-    asyncio.run(ensure_topics(settings, bootstrap))
+    asyncio.run(preflight(settings, bootstrap))
     app = create_app(HubRuntime(settings, bootstrap))
     log.info(
         "hub listening",

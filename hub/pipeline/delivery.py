@@ -30,6 +30,7 @@ from hub.domain.judging import case_of
 from hub.domain.state import Context
 from hub.domain.workflow import RuleViolation
 from hub.logging import bind_message_context, get_logger
+from hub.pipeline.cooperative import share_the_loop
 from hub.pipeline.failures import DeadLetterStore, FailurePath
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.pipeline.records import Accepted, Origin, Record
@@ -53,16 +54,6 @@ class DeliveryStore(DeadLetterStore, Protocol):
     async def apply(
         self, effects: Sequence[CaseEffect], confirm: Callable[[], Awaitable[set[str]]] | None = None
     ) -> int: ...
-
-
-SHARE_EVERY = 32
-
-
-async def _share_the_loop(n: int) -> None:
-    """Let the event loop run other work (HTTP requests, heartbeats) every few events of a batch:
-    a batch of 500 is otherwise a third of a second in which nothing else is answered."""
-    if n % SHARE_EVERY == SHARE_EVERY - 1:
-        await asyncio.sleep(0)
 
 
 class DeliveryCore:
@@ -98,7 +89,7 @@ class DeliveryCore:
     async def handle_batch(self, batch: Sequence[Record]) -> None:
         accepted: list[Accepted] = []
         for n, record in enumerate(batch):
-            await _share_the_loop(n)
+            await share_the_loop(n)
             origin = Origin.of(record)
             try:
                 envelope, event = decode(record.value)
@@ -126,7 +117,7 @@ class DeliveryCore:
         contexts, identity = await self.store.contexts_for([a.event for a in wave])
         routed: list[Accepted] = []
         for n, a in enumerate(wave):
-            await _share_the_loop(n)
+            await share_the_loop(n)
             bind_message_context(
                 event_id=a.envelope.id, correlation_id=a.envelope.correlationid, causation_id=a.envelope.causationid
             )
@@ -180,7 +171,7 @@ class DeliveryCore:
         """Hand every outbound record to the producer; the acknowledgements are awaited later."""
         sent: list[tuple[Accepted, list[Awaitable[Any]]]] = []
         for n, a in enumerate(routed):
-            await _share_the_loop(n)
+            await share_the_loop(n)
             try:
                 await self._hook("publish", a.envelope)
                 assert a.routing is not None

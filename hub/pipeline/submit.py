@@ -19,6 +19,7 @@ from hub.domain.authority import refusal
 from hub.domain.judging import case_of, once_keys
 from hub.domain.state import Context, Referral
 from hub.domain.workflow import RuleViolation, evaluate, evolve
+from hub.pipeline.cooperative import share_the_loop
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.settings import StatutoryRules
 from hub.store import Store
@@ -100,9 +101,12 @@ class HubEventPort:
                 fresh, _ = await self.store.contexts_for([part[i].event for i in waiting])
                 contexts.update(fresh)
             last = n == len(delays) - 1  # still missing what it refers to: the rule's own answer (404)
-            waiting = [
-                i for i in waiting if not self._judge(part[i], envelopes[i], contexts, everything, results, i, last)
-            ]
+            still = []
+            for k, i in enumerate(waiting):
+                await share_the_loop(k)
+                if not self._judge(part[i], envelopes[i], contexts, everything, results, i, last):
+                    still.append(i)
+            waiting = still
             if not waiting:
                 break
         judged = [(i, part[i], envelopes[i]) for i, r in enumerate(results) if r is None]

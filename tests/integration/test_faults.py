@@ -8,16 +8,21 @@ and processes new events without being restarted."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
 from hub.devtools import kafka_local
-from tests.helpers import eventually
+from hub.wiring import ensure_topics
+from tests.helpers import eventually, isolated_settings, topic_records
+from tests.identity import AsAgency, Tokens
 from tests.integration.ehc_world import ehc_world, request_body
+from tests.integration.hub_process import HubProcess
 
 pytestmark = [
     pytest.mark.kafka,
@@ -65,4 +70,68 @@ async def test_broker_down_gets_503_and_not_ready_then_the_hub_recovers_by_itsel
             assert again.status_code in (200, 202), again.text
             await world.wait_applied(again.json()["id"])
     finally:
+        await asyncio.to_thread(kafka_local.reset, state)
+
+
+OUTAGE_SECONDS = float(os.environ.get("HUB_TEST_BROKER_OUTAGE_SECONDS", "60"))
+
+
+async def test_a_hub_process_under_load_through_a_broker_outage_answers_in_time_logs_little_and_recovers(
+    tmp_path: Path, sqlite_url: str, tokens: Tokens
+) -> None:
+    state = tmp_path / "broker"
+    info = await asyncio.to_thread(kafka_local.up, 1, state)
+    settings = isolated_settings(sqlite_url, publish_timeout_seconds=3.0)
+    await ensure_topics(settings, info.bootstrap_servers)
+    hub = HubProcess(settings, info.bootstrap_servers, tmp_path / "hub.log")
+    hub.env["HUB_PUBLISH_TIMEOUT_SECONDS"] = str(settings.publish_timeout_seconds)
+    await asyncio.to_thread(hub.start)
+    answers: dict[str, int] = {}
+    slowest = 0.0
+    try:
+        async with httpx.AsyncClient(base_url=hub.url, timeout=30, auth=AsAgency(tokens)) as client:
+
+            async def send(case_id: str) -> None:
+                nonlocal slowest
+                started = time.monotonic()
+                answer = await client.post("/api/v1/assessment-requests", json=request_body(case_id))
+                slowest = max(slowest, time.monotonic() - started)
+                answers[case_id] = answer.status_code
+
+            await send("L-0")
+            await asyncio.to_thread(kafka_local.down, state)
+            log_before = hub.log_path.stat().st_size
+            ends, n, not_ready = time.monotonic() + OUTAGE_SECONDS, 0, 0
+            while time.monotonic() < ends:  # steady load: two requests a second, and readiness
+                n += 1
+                await asyncio.gather(send(f"L-{n}a"), send(f"L-{n}b"), asyncio.sleep(1))
+                not_ready += (await client.get("/readyz")).status_code == 503
+            outage_log = hub.log_path.read_bytes()[log_before:].decode(errors="replace").splitlines()
+            await asyncio.to_thread(kafka_local.up, 1, state)
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await eventually(ready, timeout=90)
+            await send("L-after")
+
+        assert set(answers.values()) <= {202, 503}, answers
+        assert answers["L-0"] == 202 and answers["L-after"] == 202
+        assert slowest < settings.publish_timeout_seconds + 5, f"a request took {slowest:.1f} s"
+        assert not_ready == n, "not ready throughout the outage"
+        assert len(outage_log) < 60, f"{len(outage_log)} log lines in {OUTAGE_SECONDS} s:\n" + "\n".join(
+            outage_log[:40]
+        )
+        accepted = sorted(case for case, status in answers.items() if status == 202)
+        topic = settings.topic_prefix + "ehc.assessment-requests.v1"
+
+        async def all_processed_once() -> bool:
+            cases = Counter(
+                json.loads(r.value)["data"]["case_id"] for r in await topic_records(info.bootstrap_servers, topic)
+            )
+            return all(cases[c] == 1 for c in accepted) and set(cases) <= set(answers)
+
+        await eventually(all_processed_once, timeout=60)
+    finally:
+        await asyncio.to_thread(hub.stop)
         await asyncio.to_thread(kafka_local.reset, state)

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hub.devtools.kafka_local import free_port
 from hub.store import Store
 from schemas.envelope import encode, envelope_for
 from tests.helpers import (
@@ -21,7 +22,7 @@ from tests.helpers import (
     topic_records,
 )
 from tests.identity import AsAgency, Tokens
-from tests.integration.hub_process import HubProcess, hub_cli
+from tests.integration.hub_process import HubProcess, hub_cli, hub_env
 
 pytestmark = pytest.mark.kafka
 
@@ -195,3 +196,23 @@ async def test_kill_9_in_the_middle_of_10000_events_loses_and_duplicates_nothing
     finally:
         hub.stop()
         await store.close()
+
+
+UNWRITABLE = "sqlite+aiosqlite:////etc/hostname/hub.db"  # under a file: no directory can be made there
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        ({"HUB_DATABASE_URL": UNWRITABLE}, f"error: the store {UNWRITABLE} cannot be opened for writing"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}, "error: the event log (Kafka) at 127.0.0.1:9 cannot be reached"),
+    ],
+)
+def test_a_start_up_failure_is_one_line_and_a_non_zero_exit(
+    kafka: str, sqlite_url: str, override: dict[str, str], says: str
+) -> None:
+    env = {**hub_env(isolated_settings(sqlite_url), kafka, free_port()), **override}
+    ran = hub_cli(["run", "--no-local-kafka"], env, timeout=120)
+    assert ran.returncode == 1, ran.stderr[-2000:]
+    lines = [line for line in ran.stderr.splitlines() if not line.startswith("DEVELOPMENT IDENTITY PROVIDER")]
+    assert len(lines) == 1 and lines[0].startswith(says), ran.stderr[-2000:]

@@ -1,7 +1,8 @@
 import io
 import json
+import logging
 
-from hub.logging import bind_message_context, configure_logging, get_logger
+from hub.logging import RepeatLimit, bind_message_context, configure_logging, get_logger
 
 
 def test_personal_fields_and_number_shapes_never_reach_the_output() -> None:
@@ -50,3 +51,26 @@ def test_masking_replaces_identifying_fields_with_a_keyed_pseudonym() -> None:
     import hashlib
 
     assert hashlib.sha256(b"9434765919").hexdigest()[:16] not in first
+
+
+def test_a_repeated_fault_is_logged_once_then_reminded_with_its_count() -> None:
+    now = [0.0]
+    limit = RepeatLimit(interval=30, clock=lambda: now[0])
+
+    def record(message: str, *args: object, level: int = logging.ERROR) -> logging.LogRecord:
+        return logging.LogRecord("aiokafka", level, __file__, 1, message, args, None)
+
+    passed = []
+    for second in range(0, 61):
+        now[0] = float(second)
+        for node in (1, 2):
+            r = record("Unable connect to node with id %s: %s", node, "refused")
+            if limit.filter(r):
+                passed.append((second, r.getMessage()))
+    assert passed == [
+        (0, "Unable connect to node with id 1: refused"),
+        (30, "Unable connect to node with id 1: refused (and 59 more like it in the last 30 s)"),
+        (60, "Unable connect to node with id 1: refused (and 59 more like it in the last 30 s)"),
+    ]
+    assert limit.filter(record("Got error produce response: %s", "x", level=logging.WARNING)), "another fault passes"
+    assert all(limit.filter(record("routine", level=logging.INFO)) for _ in range(5)), "info is never limited"
