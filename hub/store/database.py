@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hub.store.dialect import Dialect, dialect_for
-from hub.store.tables import metadata
+from hub.store.tables import heartbeat, metadata
 
 T = TypeVar("T")
 IN_LIST_SIZE = 5000  # SQLite allows 32,766 bound parameters per statement; a CSV import may name 100,000 cases
@@ -36,9 +37,13 @@ class Database:
             await conn.run_sync(metadata.drop_all)
 
     async def ping(self) -> None:
-        """A round trip to the database: raises when it cannot be reached."""
-        async with self.engine.connect() as conn:
-            await conn.exec_driver_sql("SELECT 1")
+        """A committed write: raises when the database cannot be reached, or can be read but not
+        written (a full disk, a read-only replica), either of which makes the hub unable to work."""
+        row = {"id": 1, "at": datetime.now(UTC)}
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self.dialect.insert(heartbeat).on_conflict_do_update(index_elements=["id"], set_=row), row
+            )
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -230,6 +230,14 @@ claims = Table(
     comment="ingress-side: which request publishes an event or a once-only fact; not rebuilt from the topics",
 )
 
+heartbeat = Table(
+    "heartbeat",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    comment="written by each readiness probe: a store that can be read but not written is not ready",
+)
+
 ALL_TABLES = (
     processed_events,
     cases,

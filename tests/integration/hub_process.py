@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,7 +42,8 @@ def hub_cli(
 class HubProcess:
     """`hub run` in a child process, with its log captured to a file."""
 
-    def __init__(self, settings: Settings, bootstrap: str, log_path: Path) -> None:
+    def __init__(self, settings: Settings, bootstrap: str, log_path: Path, *, piped_log: bool = False) -> None:
+        self.piped_log = piped_log  # through a pipe the test copies: the hub's writes to it never touch a file
         self.port = free_port()
         self.env = hub_env(settings, bootstrap, self.port)
         self.log_path = log_path
@@ -58,9 +61,14 @@ class HubProcess:
 
     def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
+        out = subprocess.PIPE if self.piped_log else log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub", "run"], env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL
+            [sys.executable, "-m", "hub", "run"], env=self.env, stdout=out, stderr=out, stdin=subprocess.DEVNULL
         )
+        if self.piped_log:
+            source = self.proc.stdout
+            assert source is not None
+            threading.Thread(target=shutil.copyfileobj, args=(source, log, 1), daemon=True).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -48,3 +49,28 @@ async def test_different_answers_to_one_request_at_once_get_one_acceptance_and_4
         await world.wait_applied(accepted)
         dead = (await world.client.get("/ops/dead-letters", params={"case_id": "CC-2"})).json()
         assert dead == [], "nothing told 'accepted' is dropped later"
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_duplicates_sent_to_two_instances_sharing_postgresql_happen_once(kafka: str, store_url: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    shared = {"topic_prefix": prefix, "group_id": f"{prefix}hub"}  # one hub, two instances
+    async with ehc_world(kafka, store_url, **shared) as first, ehc_world(kafka, store_url, **shared) as second:
+        request = await _school_request(first, "CC-3")
+        body = advice_body("CC-3", request, "2026-03-02", SCHOOL)
+        answers = await asyncio.gather(*(w.client.post("/api/v1/advice", json=body) for w in (first, second) * 3))
+        assert {a.status_code for a in answers} == {202}, [a.text for a in answers]
+        assert len({a.json()["id"] for a in answers}) == 1
+        event_id = answers[0].json()["id"]
+        await first.wait_applied(event_id)
+        records = await topic_records(kafka, first.runtime.names.physical("ehc.advice-submissions.v1"))
+        assert [json.loads(r.value or b"")["id"] for r in records].count(event_id) == 1, "one event on Kafka"
+
+        request = await _school_request(second, "CC-4")
+        bodies = [advice_body("CC-4", request, "2026-03-02", SCHOOL, summary=f"version {n}") for n in range(4)]
+        answers = await asyncio.gather(
+            *(w.client.post("/api/v1/advice", json=b) for w, b in zip((first, second) * 2, bodies, strict=True))
+        )
+        assert sorted(a.status_code for a in answers) == [202, 409, 409, 409], [a.text for a in answers]
+        await second.wait_applied(next(a.json()["id"] for a in answers if a.status_code == 202))
+        assert (await second.client.get("/ops/dead-letters", params={"case_id": "CC-4"})).json() == []

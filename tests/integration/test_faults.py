@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -135,3 +137,48 @@ async def test_a_hub_process_under_load_through_a_broker_outage_answers_in_time_
     finally:
         await asyncio.to_thread(hub.stop)
         await asyncio.to_thread(kafka_local.reset, state)
+
+
+async def test_a_store_that_cannot_write_gets_503_and_not_ready_and_nothing_is_lost(
+    kafka: str, tmp_path: Path, tokens: Tokens
+) -> None:
+    """The hub process may not grow any file (RLIMIT_FSIZE of 0, set from outside with prlimit): its
+    store's writes fail as on a full disk, while its sockets, and its log through a pipe, still work."""
+    database = tmp_path / "hub.db"
+    settings = isolated_settings(f"sqlite+aiosqlite:///{database}")
+    hub = HubProcess(settings, kafka, tmp_path / "hub.log", piped_log=True)
+    await asyncio.to_thread(hub.start)
+    topic = settings.topic_prefix + "ehc.assessment-requests.v1"
+
+    def applied(event_id: str) -> bool:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+            return db.execute("SELECT 1 FROM processed_events WHERE event_id = ?", (event_id,)).fetchone() is not None
+
+    try:
+        async with httpx.AsyncClient(base_url=hub.url, timeout=30, auth=AsAgency(tokens)) as client:
+            before = (await client.post("/api/v1/assessment-requests", json=request_body("S-1"))).json()["id"]
+            await eventually(lambda: asyncio.to_thread(applied, before))
+
+            unlimited = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.prlimit(hub.pid, resource.RLIMIT_FSIZE, (0, unlimited[1]))
+            try:
+                refused = await client.post("/api/v1/assessment-requests", json=request_body("S-2"))
+                assert refused.status_code == 503 and refused.headers["retry-after"], refused.text
+                assert "store" in refused.json()["error"]
+                not_ready = await client.get("/readyz")
+                assert not_ready.status_code == 503 and "store" in not_ready.json()["status"]
+                assert (await client.get("/healthz")).status_code == 200, "alive, only not ready"
+            finally:
+                resource.prlimit(hub.pid, resource.RLIMIT_FSIZE, unlimited)
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await eventually(ready, timeout=30)
+            again = await client.post("/api/v1/assessment-requests", json=request_body("S-2"))
+            assert again.status_code == 202, again.text
+            await eventually(lambda: asyncio.to_thread(applied, again.json()["id"]))
+        published = Counter(json.loads(r.value)["data"]["case_id"] for r in await topic_records(kafka, topic))
+        assert published == Counter({"S-1": 1, "S-2": 1})
+    finally:
+        await asyncio.to_thread(hub.stop)
