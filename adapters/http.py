@@ -1,10 +1,13 @@
-"""HTTP plumbing shared by the adapters' REST ingress: one typed endpoint per event, CSV import,
-and answers that name the field and the rule. Transport only; mapping lives in each adapter."""
+"""HTTP plumbing shared by the adapters' REST ingress: one typed endpoint per event, the ids that
+make a resend the same event, and answers that name the field and the rule. Transport only;
+mapping lives in each adapter."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Annotated, Any
 
@@ -51,6 +54,20 @@ def event_id_for(source: str, idempotency_key: str | None, event: Event) -> str:
     if idempotency_key:
         return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{idempotency_key}"))
     return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{event.event_type}:{event.model_dump_json()}"))
+
+
+def document_id_for(source: str, idempotency_key: str | None, doc: Mapping[str, Any]) -> str:
+    """The id of a CloudEvent sent without one: from the Idempotency-Key as ``event_id_for`` does,
+    else from its content (less any ``time``, which a resend would give anew)."""
+    if idempotency_key:
+        return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{idempotency_key}"))
+    content = json.dumps({k: v for k, v in doc.items() if k != "time"}, sort_keys=True, separators=(",", ":"))
+    return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:cloudevent:{content}"))
+
+
+def row_id_for(kind: str, text: str) -> str:
+    """A CSV row's event id, from its text: the same file imported twice names the same events."""
+    return str(uuid.uuid5(_IDEMPOTENCY, f"csv:{kind}:{hashlib.sha256(text.encode()).hexdigest()}"))
 
 
 def answer(result: SubmitResult) -> JSONResponse:

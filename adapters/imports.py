@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import csv
-import hashlib
 import io
 import shutil
 import tempfile
@@ -33,9 +32,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from adapters.access import Caller, own_organisation, permit, refuse_foreign_claims
 from adapters.common import EventPort, Submission
 from adapters.csv_rows import MappedRow, Row, RowMapper, RowProblem, map_row, neutralise, read_rows
-from adapters.http import Port
+from adapters.http import Port, row_id_for
 
-_IDS = uuid.UUID("0f7b1c44-3c4e-4b8e-9e61-6f0d0d1a2b3c")
 BATCH_ROWS = 1000
 PROBLEMS_INLINE = 100
 KEEP_SECONDS = 3600.0
@@ -227,8 +225,7 @@ async def run_import(job: ImportJob, mapper: RowMapper, port: EventPort, caller:
                     except HTTPException as exc:
                         job.note(RowProblem(row.line, "(row)", "sender-authority", str(exc.detail)), report)
                         continue
-                    # A row's event id comes from its text: the same file imported twice names the same events.
-                    submissions.append(Submission(mapped.event, org.source, _row_id(job.kind, row.text), sender=org))
+                    submissions.append(Submission(mapped.event, org.source, row_id_for(job.kind, row.text), sender=org))
                     rows.append(row)
                 for row, result in zip(rows, await port.submit_many(submissions), strict=True):
                     if result.outcome == "rejected":
@@ -244,10 +241,6 @@ async def run_import(job: ImportJob, mapper: RowMapper, port: EventPort, caller:
     finally:
         job.finished_at = time.monotonic()
         job.upload.unlink(missing_ok=True)
-
-
-def _row_id(kind: str, text: str) -> str:
-    return str(uuid.uuid5(_IDS, f"csv:{kind}:{hashlib.sha256(text.encode()).hexdigest()}"))
 
 
 def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper]) -> None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from adapters.access import PERSONAL_DATA, Caller, Organisation, Reader, permit, reads
 from adapters.advice_inbox import AdviceInbox, Inbox, receipts
 from adapters.common import EventPort, Submission, SubmitResult
-from adapters.http import Port, Today
+from adapters.http import Port, Today, event_id_for
 from adapters.nhs_fhir import outbound
 from adapters.nhs_fhir.capability import capability_statement
 from adapters.nhs_fhir.codes import (
@@ -208,7 +208,10 @@ async def _change_status(
         changed_by=advice.recipient,
     )
     org = _provider(caller)
-    [result] = await port.submit_many([Submission(event, org.source, sender=org)])
+    # The same change on the same day is the same event, however often it is sent.
+    [result] = await port.submit_many(
+        [Submission(event, org.source, event_id_for(org.source, None, event), sender=org)]
+    )
     _raise_if_rejected(result, where)
     return fhir_response(task_for({**row, "task_status": status, "status_reason": reason}))
 

@@ -8,12 +8,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from adapters.access import Caller, own_organisation, permit, refuse, refuse_foreign_claims
 from adapters.common import Submission
-from adapters.http import SUBMISSION_RESPONSES, Port
+from adapters.http import SUBMISSION_RESPONSES, Port, document_id_for
 from hub.http.errors import problem
 from schemas.envelope import EventRejected, JsonRefused, decode, parse_json
 from schemas.events import EVENTS_BY_TYPE
@@ -42,8 +42,15 @@ def complete_envelope(doc: dict[str, Any], default_source: str) -> dict[str, Any
     summary="Submit one canonical event (CloudEvents structured JSON)",
     responses=SUBMISSION_RESPONSES,
 )
-async def submit_event(request: Request, port: Port, caller: Caller = permit()) -> JSONResponse:
-    """The event's ``source`` is the caller's organisation: omit it, or send exactly that."""
+async def submit_event(
+    request: Request,
+    port: Port,
+    idempotency_key: str | None = Header(default=None, description="names the event when it has no id"),
+    caller: Caller = permit(),
+) -> JSONResponse:
+    """The event's ``source`` is the caller's organisation: omit it, or send exactly that. Its
+    ``id`` names it: omitted, it comes from the Idempotency-Key, or else from the content, so a
+    resend is the same event."""
     body = await request.body()  # bounded as it streams in (hub.http.body_limit)
     try:
         doc = parse_json(body)
@@ -54,6 +61,8 @@ async def submit_event(request: Request, port: Port, caller: Caller = permit()) 
     own = own_organisation(caller).source
     if doc.get("source", own) != own:
         raise refuse(f"source is {doc.get('source')!r}, but the caller is {own}")
+    if "id" not in doc:
+        doc["id"] = document_id_for(own, idempotency_key, doc)
     raw = json.dumps(complete_envelope(doc, own)).encode()
     try:
         envelope, event = decode(raw)

@@ -74,3 +74,30 @@ async def test_duplicates_sent_to_two_instances_sharing_postgresql_happen_once(k
         assert sorted(a.status_code for a in answers) == [202, 409, 409, 409], [a.text for a in answers]
         await second.wait_applied(next(a.json()["id"] for a in answers if a.status_code == 202))
         assert (await second.client.get("/ops/dead-letters", params={"case_id": "CC-4"})).json() == []
+
+
+async def test_identical_cloudevents_without_an_id_sent_at_once_make_one_event(kafka: str, sqlite_url: str) -> None:
+    async with ehc_world(kafka, sqlite_url) as world:
+        event = {"type": "assessment-requested", "data": request_body("CC-5")}
+        headers = {"content-type": "application/cloudevents+json", "X-Test-As": "la-202"}
+        answers = await asyncio.gather(
+            *(world.client.post("/api/v1/events", json=event, headers=headers) for _ in range(4))
+        )
+        assert sorted(a.status_code for a in answers)[0] == 202 and {a.status_code for a in answers} <= {200, 202}
+        assert len({a.json()["id"] for a in answers}) == 1, "the same content names the same event"
+        keyed = await world.client.post(
+            "/api/v1/events",
+            json={**event, "data": request_body("CC-6")},
+            headers={**headers, "Idempotency-Key": "k-6"},
+        )
+        resent = await world.client.post(
+            "/api/v1/events",
+            json={**event, "data": request_body("CC-6")},
+            headers={**headers, "Idempotency-Key": "k-6"},
+        )
+        assert keyed.status_code == 202 and resent.status_code in (200, 202), resent.text
+        assert keyed.json()["id"] == resent.json()["id"], "the key names the event"
+        await world.wait_applied(keyed.json()["id"])
+        records = await topic_records(kafka, world.runtime.names.physical("ehc.assessment-requests.v1"))
+        cases = [json.loads(r.value or b"")["data"]["case_id"] for r in records]
+        assert (cases.count("CC-5"), cases.count("CC-6")) == (1, 1)
