@@ -3,7 +3,7 @@ counts as receipt (reg 8's six weeks run from the adviser's receipt of the reque
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,7 +18,8 @@ from schemas.events import AdviceRequested, AdviceRequestReceived
 class AdviceInbox(Protocol):
     async def pending_for(self, recipient_code: str) -> list[dict[str, Any]]:
         """Advice requests addressed to one organisation and not yet answered, each with
-        ``request`` (the AdviceRequested data) and ``received_date``."""
+        ``request`` (the AdviceRequested data), ``received_date`` and ``due_date`` (when the advice
+        is due by the hub's clock, which the adviser's receipt and any exception move)."""
         ...
 
     async def requests_for(self, recipient_code: str) -> list[dict[str, Any]]:
@@ -27,6 +28,11 @@ class AdviceInbox(Protocol):
 
     async def request(self, request_id: str) -> dict[str, Any] | None:
         """One advice request, answered or not, with its status, dates and submission."""
+        ...
+
+    async def first_accepted(self, event_id: str) -> datetime | None:
+        """When the hub first accepted an event, so that the answer to a replayed message can be
+        the first answer again, to the byte."""
         ...
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.task import Task
 from pydantic import ValidationError
@@ -57,7 +58,15 @@ def task_status(row: dict[str, Any]) -> str:
 
 def task_for(row: dict[str, Any]) -> dict[str, Any]:
     request = AdviceRequested.model_validate(row["request"])
-    resource = outbound.task(request, task_status(row), status_reason=row.get("status_reason"))
+    due = row.get("due_date")  # the hub's clock: moved by the adviser's receipt and by exceptions
+    changed = [d for d in (row.get("requested_date"), row.get("received_date"), row.get("submitted_date")) if d]
+    resource = outbound.task(
+        request,
+        task_status(row),
+        status_reason=row.get("status_reason"),
+        due=_day(due),
+        last_modified=max(_day(d) or request.requested_date for d in changed) if changed else None,
+    )
     if row.get("submission_event_id"):
         resource["output"] = [
             {
@@ -68,6 +77,10 @@ def task_for(row: dict[str, Any]) -> dict[str, Any]:
             }
         ]
     return resource
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _provider(caller: Caller) -> Organisation:
@@ -120,30 +133,74 @@ async def read_questionnaire(questionnaire_id: str) -> JSONResponse:
 
 
 @router.get("/Questionnaire", dependencies=[permit()])
-async def search_questionnaire(url: str | None = None) -> JSONResponse:
+async def search_questionnaire(request: Request, url: str | None = None) -> JSONResponse:
     found = [QUESTIONNAIRE] if url in (None, QUESTIONNAIRE_URL) else []
-    return fhir_response(_searchset(found))
+    return fhir_response(_searchset(request, found))
 
 
-def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+def _searchset(request: Request, resources: list[dict[str, Any]], count: int = 50, offset: int = 0) -> dict[str, Any]:
+    """A searchset Bundle of one page, with ``self`` and, where there are more, ``next`` and
+    ``previous`` links that repeat the search from another offset."""
+    base = str(request.base_url).rstrip("/") + "/fhir"
+    page = resources[offset : offset + count]
+
+    def link(relation: str, at: int) -> dict[str, str]:
+        query = urlencode([*((k, v) for k, v in request.query_params.multi_items() if k != "_offset"), ("_offset", at)])
+        return {"relation": relation, "url": f"{base}{request.url.path.removeprefix('/fhir')}?{query}"}
+
+    links = [link("self", offset)]
+    if offset + count < len(resources):
+        links.append(link("next", offset + count))
+    if offset > 0:
+        links.append(link("previous", max(0, offset - count)))
     return {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(resources),
+        "link": links,
         "entry": [
-            {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in resources
+            {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+            for r in page
         ],
     }
 
 
-@router.get("/Task", summary="Search the caller's own Tasks, by status")
+def _updated_within(bounds: list[str]) -> Callable[[dict[str, Any]], bool]:
+    """``_lastUpdated`` as FHIR writes it (``ge2026-02-01``, ``lt2026-03-01``; no prefix means eq),
+    applied to a Task's lastModified (the last day its request was sent, received or answered)."""
+    tests: list[Callable[[date], bool]] = []
+    for bound in bounds:
+        prefix, value = (bound[:2], bound[2:]) if bound[:2] in ("eq", "ne", "gt", "lt", "ge", "le") else ("eq", bound)
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            raise FhirProblem(400, [Issue("value", f"_lastUpdated {bound!r} is not a date", "_lastUpdated")]) from None
+        tests.append(
+            {
+                "eq": lambda d, x=day: d == x,
+                "ne": lambda d, x=day: d != x,
+                "gt": lambda d, x=day: d > x,
+                "lt": lambda d, x=day: d < x,
+                "ge": lambda d, x=day: d >= x,
+                "le": lambda d, x=day: d <= x,
+            }[prefix]
+        )
+    return lambda task: all(t(date.fromisoformat(task.get("lastModified") or task["authoredOn"])) for t in tests)
+
+
+@router.get("/Task", summary="Search the caller's own Tasks: by status (comma for several), _id, _lastUpdated; paged")
 @_guarded
 async def search_tasks(
+    request: Request,
     inbox: Inbox,
     port: Port,
     today: Today,
     owner: str | None = None,
     status: str | None = None,
+    ids: Annotated[str | None, Query(alias="_id")] = None,
+    last_updated: Annotated[list[str] | None, Query(alias="_lastUpdated")] = None,
+    count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(alias="_offset", ge=0)] = 0,
     reader: Reader = reads("inbox:read", PERSONAL_DATA),
 ) -> JSONResponse:
     org = _provider(reader.caller)
@@ -155,6 +212,8 @@ async def search_tasks(
     rows = [
         r for r in await inbox.requests_for(ods) if r.get("request") and r.get("recipient_agency") == Agency.NHS.value
     ]
+    if ids:
+        rows = [r for r in rows if r["request_id"] in set(ids.split(","))]
     rows = await reader.show(rows)
     fresh = receipts([r for r in rows if task_status(r) == "requested"], today, "fhir-poll", sender=org)
     if fresh:  # fetching the work is the provider's receipt of it: reg 8's six weeks start now
@@ -163,7 +222,9 @@ async def search_tasks(
     if status:
         wanted = set(status.split(","))
         tasks = [t for t in tasks if t["status"] in wanted or (t["status"] == "received" and "requested" in wanted)]
-    return fhir_response(_searchset(tasks))
+    if last_updated:
+        tasks = list(filter(_updated_within(last_updated), tasks))
+    return fhir_response(_searchset(request, tasks, count, offset))
 
 
 @router.get("/Task/{task_id}")
@@ -282,7 +343,7 @@ async def _accept_advice(
                 Issue(
                     "forbidden",
                     f"the message names sender {advice.sender_ods}, but the caller is {provider.code}",
-                    "Bundle.entry[0].resource.sender",
+                    "Bundle.entry[0].resource.ofType(MessageHeader).sender",
                 )
             ],
         )
@@ -294,7 +355,7 @@ async def _accept_advice(
                 Issue(
                     "not-found",
                     f"no advice request {advice.request_id!r} was made",
-                    advice.output_reference.split("/")[0] + ".basedOn",
+                    advice.output_path + ".basedOn",
                 )
             ],
         )
@@ -306,7 +367,7 @@ async def _accept_advice(
                 Issue(
                     "forbidden",
                     f"request {advice.request_id!r} was sent to {asked.recipient.code}, not {advice.sender_ods}",
-                    "Bundle.entry[0].resource.sender",
+                    "Bundle.entry[0].resource.ofType(MessageHeader).sender",
                 )
             ],
         )
@@ -317,7 +378,7 @@ async def _accept_advice(
                 Issue(
                     "business-rule",
                     "the advice is about a different patient than the request",
-                    advice.output_reference.split("/")[0] + ".subject",
+                    advice.output_path + ".subject",
                 )
             ],
         )
@@ -354,6 +415,7 @@ async def process_message(
 ) -> JSONResponse:
     advice, _, result = await _accept_advice(request, inbox, port, caller)
     response_id = str(uuid.uuid5(_IDS, f"response:{result.event_id}"))
+    accepted = await inbox.first_accepted(result.event_id) or datetime.now(UTC)  # a replay: the first answer
     header = {
         "resourceType": "MessageHeader",
         "id": response_id,
@@ -365,7 +427,7 @@ async def process_message(
         "resourceType": "Bundle",
         "id": response_id,
         "type": "message",
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "timestamp": accepted.astimezone(UTC).isoformat(timespec="seconds"),
         "entry": [{"fullUrl": f"urn:uuid:{response_id}", "resource": header}],
     }
     return fhir_response(bundle, 200)

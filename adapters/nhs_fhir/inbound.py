@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from adapters.nhs_fhir import questionnaire as q
 from adapters.nhs_fhir.codes import EVENT_ADVICE, NHS_NUMBER, ODS_CODE, QUESTIONNAIRE_URL, REQUEST_IDENTIFIER
-from adapters.nhs_fhir.outcome import FhirProblem, Issue, from_validation_error
+from adapters.nhs_fhir.outcome import FhirProblem, Issue, entry_path, from_validation_error
 from schemas.identifiers import nhs_number_problem, ods_code_problem
 
 FOCUS_TYPES = ("QuestionnaireResponse", "DocumentReference", "Composition")
@@ -37,6 +37,7 @@ class InboundAdvice:
     adviser_role: str
     summary: str
     output_reference: str
+    output_path: str = "Bundle"  # FHIRPath of the advice resource in the message, for errors about it
     signoff_name: str | None = None
     signoff_role: str | None = None
     signoff_date: date | None = None
@@ -72,7 +73,7 @@ def read_advice_message(doc: Any) -> InboundAdvice:
     try:
         Bundle.model_validate(doc)
     except ValidationError as exc:
-        raise from_validation_error("Bundle", exc) from None
+        raise from_validation_error("Bundle", exc, doc=doc) from None
     if doc.get("type") != "message":
         raise _fail(400, "value", f"Bundle.type must be 'message', not {doc.get('type')!r}", "Bundle.type")
     entries = doc.get("entry") or []
@@ -81,7 +82,7 @@ def read_advice_message(doc: Any) -> InboundAdvice:
         raise _fail(
             400, "structure", "the first entry of a message Bundle must be a MessageHeader", "Bundle.entry[0].resource"
         )
-    h = "Bundle.entry[0].resource"
+    h = entry_path(0, header)
     event = (header.get("eventCoding") or {}).get("code")
     if event != EVENT_ADVICE:
         raise _fail(
@@ -102,7 +103,7 @@ def read_advice_message(doc: Any) -> InboundAdvice:
             f"{h}.focus",
         )
     index, resource = found
-    path = f"Bundle.entry[{index}].resource"
+    path = entry_path(index, resource)
     reader = {
         "QuestionnaireResponse": _from_questionnaire_response,
         "DocumentReference": _from_document_reference,
@@ -110,6 +111,7 @@ def read_advice_message(doc: Any) -> InboundAdvice:
     }[resource["resourceType"]]
     advice = reader(resource, message, path)
     advice.bundle_id, advice.message_id, advice.sender_ods = doc.get("id"), header.get("id"), sender_ods
+    advice.output_path = path
     return advice
 
 
@@ -125,7 +127,7 @@ def _sender_ods(header: dict[str, Any], message: _Message, h: str) -> str:
             )
         i, org = resolved
         identifier = next((x for x in org.get("identifier", []) if x.get("system") == ODS_CODE), None)
-        where = f"Bundle.entry[{i}].resource.identifier"
+        where = f"{entry_path(i, org)}.identifier"
     if not identifier or identifier.get("system") != ODS_CODE:
         raise _fail(422, "required", f"the sender needs an identifier with system {ODS_CODE}", where)
     problem = ods_code_problem(str(identifier.get("value", "")))
@@ -157,7 +159,7 @@ def _nhs_number(subject: dict[str, Any] | None, message: _Message, path: str) ->
             raise _fail(422, "not-found", f"subject {subject.get('reference')!r} is not in the Bundle", path)
         i, patient = resolved
         identifiers = patient.get("identifier", [])
-        where = f"Bundle.entry[{i}].resource.identifier"
+        where = f"{entry_path(i, patient)}.identifier"
         listed = True
     for n, identifier in enumerate(identifiers):
         if identifier.get("system") == NHS_NUMBER:

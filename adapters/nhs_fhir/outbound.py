@@ -50,6 +50,7 @@ def task(
     status_reason: str | None = None,
     output_reference: str | None = None,
     last_modified: date | None = None,
+    due: date | None = None,
 ) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Task",
@@ -63,7 +64,7 @@ def task(
         "for": patient_reference(request),
         "authoredOn": request.requested_date.isoformat(),
         "owner": {"identifier": {"system": ODS_CODE, "value": request.recipient.code}},
-        "restriction": {"period": {"end": request.due_date.isoformat()}},
+        "restriction": {"period": {"end": (due or request.due_date).isoformat()}},
         "input": [{"type": {"text": "questionnaire"}, "valueCanonical": QUESTIONNAIRE_URL}],
     }
     if last_modified:
@@ -88,8 +89,9 @@ def patient(request: AdviceRequested) -> dict[str, Any]:
 
 
 def request_message(request: AdviceRequested, bundle_id: str, source_endpoint: str, timestamp: str) -> dict[str, Any]:
-    """A FHIR message: MessageHeader first, then the Task, the ServiceRequest and the Patient."""
-    base = "urn:uuid:"
+    """A FHIR message: MessageHeader first, then the Task, the ServiceRequest and the Patient. Each
+    entry's fullUrl is where the hub serves it, so the relative references between them resolve."""
+    base = source_endpoint.rstrip("/")
     resources = [task(request), service_request(request), patient(request)]
     header = {
         "resourceType": "MessageHeader",
@@ -102,13 +104,13 @@ def request_message(request: AdviceRequested, bundle_id: str, source_endpoint: s
             }
         ],
         "source": {"name": "EHC integration hub", "endpoint": source_endpoint},
-        "focus": [{"reference": f"{base}{r['resourceType'].lower()}-{request.request_id}"} for r in resources[:2]],
+        "focus": [{"reference": f"{r['resourceType']}/{r['id']}"} for r in resources[:2]],
     }
     return {
         "resourceType": "Bundle",
         "id": bundle_id,
         "type": "message",
         "timestamp": timestamp,
-        "entry": [{"fullUrl": f"{base}messageheader-{bundle_id}", "resource": header}]
-        + [{"fullUrl": f"{base}{r['resourceType'].lower()}-{request.request_id}", "resource": r} for r in resources],
+        "entry": [{"fullUrl": f"{base}/MessageHeader/{bundle_id}", "resource": header}]
+        + [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r} for r in resources],
     }

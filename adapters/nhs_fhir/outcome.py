@@ -51,25 +51,45 @@ def problem_response(problem: FhirProblem) -> JSONResponse:
     return fhir_response(operation_outcome(problem.issues), problem.status)
 
 
-def fhirpath(root: str, loc: tuple[Any, ...]) -> str:
-    """A pydantic error location as a FHIRPath-like expression: Bundle.entry[1].resource.status."""
-    path = root
+def fhirpath(root: str, loc: tuple[Any, ...], doc: Any = None) -> str:
+    """A pydantic error location as FHIRPath: ``Bundle.entry[1].resource.ofType(Task).status``.
+    Given the document, each nested resource is named by its type, as FHIRPath needs to say which
+    of the resources a Bundle entry may hold the path goes through."""
+    path, node = root, doc
     for part in loc:
+        if part in ("__root__",):
+            continue
+        node = _step(node, part)
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in ("__root__",):
             continue
-        else:
-            path += f".{part}".replace("for_fhir", "for")
+        path += f".{part}".replace("for_fhir", "for")
+        if part == "resource" and isinstance(node, dict) and isinstance(node.get("resourceType"), str):
+            path += f".ofType({node['resourceType']})"
     return path
 
 
-def from_validation_error(root: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> FhirProblem:
+def entry_path(index: int, resource: dict[str, Any]) -> str:
+    """FHIRPath of a Bundle entry's resource, by its type: ``Bundle.entry[2].resource.ofType(Patient)``."""
+    return fhirpath("Bundle", ("entry", index, "resource"), {"entry": {index: {"resource": resource}}})
+
+
+def _step(node: Any, part: Any) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def from_validation_error(
+    root: str, exc: ValidationError, prefix: tuple[Any, ...] = (), doc: Any = None
+) -> FhirProblem:
     issues = [
         Issue(
             "structure" if e["type"] in ("missing", "extra_forbidden", "model_type") else "value",
             e["msg"],
-            fhirpath(root, (*prefix, *e["loc"])),
+            fhirpath(root, (*prefix, *e["loc"]), doc),
         )
         for e in exc.errors()[:20]
     ]

@@ -123,7 +123,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         watcher=runtime.watcher,
     )
     app.state.event_port = runtime.event_port
-    app.state.advice_inbox = HubAdviceInbox(runtime.store)
+    app.state.advice_inbox = HubAdviceInbox(runtime.store, runtime.settings.rules)
     app.state.import_jobs = ImportJobs(runtime.settings.csv_max_bytes)
     app.state.today = lambda: runtime.watcher.today()  # read at call time: tests and replays move it
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)

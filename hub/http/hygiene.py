@@ -53,13 +53,33 @@ def _has_body(request: Request) -> bool:
     return bool(request.headers.get("transfer-encoding")) or (length is not None and length.strip() not in ("", "0"))
 
 
+FHIR_SERVED = frozenset({"application/fhir+json", "application/json", "application/*", "*/*"})
+FHIR_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
+
+
+def unacceptable_fhir(request: Request) -> str | None:
+    """Why a FHIR request asks for a format the hub does not serve (``_format`` or ``Accept``), if it does:
+    the facade speaks FHIR JSON only, and says so with 406 rather than answering in a format not asked for."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None and fmt.split(";", 1)[0].strip().lower() not in FHIR_FORMATS:
+        return f"_format {fmt!r} is not served here; use json"
+    accept = request.headers.get("accept", "").strip()
+    if accept and not any(r.split(";", 1)[0].strip().lower() in FHIR_SERVED for r in accept.split(",")):
+        return f"Accept {accept!r} names no format served here; accept application/fhir+json"
+    return None
+
+
 async def hygiene(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Refuse undeclared write bodies with 415, then add the security headers to whatever answers."""
-    if request.method in WRITE_METHODS and _has_body(request):
+    """Refuse undeclared write bodies with 415 and FHIR formats not served with 406, then add the
+    security headers to whatever answers."""
+    unacceptable = unacceptable_fhir(request) if request.url.path.startswith("/fhir") else None
+    if unacceptable is not None:
+        response: Response = fhir_response(operation_outcome([Issue("not-supported", unacceptable)]), 406)
+    elif request.method in WRITE_METHODS and _has_body(request):
         declared = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         allowed = accepted_types(request.method, request.url.path)
         if declared not in allowed:
-            response: Response = _unsupported(request.url.path, declared, allowed)
+            response = _unsupported(request.url.path, declared, allowed)
         else:
             response = await call_next(request)
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -16,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.common import Submission, SubmitResult, Unavailable
 from hub.domain.authority import refusal
+from hub.domain.clocks import case_clocks
 from hub.domain.judging import case_of, once_keys
 from hub.domain.state import Context, Referral
 from hub.domain.workflow import RuleViolation, evaluate, evolve
@@ -201,14 +203,30 @@ def _opens_case_in_batch(case_id: str, submissions: list[Submission]) -> bool:
 class HubAdviceInbox:
     """The adapters' AdviceInbox over the store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, rules: StatutoryRules) -> None:
         self.store = store
+        self.rules = rules
 
     async def pending_for(self, recipient_code: str) -> list[dict[str, Any]]:
-        return await self.store.advice_requests_for(recipient_code)
+        return await self._with_due_dates(await self.store.advice_requests_for(recipient_code))
 
     async def requests_for(self, recipient_code: str) -> list[dict[str, Any]]:
-        return await self.store.advice_requests_for(recipient_code, pending_only=False)
+        return await self._with_due_dates(await self.store.advice_requests_for(recipient_code, pending_only=False))
 
     async def request(self, request_id: str) -> dict[str, Any] | None:
-        return await self.store.advice_request(request_id)
+        row = await self.store.advice_request(request_id)
+        return (await self._with_due_dates([row]))[0] if row else None
+
+    async def _with_due_dates(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each request with the due date of its clock, as the hub's statutory clocks have it now."""
+        contexts = await self.store.case_contexts(sorted({r["case_id"] for r in rows}))
+        due = {
+            clock.request_id: clock.due
+            for case in contexts.values()
+            for clock in case_clocks(case, self.rules)
+            if clock.request_id is not None
+        }
+        return [{**r, "due_date": due.get(r["request_id"])} for r in rows]
+
+    async def first_accepted(self, event_id: str) -> datetime | None:
+        return await self.store.claimed_at(f"event:{event_id}")

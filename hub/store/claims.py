@@ -74,3 +74,12 @@ class ClaimLedger:
         c = claims.c
         rows = await self.db.rows(select(c.claim_key, c.event_id, c.token, c.state).where(c.claim_key.in_(list(keys))))
         return {r["claim_key"]: Claim(r["event_id"], r["token"], r["state"]) for r in rows}
+
+    async def claimed_at(self, key: str) -> datetime | None:
+        """When a key was first claimed (for an event: when the hub first accepted it)."""
+        found = await self.db.lookup(select(claims.c.claimed_at).where(claims.c.claim_key == key))
+        return _aware(found[0]["claimed_at"]) if found else None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps no offset

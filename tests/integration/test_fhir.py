@@ -61,6 +61,9 @@ async def test_provider_polls_accepts_and_answers_with_a_questionnaire_response(
             return clocks["advice:health"]["start"] == "2026-02-12"
 
         await eventually(clock_started)
+        moved = (await world.client.get(f"/fhir/Task/{task['id']}")).json()
+        due = (await world.clocks("F-1"))["advice:health"]["due"]
+        assert moved["restriction"]["period"]["end"] == due == "2026-03-26", "six weeks from the receipt (reg 8)"
         message = questionnaire_response_message("BUNDLE-1", task["id"], nhs)
         response = await world.client.post("/fhir/$process-message", json=message, headers={"content-type": FHIR})
         assert response.status_code == 200, response.text
@@ -89,7 +92,7 @@ async def test_provider_polls_accepts_and_answers_with_a_questionnaire_response(
         done = (await world.client.get(f"/fhir/Task/{task['id']}")).json()
         assert done["output"][0]["valueReference"]["identifier"]["value"]
         again = await world.client.post("/fhir/$process-message", json=message, headers={"content-type": FHIR})
-        assert again.status_code == 200 and again.json()["id"] == reply["id"], "answered as before"
+        assert again.status_code == 200 and again.content == response.content, "answered as before, to the byte"
         assert len(await _la_advice(world)) == 1, "and not duplicated downstream"
         rewrapped = questionnaire_response_message("BUNDLE-1B", task["id"], nhs)
         rewrapped["entry"][1]["resource"]["id"] = "qr-BUNDLE-1"  # the same advice in a new envelope
@@ -132,7 +135,7 @@ async def test_errors_are_operation_outcomes_naming_the_element(kafka: str, sqli
         refused = await world.client.post("/fhir/$process-message", json=bad)
         assert refused.status_code == 422 and refused.headers["content-type"].startswith(FHIR)
         issue = refused.json()["issue"][0]
-        assert issue["expression"] == ["Bundle.entry[3].resource.identifier[0].value"]
+        assert issue["expression"] == ["Bundle.entry[3].resource.ofType(Patient).identifier[0].value"]
         assert "Modulus 11" in issue["diagnostics"]
         someone_else = questionnaire_response_message("BUNDLE-5", task["id"], "9434765919")
         assert (await world.client.post("/fhir/$process-message", json=someone_else)).status_code == 422
@@ -182,3 +185,33 @@ async def test_push_to_a_provider_endpoint_that_fails_twice_is_delivered_once(ka
             return (await world.clocks("F-4"))["advice:health"]["received"] is True
 
         await eventually(received_recorded)
+
+
+async def test_every_error_under_fhir_is_an_operation_outcome_and_formats_are_negotiated(
+    kafka: str, sqlite_url: str
+) -> None:
+    async with ehc_world(kafka, sqlite_url) as world:
+        as_provider = {"X-Test-As": "nhs-rbs"}
+        cases = [
+            ("GET", "/fhir/ServiceRequest", {}, 404),
+            ("GET", "/fhir/Patient/1", {}, 404),
+            ("GET", "/fhir/Task/no-such-task", {}, 404),
+            ("DELETE", "/fhir/Task/no-such-task", {}, 405),
+            ("PUT", "/fhir/DocumentReference/x", {"content-type": FHIR}, 404),
+            ("POST", "/fhir/$process-message", {"content-type": "text/plain"}, 415),
+            ("POST", "/fhir/Bundle", {"content-type": "application/x-www-form-urlencoded"}, 415),
+            ("GET", "/fhir/metadata", {"accept": "application/fhir+xml"}, 406),
+            ("GET", "/fhir/metadata?_format=xml", {}, 406),
+            ("GET", "/fhir/Task?owner=RBS", {"accept": "text/html"}, 406),
+        ]
+        for method, path, headers, status in cases:
+            body = b"{}" if method in ("POST", "PUT") else None
+            answer = await world.client.request(method, path, content=body, headers={**as_provider, **headers})
+            assert answer.status_code == status, (method, path, answer.status_code, answer.text[:200])
+            assert answer.headers["content-type"].startswith(FHIR), (method, path)
+            assert answer.json()["resourceType"] == "OperationOutcome", (method, path)
+            if status == 405:
+                assert "GET" in answer.headers["allow"]
+        for accept in ("*/*", "application/json", "application/fhir+json; fhirVersion=4.0"):
+            assert (await world.client.get("/fhir/metadata", headers={"accept": accept})).status_code == 200
+        assert (await world.client.get("/fhir/metadata?_format=json")).status_code == 200

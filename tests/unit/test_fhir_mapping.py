@@ -92,33 +92,38 @@ def _problem(doc: object) -> FhirProblem:
             lambda d: d["entry"][0]["resource"]["eventCoding"].update(code="booking-request"),
             422,
             "not-supported",
-            "Bundle.entry[0].resource.eventCoding.code",
+            "Bundle.entry[0].resource.ofType(MessageHeader).eventCoding.code",
         ),
         (
             lambda d: d["entry"][-3]["resource"]["identifier"][0].update(value="9434765918"),
             422,
             "value",
-            "Bundle.entry[3].resource.identifier[0].value",
+            "Bundle.entry[3].resource.ofType(Patient).identifier[0].value",
         ),
         (
             lambda d: d["entry"][2]["resource"]["identifier"][0].update(system="https://example.org/ods"),
             422,
             "required",
-            "Bundle.entry[2].resource.identifier",
+            "Bundle.entry[2].resource.ofType(Organization).identifier",
         ),
         (
             lambda d: d["entry"][1]["resource"].update(status="in-progress"),
             422,
             "value",
-            "Bundle.entry[1].resource.status",
+            "Bundle.entry[1].resource.ofType(QuestionnaireResponse).status",
         ),
         (
             lambda d: d["entry"][1]["resource"]["item"].pop(0),
             422,
             "required",
-            "Bundle.entry[1].resource.item.where(linkId='health-needs')",
+            "Bundle.entry[1].resource.ofType(QuestionnaireResponse).item.where(linkId='health-needs')",
         ),
-        (lambda d: d["entry"][1]["resource"].pop("basedOn"), 422, "required", "Bundle.entry[1].resource.basedOn"),
+        (
+            lambda d: d["entry"][1]["resource"].pop("basedOn"),
+            422,
+            "required",
+            "Bundle.entry[1].resource.ofType(QuestionnaireResponse).basedOn",
+        ),
         (lambda d: d["entry"][1]["resource"].update(authored="20th March"), 400, "value", None),
     ],
 )
@@ -140,7 +145,7 @@ def test_invalid_base64_attachment() -> None:
     problem = _problem(doc)
     assert (problem.status, problem.issues[0].expression) == (
         400,
-        "Bundle.entry[1].resource.content[0].attachment.data",
+        "Bundle.entry[1].resource.ofType(DocumentReference).content[0].attachment.data",
     )
 
 
@@ -207,7 +212,10 @@ def test_bars_document_reference_as_health_advice() -> None:
     assert (advice.request_id, advice.nhs_number, advice.sender_ods) == ("REQ-9", "9693893123", "RGT")
     assert advice.attachments == [published["content"][0]["attachment"]["url"]]
     doc["subject"]["identifier"]["value"] = "3478526985"
-    assert _problem(message).issues[0].expression == "Bundle.entry[1].resource.subject.identifier.value"
+    assert (
+        _problem(message).issues[0].expression
+        == "Bundle.entry[1].resource.ofType(DocumentReference).subject.identifier.value"
+    )
 
 
 # ---- HL7's own R4 examples (tests/data/hl7-r4, CC0) ----
@@ -237,11 +245,14 @@ def test_hl7_document_reference_example_is_refused_until_it_meets_uk_core() -> N
     problem = _problem(message)
     assert (problem.issues[0].code, problem.issues[0].expression) == (
         "required",
-        "Bundle.entry[1].resource.context.related",
+        "Bundle.entry[1].resource.ofType(DocumentReference).context.related",
     )
     message["entry"][1]["resource"]["context"]["related"].append({"reference": "ServiceRequest/REQ-10"})
     problem = _problem(message)
-    assert (problem.issues[0].code, problem.issues[0].expression) == ("not-found", "Bundle.entry[1].resource.subject")
+    assert (problem.issues[0].code, problem.issues[0].expression) == (
+        "not-found",
+        "Bundle.entry[1].resource.ofType(DocumentReference).subject",
+    )
     message["entry"][1]["resource"]["subject"] = {
         "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS}
     }
@@ -270,7 +281,7 @@ def test_hl7_message_bundles_are_refused_for_their_event(name: str) -> None:
     """HL7's patient-link request and response are well-formed messages, but not health advice."""
     problem = _problem(_hl7(name))
     assert (problem.status, problem.issues[0].code) == (422, "not-supported")
-    assert problem.issues[0].expression == "Bundle.entry[0].resource.eventCoding.code"
+    assert problem.issues[0].expression == "Bundle.entry[0].resource.ofType(MessageHeader).eventCoding.code"
     assert "'patient-link'" in problem.issues[0].diagnostics
 
 
@@ -285,7 +296,10 @@ def _carrying(resource: dict[str, Any], bundle_id: str) -> dict[str, Any]:
 
 def test_hl7_service_request_is_not_advice() -> None:
     problem = _problem(_carrying(_hl7("ServiceRequest-example.json"), "B-21"))
-    assert (problem.issues[0].code, problem.issues[0].expression) == ("required", "Bundle.entry[0].resource.focus")
+    assert (problem.issues[0].code, problem.issues[0].expression) == (
+        "required",
+        "Bundle.entry[0].resource.ofType(MessageHeader).focus",
+    )
 
 
 def test_hl7_questionnaire_response_must_answer_the_hubs_questionnaire() -> None:
@@ -297,12 +311,14 @@ def test_hl7_questionnaire_response_must_answer_the_hubs_questionnaire() -> None
     problem = _problem(_carrying(response, "B-22"))
     assert (problem.issues[0].code, problem.issues[0].expression) == (
         "not-supported",
-        "Bundle.entry[1].resource.questionnaire",
+        "Bundle.entry[1].resource.ofType(QuestionnaireResponse).questionnaire",
     )
     response["questionnaire"] = QUESTIONNAIRE["url"]
     problem = _problem(_carrying(response, "B-22"))
     assert problem.issues[0].code == "required"
-    assert problem.issues[0].expression.startswith("Bundle.entry[1].resource.item.where(linkId=")
+    assert problem.issues[0].expression.startswith(
+        "Bundle.entry[1].resource.ofType(QuestionnaireResponse).item.where(linkId="
+    )
 
 
 def test_hl7_composition_becomes_advice_once_it_names_the_request_and_the_patient() -> None:
@@ -311,11 +327,14 @@ def test_hl7_composition_becomes_advice_once_it_names_the_request_and_the_patien
     problem = _problem(message)
     assert (problem.issues[0].code, problem.issues[0].expression) == (
         "required",
-        "Bundle.entry[1].resource.event.detail",
+        "Bundle.entry[1].resource.ofType(Composition).event.detail",
     )
     composition["event"] = [{"detail": [{"reference": "ServiceRequest/REQ-23"}]}]
     problem = _problem(message)
-    assert (problem.issues[0].code, problem.issues[0].expression) == ("not-found", "Bundle.entry[1].resource.subject")
+    assert (problem.issues[0].code, problem.issues[0].expression) == (
+        "not-found",
+        "Bundle.entry[1].resource.ofType(Composition).subject",
+    )
     composition["subject"] = {"identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS}}
     advice = read_advice_message(message)
     assert (advice.request_id, advice.nhs_number, advice.submitted_date) == ("REQ-23", NHS, date(2012, 1, 4))
