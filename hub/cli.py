@@ -267,6 +267,14 @@ def schemas_publish() -> None:
     typer.echo(f"published to {PUBLISHED_DIR}")
 
 
+@app.command("settings")
+def settings_reference() -> None:
+    """Every setting: its environment variable, its default and what it changes (Markdown)."""
+    from hub.settings import reference_table
+
+    typer.echo(reference_table(), nl=False)
+
+
 @app.command()
 def asyncapi(out: Annotated[Path | None, typer.Option(help="write to a file instead of stdout")] = None) -> None:
     """Print the AsyncAPI 3 document generated from the hub's FastStream app."""

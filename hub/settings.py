@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,10 @@ class StatutoryRules(BaseModel):
     )
     representations_days: int = Field(
         default=15, description="reg 13(1): days from the draft plan's service for representations before the final"
+    )
+    due_day_is_on_time: bool = Field(
+        default=True,
+        description="a limit met on the day its weeks end is on time (140 days from Day 1 is within 20 weeks)",
     )
 
 
@@ -106,18 +111,22 @@ class AuthSettings(BaseModel):
         default=["client_id", "azp", "appid"], description="claims naming the calling client, first present wins"
     )
     people_client_id: str = Field(default="ehc-dashboard", description="the OpenID Connect client people sign in with")
-    people_client_secret: SecretStr | None = None
+    people_client_secret: SecretStr | None = Field(
+        default=None, description="its secret, if it is a confidential client"
+    )
     roles_claims: list[str] = Field(
         default=["realm_access.roles", "roles", "groups"], description="where a person's roles are (dotted paths)"
     )
     role_map: dict[str, str] = Field(
         default_factory=dict, description="issuer role or group name -> viewer, operator or admin"
     )
-    role_permissions: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROLE_PERMISSIONS))
+    role_permissions: dict[str, list[str]] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_PERMISSIONS), description="viewer, operator, admin -> permissions"
+    )
     session_secret: SecretStr | None = Field(
         default=None, description="signs session cookies; unset: a random one per start (sign-ins end on restart)"
     )
-    session_max_age_seconds: int = 8 * 3600
+    session_max_age_seconds: int = Field(default=8 * 3600, description="a sign-in lasts this long")
     pseudonym_key: SecretStr | None = Field(
         default=None, description="HMAC key for pseudonyms; unset: a random one per start (pseudonyms change)"
     )
@@ -125,10 +134,12 @@ class AuthSettings(BaseModel):
     public_docs: bool = Field(default=False, description="serve /docs, /openapi.json and /asyncapi without a token")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call from a browser")
     rate_limit_per_minute: float = Field(default=30000, description="requests per client per minute, beyond the burst")
-    rate_limit_burst: int = 1000
-    max_rate_limited_clients: int = 100_000
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
+    rate_limit_burst: int = Field(
+        default=1000, description="requests a client may make at once before the rate applies"
+    )
+    max_rate_limited_clients: int = Field(default=100_000, description="token buckets kept (bounded memory)")
+    tls_cert_file: Path | None = Field(default=None, description="serve HTTPS with this certificate (PEM)")
+    tls_key_file: Path | None = Field(default=None, description="and this private key (PEM)")
     tls_client_ca_file: Path | None = Field(default=None, description="ask for client certificates signed by this CA")
     tls_require_client_certificate: bool = Field(
         default=False, description="refuse TLS connections without a client certificate (probes need one too)"
@@ -158,10 +169,10 @@ class Settings(BaseSettings):
         validation_alias="KAFKA_BOOTSTRAP_SERVERS",
         description="an existing cluster; when unset, `hub run` starts the local broker",
     )
-    kafka_security_protocol: str = "PLAINTEXT"
-    kafka_sasl_mechanism: str | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: str | None = None
+    kafka_security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: str | None = Field(default=None, description="SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
+    kafka_sasl_username: str | None = Field(default=None, description="the hub's SASL user")
+    kafka_sasl_password: str | None = Field(default=None, description="and its password")
     kafka_ssl_cafile: Path | None = Field(
         default=None, description="CA bundle for SSL and SASL_SSL; default: system CAs"
     )
@@ -174,9 +185,9 @@ class Settings(BaseSettings):
         description="agency -> principal allowed to read out.<agency>.v1 directly",
     )
     topic_replication_factor: int = Field(default=1, description="3 in production clusters")
-    topic_partitions: int = 3
+    topic_partitions: int = Field(default=3, description="partitions per topic")
     topic_prefix: str = Field(default="", description="prepended to every topic name, to isolate tenants or tests")
-    group_id: str = "ehc-hub"
+    group_id: str = Field(default="ehc-hub", description="consumer group shared by all hub instances")
 
     database_url: str = Field(
         default="sqlite+aiosqlite:///./hub.db",
@@ -197,7 +208,9 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='organisation code -> URL receiving its advice requests, e.g. {"100001": "https://..."}',
     )
-    webhook_retry_delays_seconds: list[float] = Field(default=[1, 2, 5, 10, 30, 60])
+    webhook_retry_delays_seconds: list[float] = Field(
+        default=[1, 2, 5, 10, 30, 60], description="backoff between webhook and FHIR push attempts"
+    )
     fhir_endpoints: dict[str, str] = Field(
         default_factory=dict,
         description="ODS code -> FHIR base URL of a provider that takes pushed requests ($process-message)",
@@ -211,11 +224,11 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         default=None, description="how agencies reach this hub (callback URLs); default http://HOST:PORT"
     )
-    http_host: str = "127.0.0.1"
-    http_port: int = 8080
-    source_uri: str = "/ehc-hub"
+    http_host: str = Field(default="127.0.0.1", description="where the HTTP API listens")
+    http_port: int = Field(default=8080, description="and on which port")
+    source_uri: str = Field(default="/ehc-hub", description="the CloudEvents source of events the hub itself makes")
     log_format: str = Field(default="auto", description="auto (JSON unless a terminal), json or console")
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
 
 
 def public_url(settings: Settings) -> str:
@@ -225,3 +238,32 @@ def public_url(settings: Settings) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """(environment variable, default, meaning) for every setting, nested ones included: the table
+    the README's settings reference prints, so no setting goes undocumented."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                walk(kind, f"{prefix}{name.upper()}__")
+                continue
+            variable = field.validation_alias if isinstance(field.validation_alias, str) else prefix + name.upper()
+            value = field.get_default(call_default_factory=True)
+            default = "" if value is None else json.dumps(value, default=str)
+            rows.append((variable, default, field.description or ""))
+
+    walk(Settings, "HUB_")
+    return rows
+
+
+def reference_table() -> str:
+    """The settings reference as a Markdown table (``hub settings``; the README carries it)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for variable, default, meaning in reference():
+        shown = f"`{default}`" if default else "unset"
+        lines.append(f"| `{variable}` | {shown.replace('|', chr(92) + '|')} | {meaning.replace('|', chr(92) + '|')} |")
+    return "\n".join(lines) + "\n"

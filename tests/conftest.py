@@ -9,10 +9,6 @@ import pytest
 
 from tests.kafka_broker import kafka_bootstrap
 
-ROOT = Path(__file__).resolve().parent.parent
-# Third-party test data lives beside the repository (../shared/fixtures), as on every CI clone.
-FIXTURES = Path(os.environ.get("HUB_TEST_FIXTURES", ROOT.parent / "shared" / "fixtures"))
-
 
 @pytest.fixture(scope="session")
 def kafka() -> Iterator[str]:

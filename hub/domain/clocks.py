@@ -72,6 +72,13 @@ class Clock:
         return "running"
 
 
+def last_day(start: date, weeks: int, rules: StatutoryRules) -> date:
+    """The last day on which a limit of ``weeks`` from ``start`` (Day 1) is met. By default the day
+    the weeks end is on time (a final plan sent 140 days after the request is within 20 weeks);
+    ``HUB_RULES__DUE_DAY_IS_ON_TIME=false`` counts only the days before it, as some councils do."""
+    return start + timedelta(weeks=weeks) - (timedelta(0) if rules.due_day_is_on_time else timedelta(days=1))
+
+
 def add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
@@ -140,7 +147,7 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
     advice = case.advice
     clocks: list[Clock] = []
 
-    decision_due = received + timedelta(weeks=rules.decision_weeks)
+    decision_due = last_day(received, rules.decision_weeks, rules)
     reasons = _requested_in_closure(case, exceptions, ("school-closure",), decision_due, rules)
     reasons += _personal(exceptions, received, decision_due, rules)
     clocks.append(
@@ -161,7 +168,7 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
         if request.reused:
             continue
         start = request.received_date or request.requested_date
-        due = start + timedelta(weeks=rules.advice_weeks)
+        due = last_day(start, rules.advice_weeks, rules)
         if request.recipient_agency == FAMILY:  # reg 8 binds the bodies asked, not the family
             clocks.append(
                 Clock(
@@ -212,7 +219,7 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
         case,
         exceptions,
         ("school-closure", "early-years-closure"),
-        received + timedelta(weeks=rules.final_plan_weeks),
+        last_day(received, rules.final_plan_weeks, rules),
         rules,
     )
     for kind, weeks, stopped in (
@@ -227,7 +234,7 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
             continue  # no notice is due once the panel decided to issue a plan
         if kind == "final-plan" and (case.panel_outcome == "not-issue-plan" or case.not_issue_notified_date):
             continue
-        due = received + timedelta(weeks=weeks)
+        due = last_day(received, weeks, rules)
         reasons = sorted(set(requested_in_window + _personal(exceptions, received, due, rules)))
         clocks.append(
             Clock(

@@ -236,3 +236,15 @@ def test_a_plan_is_reviewed_until_a_decision_to_cease_takes_effect() -> None:
     issued = {"panel_outcome": "issue-plan", "final_plan_date": date(2026, 5, 20)}
     assert "annual-review" in by_kind(case_clocks(case(**issued, ceased_date=date(2027, 6, 1)), RULES))
     assert "annual-review" not in by_kind(case_clocks(case(**issued, ceased_date=date(2027, 1, 1)), RULES))
+
+
+def test_a_plan_sent_on_the_day_the_20_weeks_end_is_on_time_unless_configured_otherwise() -> None:
+    boundary = date(2026, 5, 25)  # Day 1 is 5 January: 140 days later
+    sent_on_the_day = case(panel_outcome="issue-plan", final_plan_date=boundary, final_plan_sent_date=boundary)
+    [final] = [c for c in case_clocks(sent_on_the_day, RULES) if c.kind == "final-plan"]
+    assert (final.due, final.state(boundary, 14)) == (boundary, "met")
+    assert timeliness([sent_on_the_day], RULES)["within_20_weeks"] == 1
+    strict = StatutoryRules(due_day_is_on_time=False)
+    [final] = [c for c in case_clocks(sent_on_the_day, strict) if c.kind == "final-plan"]
+    assert (final.due, final.state(boundary, 14)) == (date(2026, 5, 24), "late")
+    assert timeliness([sent_on_the_day], strict)["within_20_weeks"] == 0

@@ -22,11 +22,10 @@ from adapters.nhs_fhir.outcome import FhirProblem
 from adapters.nhs_fhir.questionnaire import QUESTIONNAIRE
 from schemas.events import AdviceRequested
 from schemas.identifiers import nhs_number_problem
-from tests.conftest import FIXTURES
 from tests.fhir_messages import PDF, document_reference_message, questionnaire_response_message
 from tests.helpers import person
 
-BARS = FIXTURES / "fhir" / "nhs-bars"
+BARS = Path(__file__).parents[1] / "data" / "nhs-bars"
 NHS = person(1).nhs_number or ""
 
 
@@ -158,7 +157,7 @@ def test_not_a_bundle() -> None:
 
 
 def test_the_published_examples_are_there() -> None:
-    assert (BARS / "README.md").exists(), f"NHS England's BaRS examples are missing from {BARS} (HUB_TEST_FIXTURES)"
+    assert (BARS / "LICENSE").exists(), f"NHS England's BaRS examples are missing from {BARS}"
 
 
 def _load(relative: str) -> dict:
