@@ -403,6 +403,9 @@ class OfferedAssessment(Contract):
     recommendation: ReuseRecommendation
     recommendation_reason: str
     assessed_person: PersonRef | None = Field(default=None, description="the carer, for a carer's assessment")
+    cared_for: PersonRef | None = Field(
+        default=None, description="for a parent carer's assessment (s60): the young person cared for"
+    )
     client_type: Literal["Service User", "Carer"] | None = Field(default=None, description="CLD client type")
     status: Literal["completed", "refused"] = Field(
         default="completed", description="a refusal is offered only when circumstances changed since (s60(3))"
@@ -511,6 +514,9 @@ class CareAssessmentRequested(Event):
         Field(description="s58, s60 or s63 before the young person is 18; s9 or s10 from then (Care Act ss58-64)")
     )
     person: PersonRef
+    cared_for: PersonRef | None = Field(
+        default=None, description="for a carer's assessment (s60, s63, s10): the person cared for"
+    )
     replaces_assessment_id: str | None = None
     reason: str
 

@@ -87,7 +87,7 @@ def assessment_request_out(event: CareAssessmentRequested) -> CareAssessmentRequ
         referral_id=event.referral_id,
         la_code=event.la_code,
         care_act_section=event.assessment_type.split("-")[0],  # type: ignore[arg-type]
-        person=cld_person(event.person, "Carer" if carer else "Service User"),
+        person=cld_person(event.person, "Carer" if carer else "Service User", linked=event.cared_for),
         replaces_assessment_id=event.replaces_assessment_id,
         reason=event.reason,
     )

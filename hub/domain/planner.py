@@ -179,6 +179,7 @@ def build_referral(
                 recommendation=recommendation,
                 recommendation_reason=reason,
                 assessed_person=a.assessed_person,
+                cared_for=c.person if a.assessment_type == "s60-childs-carers" else None,
                 client_type="Carer" if carer_kind else "Service User",
                 status=a.status,
             )

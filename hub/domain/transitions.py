@@ -241,6 +241,7 @@ def _new_assessment(
         la_code=la_code,
         assessment_type=assessment_type_on(offer.assessment_type.value, day, eighteenth),  # type: ignore[arg-type]
         person=offer.assessed_person or young_person,
+        cared_for=offer.cared_for,
         replaces_assessment_id=offer.assessment_id,
         reason=reason,
     )

@@ -235,6 +235,11 @@ async def test_old_or_changed_carer_assessment_is_flagged_and_rejection_requests
         assert {r["care_act_section"] for r in requests} == {"s10"}
         assert {r["person"]["nhs_number"] for r in requests} == {old_carer["nhs_number"], changed_carer["nhs_number"]}
         assert all(r["person"]["client_type"] == "Carer" for r in requests)
+        linked = {r["person"]["nhs_number"]: r["person"]["linked_person_id"] for r in requests}
+        assert linked == {
+            old_carer["nhs_number"]: old_yp["nhs_number"],
+            changed_carer["nhs_number"]: changed_yp["nhs_number"],
+        }
         measures = (await world.client.get("/ops/transitions/measures")).json()[LA]
         assert (measures["reused"], measures["redone"]) == (0, 2)
 

@@ -165,6 +165,7 @@ def test_treat_as_decisions_wait_for_the_18th_birthday_and_new_assessments_follo
         recommendation=ReuseRecommendation.REVIEW,
         recommendation_reason="changed",
         assessed_person=person("MUM", "1980-01-01"),
+        cared_for=person("YP"),
         client_type="Carer",
     )
     referral = Referral("R", "YP", "202", birthday, date(2025, 12, 10), offered=(offer,))
@@ -182,6 +183,7 @@ def test_treat_as_decisions_wait_for_the_18th_birthday_and_new_assessments_follo
     on_the_day = decision.model_copy(update={"decision_date": birthday})
     [request] = evaluate(on_the_day, referral, StatutoryRules(), event_id="d").emitted
     assert isinstance(request, CareAssessmentRequested) and request.assessment_type == "s10-carers"
+    assert request.cared_for == person("YP"), "the carer's request names the young person cared for"
     assert assessment_type_on("s60-childs-carers", date(2026, 12, 9), birthday) == "s60-childs-carers"
     assert assessment_type_on("s63-young-carers", birthday, birthday) == "s10-carers"
     assert assessment_type_on("s58-childs-needs", date(2026, 1, 1), birthday) == "s58-childs-needs"
