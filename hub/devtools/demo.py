@@ -8,6 +8,7 @@ made, which the hub dead-letters with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -221,10 +222,30 @@ class Demo:
         self.say("    the hub retries it (the request might be in flight), then dead-letters it with the reason")
 
         sweep = (await self.clients["ops"].post("/ops/clocks/sweep")).json()
-        self.say(f"Clock check: {len(sweep['raised'])} alert(s) raised")
-        for alert in sweep["raised"]:
+        ours = [a for a in sweep["raised"] if a["case_id"] in (amira, leo, skye)]
+        others = len(sweep["raised"]) - len(ours)
+        self.say(
+            f"Clock check: {len(ours)} alert(s) for these journeys" + (f" ({others} for other cases)" if others else "")
+        )
+        for alert in ours:
             self.say(f"  [{alert['severity']}] {alert['case_id']}: {alert['message']}")
-        return {"cases": [amira, leo, skye], "alerts": sweep["raised"]}
+        await self._await_dead_letter(skye)
+        return {"cases": [amira, leo, skye], "alerts": ours}
+
+    async def _await_dead_letter(self, case_id: str, timeout: float = 180) -> None:
+        """Wait until the astray submission has been retried and dead-lettered, so that
+        `hub dlq list`, printed next, shows it."""
+        self.say("Waiting for the astray advice to pass its retries (a minute or so with the default delays)")
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            found = (await self.clients["ops"].get("/ops/dead-letters", params={"case_id": case_id})).json()
+            if found:
+                self.say(
+                    f"  dead-lettered: {found[0].get('reason') or found[0].get('error_class') or 'see hub dlq list'}"
+                )
+                return
+            await asyncio.sleep(2)
+        self.say("  not dead-lettered yet: the retry delays are longer than usual (HUB_RETRY_DELAYS_SECONDS)")
 
     async def _send_astray(self, case_id: str, today: date) -> None:
         event = {
