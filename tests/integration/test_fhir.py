@@ -64,6 +64,22 @@ async def test_provider_polls_accepts_and_answers_with_a_questionnaire_response(
         moved = (await world.client.get(f"/fhir/Task/{task['id']}")).json()
         due = (await world.clocks("F-1"))["advice:health"]["due"]
         assert moved["restriction"]["period"]["end"] == due == "2026-03-26", "six weeks from the receipt (reg 8)"
+        missed = {
+            "exception_id": "MA-1",
+            "case_id": "F-1",
+            "kind": "missed-appointment",
+            "start_date": "2026-02-20",
+            "end_date": "2026-02-20",
+            "request_id": task["id"],
+            "recorded_by": "SEN officer",
+            "limit_impractical": True,
+        }
+        await world.wait_applied((await world.post("/api/v1/case-exceptions", missed))["id"])
+        clock = (await world.clocks("F-1"))["advice:health"]
+        after = (await world.client.get(f"/fhir/Task/{task['id']}")).json()
+        assert clock["exceptions"] and after["restriction"]["period"]["end"] == clock["due"], (
+            "the Task follows the clock"
+        )
         message = questionnaire_response_message("BUNDLE-1", task["id"], nhs)
         response = await world.client.post("/fhir/$process-message", json=message, headers={"content-type": FHIR})
         assert response.status_code == 200, response.text
