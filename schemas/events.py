@@ -430,6 +430,20 @@ class TransitionReferralIssued(Event):
     offered_assessments: list[OfferedAssessment] = Field(default_factory=list)
 
 
+class TransitionReferralUpdated(Event):
+    """F7, updated: an assessment recorded after a referral was issued is offered to the adult
+    service too, with the same reuse recommendation, for as long as it has not settled the case."""
+
+    event_type: ClassVar[str] = "transition-referral-updated"
+    topic: ClassVar[str] = "care.transition-referrals.v1"
+    key_field: ClassVar[str] = "referral_id"
+
+    referral_id: str
+    la_code: LaCode
+    updated_date: date
+    offered_assessments: list[OfferedAssessment] = Field(min_length=1, description="only those not offered before")
+
+
 class ChangeOfCircumstancesRecorded(Event):
     """F6: a change in a young person's or carer's circumstances, which bears on reusing an assessment."""
 
@@ -579,6 +593,7 @@ INBOUND_EVENTS: tuple[type[Event], ...] = (
     CareAssessmentRecorded,
     TransitionNeedDetermined,
     TransitionReferralIssued,
+    TransitionReferralUpdated,
     TreatAsAdultAssessmentDecision,
     ChangeOfCircumstancesRecorded,
     TransitionReferralAcknowledged,

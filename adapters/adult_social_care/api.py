@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from adapters.access import Caller, permit, refuse_foreign_claims
 from adapters.adult_social_care.contract import (
+    AdultReferralUpdate,
     AdultTransitionReferral,
     AssessmentReuseDecision,
     CareAssessmentRequestOut,
@@ -64,6 +65,11 @@ def document_webhooks(app: FastAPI) -> None:
     @app.webhooks.post("transition-referral")
     def transition_referral(body: AdultTransitionReferral) -> None:
         """Sent ahead of the 18th birthday; answer 2xx. Resent with the same referral_id until then."""
+
+    @app.webhooks.post("transition-referral-update")
+    def transition_referral_update(body: AdultReferralUpdate) -> None:
+        """Sent when an assessment is recorded after the referral and before the case is settled;
+        decide each offered assessment as those of the referral itself."""
 
     @app.webhooks.post("care-assessment-request")
     def care_assessment_request(body: CareAssessmentRequestOut) -> None:

@@ -53,6 +53,18 @@ class AdultTransitionReferral(BaseModel):
     decisions_url: str = Field(description="POST one AssessmentReuseDecision per offered assessment here")
 
 
+class AdultReferralUpdate(BaseModel):
+    """What the hub POSTs when assessments are recorded after a referral was issued: more offers on
+    the same referral, each to be decided as the first ones were."""
+
+    message_type: Literal["transition-referral-update"] = "transition-referral-update"
+    referral_id: str
+    la_code: str
+    updated_date: date
+    offered_assessments: list[OfferedAssessmentOut]
+    decisions_url: str = Field(description="POST one AssessmentReuseDecision per offered assessment here")
+
+
 class CareAssessmentRequestOut(BaseModel):
     """What the hub POSTs when an earlier assessment cannot be treated as the adult one."""
 

@@ -1,4 +1,4 @@
-"""Delivering transition referrals and new assessment requests to the adult system over HTTP,
+"""Delivering transition referrals, their updates and new assessment requests to the adult system over HTTP,
 retrying with backoff for as long as it is down; the referral id is the idempotency key."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from adapters.adult_social_care.mapping import assessment_request_out, referral_out
+from adapters.adult_social_care.mapping import assessment_request_out, referral_out, referral_update_out
 from adapters.webhooks import deliver_with_retries
 from schemas.envelope import decode
-from schemas.events import CareAssessmentRequested, TransitionReferralIssued
+from schemas.events import CareAssessmentRequested, TransitionReferralIssued, TransitionReferralUpdated
 
 
 class AdultSocialCareDispatcher:
@@ -23,6 +23,8 @@ class AdultSocialCareDispatcher:
         envelope, event = decode(value)
         if isinstance(event, TransitionReferralIssued):
             body = referral_out(event, self.callback_base).model_dump_json()
+        elif isinstance(event, TransitionReferralUpdated):
+            body = referral_update_out(event, self.callback_base).model_dump_json()
         elif isinstance(event, CareAssessmentRequested):
             body = assessment_request_out(event).model_dump_json()
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.adult_social_care.contract import (
+    AdultReferralUpdate,
     AdultTransitionReferral,
     AssessmentReuseDecision,
     CareAssessmentRequestOut,
@@ -15,8 +16,10 @@ from adapters.adult_social_care.contract import (
 from schemas.common import PersonRef
 from schemas.events import (
     CareAssessmentRequested,
+    OfferedAssessment,
     TransitionReferralAcknowledged,
     TransitionReferralIssued,
+    TransitionReferralUpdated,
     TreatAsAdultAssessmentDecision,
 )
 
@@ -43,30 +46,36 @@ def cld_person(ref: PersonRef, client_type: str, linked: PersonRef | None = None
     )
 
 
+def offered_out(o: OfferedAssessment, young_person: PersonRef | None) -> OfferedAssessmentOut:
+    """One offered assessment as the adult system takes it; a carer is linked to the person cared for."""
+    assessed = o.assessed_person or young_person
+    assert assessed is not None, "an offered assessment names whom it assessed, or is the young person's own"
+    carer = o.client_type == "Carer"
+    cared_for = o.cared_for or young_person
+    return OfferedAssessmentOut(
+        assessment_id=o.assessment_id,
+        care_act_section=SECTION[o.assessment_type.value],  # type: ignore[arg-type]
+        completed_date=o.completed_date,
+        assessor=f"{o.assessor.name}, {o.assessor.role}",
+        eligibility_indication=o.eligibility_indication,
+        changes_since=o.changes_since,
+        recommendation=o.recommendation.value,  # type: ignore[arg-type]
+        recommendation_reason=o.recommendation_reason,
+        assessed_person=cld_person(
+            assessed,
+            "Carer" if carer else "Service User",
+            linked=cared_for if carer and assessed != cared_for else None,
+        ),
+    )
+
+
+def _callbacks(callback_base: str, referral_id: str) -> str:
+    return f"{callback_base}/api/v1/adult-social-care/referrals/{referral_id}"
+
+
 def referral_out(event: TransitionReferralIssued, callback_base: str) -> AdultTransitionReferral:
-    offered = []
-    for o in event.offered_assessments:
-        assessed = o.assessed_person or event.person
-        carer = o.client_type == "Carer"
-        offered.append(
-            OfferedAssessmentOut(
-                assessment_id=o.assessment_id,
-                care_act_section=SECTION[o.assessment_type.value],  # type: ignore[arg-type]
-                completed_date=o.completed_date,
-                assessor=f"{o.assessor.name}, {o.assessor.role}",
-                eligibility_indication=o.eligibility_indication,
-                changes_since=o.changes_since,
-                recommendation=o.recommendation.value,  # type: ignore[arg-type]
-                recommendation_reason=o.recommendation_reason,
-                assessed_person=cld_person(
-                    assessed,
-                    "Carer" if carer else "Service User",
-                    linked=event.person if carer and assessed != event.person else None,
-                ),
-            )
-        )
     sections: dict[str, Any] = event.plan_sections.model_dump(exclude_none=True) if event.plan_sections else {}
-    base = f"{callback_base}/api/v1/adult-social-care/referrals/{event.referral_id}"
+    base = _callbacks(callback_base, event.referral_id)
     return AdultTransitionReferral(
         referral_id=event.referral_id,
         la_code=event.la_code,
@@ -74,9 +83,19 @@ def referral_out(event: TransitionReferralIssued, callback_base: str) -> AdultTr
         eighteenth_birthday=event.eighteenth_birthday,
         reasons=event.reasons,
         ehc_plan_sections={k: v for k, v in sections.items() if v},
-        offered_assessments=offered,
+        offered_assessments=[offered_out(o, event.person) for o in event.offered_assessments],
         acknowledge_url=f"{base}/acknowledgement",
         decisions_url=f"{base}/decisions",
+    )
+
+
+def referral_update_out(event: TransitionReferralUpdated, callback_base: str) -> AdultReferralUpdate:
+    return AdultReferralUpdate(
+        referral_id=event.referral_id,
+        la_code=event.la_code,
+        updated_date=event.updated_date,
+        offered_assessments=[offered_out(o, o.cared_for) for o in event.offered_assessments],
+        decisions_url=f"{_callbacks(callback_base, event.referral_id)}/decisions",
     )
 
 

@@ -18,7 +18,14 @@ from hub.domain.state import (
     TransitionDetermination,
 )
 from schemas.common import OrganisationRef, PersonRef
-from schemas.events import AdviceRequested, AlertRaised, Event, ExistingAdviceAgreement, PlanSections
+from schemas.events import (
+    AdviceRequested,
+    AlertRaised,
+    Event,
+    ExistingAdviceAgreement,
+    OfferedAssessment,
+    PlanSections,
+)
 
 
 class RuleViolation(Exception):
@@ -101,6 +108,14 @@ class ReferralProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferralOffers:
+    """More assessments offered on a transition referral, recorded after it was issued."""
+
+    referral_id: str
+    offered: tuple[OfferedAssessment, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RaisedAlert:
     alert: AlertRaised
     raised_on: date
@@ -139,6 +154,7 @@ class Outcome:
     determinations: list[TransitionDetermination] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
     referral_progress: list[ReferralProgress] = field(default_factory=list)
+    referral_offers: list[ReferralOffers] = field(default_factory=list)
     decisions: list[AssessmentDecision] = field(default_factory=list)
     emitted: list[Event] = field(default_factory=list)
 

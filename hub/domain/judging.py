@@ -23,6 +23,7 @@ from schemas.events import (
     AlertRaised,
     Event,
     TransitionReferralAcknowledged,
+    TransitionReferralUpdated,
     TreatAsAdultAssessmentDecision,
 )
 
@@ -32,7 +33,7 @@ REFERRAL_CONTEXT = "referral:"
 def case_of(event: Event) -> str | None:
     """What an event is judged against, and ordered by: its case, or for the adult service's
     answers, the referral they answer (prefixed ``referral:``)."""
-    if isinstance(event, TransitionReferralAcknowledged | TreatAsAdultAssessmentDecision):
+    if isinstance(event, TransitionReferralAcknowledged | TransitionReferralUpdated | TreatAsAdultAssessmentDecision):
         return REFERRAL_CONTEXT + event.referral_id
     case_id = getattr(event, "case_id", None)
     return str(case_id) if case_id else None

@@ -26,6 +26,7 @@ from schemas.events import (
     PlanSections,
     ReuseRecommendation,
     TransitionReferralIssued,
+    TransitionReferralUpdated,
 )
 
 ADULT_SECTIONS = ("d", "h1", "h2", "e", "pfa_outcomes")
@@ -142,10 +143,32 @@ def may_need_referral(case: Case, today: date, rules: TransitionRules) -> bool:
 def build_referral(
     c: Candidate, birthday: date, sources: TransitionSources, today: date, rules: TransitionRules
 ) -> TransitionReferralIssued:
+    offers = offers_for(c.person_key, c.person, sources, today, rules)
+    sections = None
+    if c.case is not None and c.case.plan_sections is not None:
+        sections = PlanSections.model_validate(c.case.plan_sections.model_dump(include=set(ADULT_SECTIONS)))
+    return TransitionReferralIssued(
+        referral_id=derived_id(c.person_key, "transition-referral"),
+        la_code=c.la_code,
+        person=c.person,
+        eighteenth_birthday=birthday,
+        case_id=c.case.case_id if c.case else None,
+        issued_date=today,
+        reasons=sorted(c.reasons),
+        plan_sections=sections,
+        offered_assessments=offers,
+    )
+
+
+def offers_for(
+    person_key: str, person: PersonRef | None, sources: TransitionSources, today: date, rules: TransitionRules
+) -> list[OfferedAssessment]:
+    """The assessments to offer the adult service for one young person: the latest of each kind
+    (their own s58 or s63, each parent carer's s60), each with its reuse recommendation."""
     latest: dict[tuple[str, str | None], CareAssessment] = {}
     for a in sources.assessments:
-        own = a.assessed_key == c.person_key and a.assessment_type in ("s58-childs-needs", "s63-young-carers")
-        carer = a.assessment_type == "s60-childs-carers" and c.person_key in a.cared_for_keys
+        own = a.assessed_key == person_key and a.assessment_type in ("s58-childs-needs", "s63-young-carers")
+        carer = a.assessment_type == "s60-childs-carers" and person_key in a.cared_for_keys
         if not (own or carer):
             continue
         slot = (a.assessment_type, a.assessed_key)
@@ -158,7 +181,7 @@ def build_referral(
             *(
                 f"{ch.change_date}: {ch.description}"
                 for ch in sources.changes
-                if ch.person_key in (a.assessed_key, c.person_key) and ch.change_date > a.completed_date
+                if ch.person_key in (a.assessed_key, person_key) and ch.change_date > a.completed_date
             ),
         ]
         if a.status == "refused":
@@ -179,25 +202,36 @@ def build_referral(
                 recommendation=recommendation,
                 recommendation_reason=reason,
                 assessed_person=a.assessed_person,
-                cared_for=c.person if a.assessment_type == "s60-childs-carers" else None,
+                cared_for=person if a.assessment_type == "s60-childs-carers" else None,
                 client_type="Carer" if carer_kind else "Service User",
                 status=a.status,
             )
         )
-    sections = None
-    if c.case is not None and c.case.plan_sections is not None:
-        sections = PlanSections.model_validate(c.case.plan_sections.model_dump(include=set(ADULT_SECTIONS)))
-    return TransitionReferralIssued(
-        referral_id=derived_id(c.person_key, "transition-referral"),
-        la_code=c.la_code,
-        person=c.person,
-        eighteenth_birthday=birthday,
-        case_id=c.case.case_id if c.case else None,
-        issued_date=today,
-        reasons=sorted(c.reasons),
-        plan_sections=sections,
-        offered_assessments=offers,
-    )
+    return offers
+
+
+def plan_referral_updates(
+    sources: TransitionSources, today: date, rules: TransitionRules
+) -> list[TransitionReferralUpdated]:
+    """Assessments recorded since a referral was issued, offered on it while the adult service has
+    not settled the case (support in place, or no eligible needs): the family is not assessed again
+    for want of telling the adult service about an assessment children's services already did."""
+    updates = []
+    for r in sorted(sources.referrals, key=lambda r: r.referral_id):
+        if r.person_key is None or r.support_in_place_date is not None or r.no_eligible_needs_date is not None:
+            continue
+        offered = {o.assessment_id for o in r.offered}
+        person = next((o.cared_for for o in r.offered if o.cared_for is not None), None) or next(
+            (a.assessed_person for a in sources.assessments if a.assessed_key == r.person_key), None
+        )
+        new = [o for o in offers_for(r.person_key, person, sources, today, rules) if o.assessment_id not in offered]
+        if new:
+            updates.append(
+                TransitionReferralUpdated(
+                    referral_id=r.referral_id, la_code=r.la_code, updated_date=today, offered_assessments=new
+                )
+            )
+    return updates
 
 
 def continuity_alerts(sources: TransitionSources, today: date, rules: TransitionRules) -> list[AlertRaised]:

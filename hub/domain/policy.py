@@ -76,6 +76,7 @@ SHARING: dict[str, tuple[Share, ...]] = {
     ),
     "care-assessment-recorded": (),
     "transition-referral-issued": (Share(Agency.ADULT_SOCIAL_CARE, ALL, PUBLIC_TASK_STATUTORY),),
+    "transition-referral-updated": (Share(Agency.ADULT_SOCIAL_CARE, ALL, PUBLIC_TASK_STATUTORY),),
     "treat-as-adult-assessment-decision": (Share(Agency.CHILDRENS_SOCIAL_CARE, ALL, PUBLIC_TASK_STATUTORY),),
 }
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from hub.domain.clocks import add_months
-from hub.domain.facts import Outcome, ReferralProgress, RuleViolation
+from hub.domain.facts import Outcome, ReferralOffers, ReferralProgress, RuleViolation
 from hub.domain.ids import derived_id
 from hub.domain.judging import Judging, judge
 from hub.domain.state import (
@@ -34,6 +34,7 @@ from schemas.events import (
     TransitionNeedDetermined,
     TransitionReferralAcknowledged,
     TransitionReferralIssued,
+    TransitionReferralUpdated,
     TreatAsAdultAssessmentDecision,
 )
 
@@ -137,6 +138,35 @@ def _referral_issued(event: TransitionReferralIssued, j: Judging, out: Outcome) 
                     "the carer refused before; circumstances have changed since",
                     event.issued_date or event.eighteenth_birthday,
                     event.eighteenth_birthday,
+                )
+            )
+
+
+@judge.register
+def _referral_updated(event: TransitionReferralUpdated, j: Judging, out: Outcome) -> None:
+    referral = _referral(event.referral_id, j)
+    before = {o.assessment_id for o in referral.offered}
+    again = sorted(o.assessment_id for o in event.offered_assessments if o.assessment_id in before)
+    if again:
+        raise RuleViolation(
+            f"assessments {again} were offered on referral {event.referral_id!r} already",
+            field="data.offered_assessments",
+            rule="offered-once",
+        )
+    out.referral_offers.append(ReferralOffers(event.referral_id, tuple(event.offered_assessments)))
+    for offer in event.offered_assessments:
+        if offer.status == "refused":  # s60(3), as on the referral itself
+            young_person = offer.cared_for or PersonRef(la_person_id="unknown", la_code=event.la_code)
+            reason = "the carer refused before; circumstances have changed since"
+            out.emitted.append(
+                _new_assessment(
+                    event.referral_id,
+                    event.la_code,
+                    offer,
+                    young_person,
+                    reason,
+                    event.updated_date,
+                    referral.eighteenth_birthday,
                 )
             )
 

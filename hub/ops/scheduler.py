@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo
 from hub.domain.clocks import Clock, case_clocks
 from hub.domain.facts import RaisedAlert
 from hub.domain.ids import derived_id
-from hub.domain.planner import consideration_alerts, continuity_alerts, may_need_referral, plan_referrals
+from hub.domain.planner import (
+    consideration_alerts,
+    continuity_alerts,
+    may_need_referral,
+    plan_referral_updates,
+    plan_referrals,
+)
 from hub.logging import get_logger
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.settings import StatutoryRules, TransitionRules
@@ -140,6 +146,15 @@ class ClockWatcher:
                 referral_id=referral.referral_id,
                 offered=len(referral.offered_assessments),
             )
+        for update in plan_referral_updates(sources, today, self.transition_rules):
+            offered = ",".join(sorted(o.assessment_id for o in update.offered_assessments))
+            env = envelope_for(
+                update,
+                source=self.hub_source,
+                event_id=derived_id(f"{update.referral_id}:{offered}", "referral-update"),
+            )
+            await (await self.publisher.event(update, env))
+            log.info("transition referral updated", referral_id=update.referral_id, offered=offered)
         candidates = [
             *consideration_alerts(sources, today, self.transition_rules),
             *continuity_alerts(sources, today, self.transition_rules),

@@ -17,6 +17,7 @@ from hub.domain.facts import (
     CaseEffect,
     Delivery,
     RaisedAlert,
+    ReferralOffers,
     ReferralProgress,
 )
 from hub.domain.state import AssessmentDecision, CareAssessment, Referral, TransitionDetermination
@@ -166,6 +167,8 @@ class EffectWriter:
                 await self._advance_advice(conn, progress)
             for ack in e.outcome.referral_progress:
                 await self._advance_referral(conn, ack)
+            for offers in e.outcome.referral_offers:
+                await self._extend_referral(conn, offers)
 
     def _case_merge(self, names: tuple[str, ...]) -> Any:
         """The case upsert for effects that set these case fields, built once per shape: replaying the
@@ -235,6 +238,17 @@ class EffectWriter:
                 no_eligible_needs_date=func.coalesce(r.no_eligible_needs_date, u.no_eligible_needs_date),
             )
         )
+
+    async def _extend_referral(self, conn: AsyncConnection, u: ReferralOffers) -> None:
+        """Append offers a referral did not have (a replay offers nothing twice)."""
+        r = referrals.c
+        found = (await conn.execute(select(r.offered).where(r.referral_id == u.referral_id))).first()
+        if found is None:
+            return
+        offered = list(found[0] or [])
+        known = {o["assessment_id"] for o in offered}
+        offered += [_json(o) for o in u.offered if o.assessment_id not in known]
+        await conn.execute(update(referrals).where(r.referral_id == u.referral_id).values(offered=offered))
 
 
 class _Withdrawn(Exception):

@@ -307,3 +307,44 @@ async def test_adult_system_down_for_ten_minutes_gets_the_referral_once_when_bac
             await asyncio.sleep(2)
         assert len(world.adult.received) == 1, "delivered once, not once per retry"
         assert json.loads(json.dumps(world.adult.received[0]))["offered_assessments"][0]["assessment_id"] == "S58-9"
+
+
+async def test_a_carer_assessment_recorded_after_the_referral_is_offered_in_an_update(
+    kafka: str, sqlite_url: str
+) -> None:
+    async with ehc_world(kafka, sqlite_url) as world:
+        yp, carer = someone(104, "2008-12-10", "Ezra"), someone(204, "1981-03-03", "Dana")
+        await give_ehc_plan(world, "T-9", yp)
+        await record_assessment(world, "S58-9", "s58-childs-needs", yp, "2026-06-01")
+        [referral] = await referrals_received(world, 1)
+        assert [o["assessment_id"] for o in referral["offered_assessments"]] == ["S58-9"]
+        ack = {"adult_case_id": "ASC-99", "acknowledged_date": "2026-09-16"}
+        acked = await world.post(f"/api/v1/adult-social-care/referrals/{referral['referral_id']}/acknowledgement", ack)
+        await world.wait_applied(acked["id"])
+
+        await record_assessment(world, "S60-9", "s60-childs-carers", carer, "2026-09-20", cared_for=[yp])
+        world.set_today(date(2026, 9, 21))
+        await world.runtime.watcher.sweep()
+
+        def updates() -> list[dict[str, Any]]:
+            return [m for m in world.adult.received if m["message_type"] == "transition-referral-update"]
+
+        async def updated() -> bool:
+            return bool(updates())
+
+        await eventually(updated)
+        [update] = updates()
+        assert update["referral_id"] == referral["referral_id"]
+        [offer] = update["offered_assessments"]
+        assert (offer["assessment_id"], offer["care_act_section"], offer["recommendation"]) == ("S60-9", "s60", "reuse")
+        assert offer["assessed_person"]["linked_person_id"] == yp["nhs_number"]
+
+        async def recorded() -> bool:
+            stored = (await world.client.get(f"/ops/referrals/{referral['referral_id']}")).json()
+            return "S60-9" in {o["assessment_id"] for o in stored["offered"]}
+
+        await eventually(recorded)
+        await world.wait_applied((await decide(world, referral, "S60-9", True))["id"])
+        await world.runtime.watcher.sweep()
+        await asyncio.sleep(1.0)
+        assert len(updates()) == 1, "offered once"

@@ -230,3 +230,25 @@ def test_s66_continuity_is_for_those_receiving_childrens_services_and_escalates_
     ]
     settled = dataclasses.replace(referral, no_eligible_needs_date=date(2026, 12, 20))
     assert continuity_alerts(dataclasses.replace(receives, referrals=(settled,)), date(2027, 1, 7), RULES) == []
+
+
+def test_an_assessment_recorded_after_the_referral_is_offered_in_an_update_until_the_case_is_settled() -> None:
+    from hub.domain.planner import plan_referral_updates
+    from hub.domain.state import Referral
+
+    today = date(2026, 10, 1)
+    referral = Referral("R-1", "YP", "202", date(2026, 12, 10), date(2026, 9, 15), offered=())
+    own = assessment("S58-1", "s58-childs-needs", "YP", date(2026, 6, 1))
+    carer = assessment("S60-1", "s60-childs-carers", "MUM", date(2026, 9, 20), cared_for=("YP",))
+    found = TransitionSources(assessments=(own, carer), referrals=(referral,))
+    [update] = plan_referral_updates(found, today, RULES)
+    assert (update.referral_id, update.updated_date) == ("R-1", today)
+    offers = {o.assessment_id: o for o in update.offered_assessments}
+    assert set(offers) == {"S58-1", "S60-1"}
+    assert (
+        offers["S60-1"].recommendation == ReuseRecommendation.REUSE and offers["S60-1"].cared_for == own.assessed_person
+    )
+    offered_already = dataclasses.replace(referral, offered=tuple(update.offered_assessments))
+    assert plan_referral_updates(dataclasses.replace(found, referrals=(offered_already,)), today, RULES) == []
+    settled = dataclasses.replace(referral, support_in_place_date=date(2026, 9, 30))
+    assert plan_referral_updates(dataclasses.replace(found, referrals=(settled,)), today, RULES) == []
