@@ -203,6 +203,7 @@ async def run_import(job: ImportJob, mapper: RowMapper, port: EventPort, caller:
     org = own_organisation(caller)
     job.state = "running"
     batches = _batches(job, mapper)
+    ahead: asyncio.Future[Any] | None = None
     try:
         with job.report.open("w", newline="", encoding="utf-8") as out:
             report = csv.writer(out)
@@ -239,6 +240,8 @@ async def run_import(job: ImportJob, mapper: RowMapper, port: EventPort, caller:
     except Exception as exc:  # the job reports what stopped it; rows submitted before it stand
         job.state, job.error, job.failure = "failed", f"{type(exc).__name__}: {exc}", exc
     finally:
+        if ahead is not None:
+            ahead.cancel()  # a batch read ahead of a failure is not wanted
         job.finished_at = time.monotonic()
         job.upload.unlink(missing_ok=True)
 
