@@ -88,11 +88,13 @@ def patient(request: AdviceRequested) -> dict[str, Any]:
     return resource
 
 
-def request_message(request: AdviceRequested, bundle_id: str, source_endpoint: str, timestamp: str) -> dict[str, Any]:
+def request_message(
+    request: AdviceRequested, bundle_id: str, source_endpoint: str, timestamp: str, due: date | None = None
+) -> dict[str, Any]:
     """A FHIR message: MessageHeader first, then the Task, the ServiceRequest and the Patient. Each
     entry's fullUrl is where the hub serves it, so the relative references between them resolve."""
     base = source_endpoint.rstrip("/")
-    resources = [task(request), service_request(request), patient(request)]
+    resources = [task(request, due=due), service_request(request), patient(request)]
     header = {
         "resourceType": "MessageHeader",
         "id": bundle_id,

@@ -41,12 +41,16 @@ class FhirPushDispatcher:
         base = self.endpoints.get(event.recipient.code)
         if base is None:
             return False  # the provider fetches its Tasks instead
+        # The push is the provider's receipt (reg 8): its six weeks run from today, as the hub's clock
+        # will have it once the receipt below is recorded, so the Task says that date, not the request's.
+        received = self.today()
+        due = received + (event.due_date - event.requested_date)
         bundle = request_message(
-            event, envelope.id, self.source_endpoint, datetime.now(UTC).isoformat(timespec="seconds")
+            event, envelope.id, self.source_endpoint, datetime.now(UTC).isoformat(timespec="seconds"), due=due
         )
         body = json.dumps(bundle).encode()
         headers = {"content-type": FHIR_JSON, "accept": FHIR_JSON, "idempotency-key": envelope.id}
         await deliver_with_retries(f"{base.rstrip('/')}/$process-message", body, headers, self.delays, self.timeout)
         row = {"request": event.model_dump(mode="json"), "received_date": None}
-        await self.port.submit_many(receipts([row], self.today(), "fhir-push"))
+        await self.port.submit_many(receipts([row], received, "fhir-push"))
         return True

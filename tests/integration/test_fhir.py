@@ -201,6 +201,8 @@ async def test_push_to_a_provider_endpoint_that_fails_twice_is_delivered_once(ka
             return (await world.clocks("F-4"))["advice:health"]["received"] is True
 
         await eventually(received_recorded)
+        pushed_due = bundle["entry"][1]["resource"]["restriction"]["period"]["end"]
+        assert pushed_due == (await world.clocks("F-4"))["advice:health"]["due"], "the pushed Task has the clock's date"
 
 
 async def test_every_error_under_fhir_is_an_operation_outcome_and_formats_are_negotiated(
@@ -231,3 +233,30 @@ async def test_every_error_under_fhir_is_an_operation_outcome_and_formats_are_ne
         for accept in ("*/*", "application/json", "application/fhir+json; fhirVersion=4.0"):
             assert (await world.client.get("/fhir/metadata", headers={"accept": accept})).status_code == 200
         assert (await world.client.get("/fhir/metadata?_format=json")).status_code == 200
+
+
+async def test_task_search_pages_and_filters_as_a_provider_recovering_its_work_needs(
+    kafka: str, sqlite_url: str
+) -> None:
+    async with ehc_world(kafka, sqlite_url) as world:
+        await _case_with_health_request(world, "F-7", 27)
+        await _case_with_health_request(world, "F-8", 28)
+        owner = f"https://fhir.nhs.uk/Id/ods-organization-code|{NHS['code']}"
+        first = (await world.client.get("/fhir/Task", params={"owner": owner, "_count": 1})).json()
+        assert (first["total"], len(first["entry"])) == (2, 1)
+        links = {link["relation"]: link["url"] for link in first["link"]}
+        assert set(links) == {"self", "next"} and links["next"].startswith(str(world.client.base_url))
+        second = (await world.client.get(links["next"])).json()
+        assert len(second["entry"]) == 1 and {link["relation"] for link in second["link"]} == {"self", "previous"}
+        ids = {first["entry"][0]["resource"]["id"], second["entry"][0]["resource"]["id"]}
+        assert len(ids) == 2, "the pages hold different Tasks"
+        one = sorted(ids)[0]
+        by_id = (await world.client.get("/fhir/Task", params={"owner": owner, "_id": one})).json()
+        assert [e["resource"]["id"] for e in by_id["entry"]] == [one]
+        recent = await world.client.get("/fhir/Task", params={"owner": owner, "_lastUpdated": "ge2026-02-09"})
+        old = await world.client.get("/fhir/Task", params={"owner": owner, "_lastUpdated": "lt2026-01-01"})
+        assert (recent.json()["total"], old.json()["total"]) == (2, 0)
+        bad = await world.client.get("/fhir/Task", params={"owner": owner, "_lastUpdated": "ge-yesterday"})
+        assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
+        several = await world.client.get("/fhir/Task", params={"owner": owner, "status": "requested,accepted"})
+        assert several.json()["total"] == 2, "received Tasks still answer status=requested"
