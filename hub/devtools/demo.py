@@ -240,9 +240,7 @@ class Demo:
         while asyncio.get_running_loop().time() < deadline:
             found = (await self.clients["ops"].get("/ops/dead-letters", params={"case_id": case_id})).json()
             if found:
-                self.say(
-                    f"  dead-lettered: {found[0].get('reason') or found[0].get('error_class') or 'see hub dlq list'}"
-                )
+                self.say(f"  dead-lettered at stage {found[0]['stage']}: {found[0]['exception_message']}")
                 return
             await asyncio.sleep(2)
         self.say("  not dead-lettered yet: the retry delays are longer than usual (HUB_RETRY_DELAYS_SECONDS)")
