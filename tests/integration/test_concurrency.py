@@ -59,8 +59,9 @@ async def test_duplicates_sent_to_two_instances_sharing_postgresql_happen_once(k
         request = await _school_request(first, "CC-3")
         body = advice_body("CC-3", request, "2026-03-02", SCHOOL)
         answers = await asyncio.gather(*(w.client.post("/api/v1/advice", json=body) for w in (first, second) * 3))
-        assert {a.status_code for a in answers} == {202}, [a.text for a in answers]
-        assert len({a.json()["id"] for a in answers}) == 1
+        # One that reaches an instance after the event was applied is answered "already accepted" (200).
+        assert {a.status_code for a in answers} <= {200, 202} and 202 in {a.status_code for a in answers}
+        assert len({a.json()["id"] for a in answers}) == 1, [a.text for a in answers]
         event_id = answers[0].json()["id"]
         await first.wait_applied(event_id)
         records = await topic_records(kafka, first.runtime.names.physical("ehc.advice-submissions.v1"))
