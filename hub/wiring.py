@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sqlite3
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -299,13 +300,23 @@ async def preflight(settings: Settings, bootstrap: str) -> None:
         raise StartupFailure(f"the event log (Kafka) at {bootstrap} cannot be reached: {exc}") from None
     finally:
         aiokafka_log.setLevel(level)
+    where = settings.database_url.split("@")[-1]
+    if settings.database_url.startswith("sqlite") and ":///" in settings.database_url:
+        # Opened here, synchronously, first: aiosqlite's thread would report its own failure on
+        # stderr at exit as well, racing the one line below.
+        path = settings.database_url.split(":///", 1)[1]
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
+                db.execute("BEGIN IMMEDIATE")
+                db.rollback()
+        except sqlite3.Error as exc:
+            raise StartupFailure(f"the store {where} cannot be opened for writing: {exc}") from None
     store = Store(settings.database_url)
     try:
         await store.create_schema()
         await store.ping()
     except (SQLAlchemyError, OSError) as exc:
         reason = getattr(exc, "orig", None) or exc
-        where = settings.database_url.split("@")[-1]
         raise StartupFailure(f"the store {where} cannot be opened for writing: {reason}") from None
     finally:
         await store.close()
