@@ -50,7 +50,7 @@ csv.field_size_limit(MAX_FIELD)
 
 @dataclass(frozen=True)
 class Row:
-    """One data row: its first line number (line 1 is the header, as a spreadsheet shows it), its
+    """One data row: the line it ends on (line 1 is the header, as a spreadsheet shows it), its
     values by column, and the text it was read from, which names it (the same row, the same id)."""
 
     line: int
