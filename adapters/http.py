@@ -51,18 +51,20 @@ Today = Annotated[date, Depends(_today)]
 def event_id_for(source: str, idempotency_key: str | None, event: Event) -> str:
     """The same Idempotency-Key from the same source always names the same event; without one, the
     same content from the same source does, so a resend after a lost answer cannot make a second."""
-    if idempotency_key:
-        return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{idempotency_key}"))
-    return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{event.event_type}:{event.model_dump_json()}"))
+    return _id_of(source, idempotency_key or f"{event.event_type}:{event.model_dump_json()}")
 
 
 def document_id_for(source: str, idempotency_key: str | None, doc: Mapping[str, Any]) -> str:
     """The id of a CloudEvent sent without one: from the Idempotency-Key as ``event_id_for`` does,
     else from its content (less any ``time``, which a resend would give anew)."""
     if idempotency_key:
-        return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{idempotency_key}"))
+        return _id_of(source, idempotency_key)
     content = json.dumps({k: v for k, v in doc.items() if k != "time"}, sort_keys=True, separators=(",", ":"))
-    return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:cloudevent:{content}"))
+    return _id_of(source, f"cloudevent:{content}")
+
+
+def _id_of(source: str, name: str) -> str:
+    return str(uuid.uuid5(_IDEMPOTENCY, f"{source}:{name}"))
 
 
 def row_id_for(kind: str, text: str) -> str:

@@ -275,7 +275,8 @@ def add_csv_endpoint(router: APIRouter, kinds: Mapping[str, RowMapper]) -> None:
             return JSONResponse(status_code=400, content={"error": "file is not UTF-8 text", "rule": "utf-8"})
         job.task = asyncio.create_task(run_import(job, mapper, port, caller))
         if prefer and "respond-async" in prefer.lower():
-            return JSONResponse(status_code=202, content=job.summary(), headers={"Location": job.summary()["job"]})
+            summary = job.summary()
+            return JSONResponse(status_code=202, content=summary, headers={"Location": summary["job"]})
         await asyncio.shield(job.task)  # a client that goes away does not stop the import
         if job.failure is not None:
             raise job.failure  # Unavailable answers 503; the rows before it stand, and a resend skips them

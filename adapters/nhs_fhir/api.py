@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -165,27 +166,30 @@ def _searchset(request: Request, resources: list[dict[str, Any]], count: int = 5
     }
 
 
+COMPARISONS: dict[str, Callable[[date, date], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "lt": operator.lt,
+    "ge": operator.ge,
+    "le": operator.le,
+}
+"""FHIR's search prefixes for dates."""
+
+
 def _updated_within(bounds: list[str]) -> Callable[[dict[str, Any]], bool]:
     """``_lastUpdated`` as FHIR writes it (``ge2026-02-01``, ``lt2026-03-01``; no prefix means eq),
     applied to a Task's lastModified (the last day its request was sent, received or answered)."""
-    tests: list[Callable[[date], bool]] = []
+    tests: list[tuple[Callable[[date, date], bool], date]] = []
     for bound in bounds:
-        prefix, value = (bound[:2], bound[2:]) if bound[:2] in ("eq", "ne", "gt", "lt", "ge", "le") else ("eq", bound)
+        prefix, value = (bound[:2], bound[2:]) if bound[:2] in COMPARISONS else ("eq", bound)
         try:
-            day = date.fromisoformat(value[:10])
+            tests.append((COMPARISONS[prefix], date.fromisoformat(value[:10])))
         except ValueError:
             raise FhirProblem(400, [Issue("value", f"_lastUpdated {bound!r} is not a date", "_lastUpdated")]) from None
-        tests.append(
-            {
-                "eq": lambda d, x=day: d == x,
-                "ne": lambda d, x=day: d != x,
-                "gt": lambda d, x=day: d > x,
-                "lt": lambda d, x=day: d < x,
-                "ge": lambda d, x=day: d >= x,
-                "le": lambda d, x=day: d <= x,
-            }[prefix]
-        )
-    return lambda task: all(t(date.fromisoformat(task.get("lastModified") or task["authoredOn"])) for t in tests)
+    return lambda task: all(
+        compare(date.fromisoformat(task.get("lastModified") or task["authoredOn"]), day) for compare, day in tests
+    )
 
 
 @router.get("/Task", summary="Search the caller's own Tasks: by status (comma for several), _id, _lastUpdated; paged")

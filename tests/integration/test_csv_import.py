@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.common import peak_rss_mib
 from tests.helpers import eventually, nhs_number
 from tests.integration.ehc_world import ehc_world
 
@@ -152,7 +154,7 @@ async def test_a_large_import_keeps_memory_flat_and_the_hub_responsive(kafka: st
     rows = 30_000
     text = ("\n".join([HEADER, *(_row(i) for i in range(rows))]) + "\n").encode()
     async with ehc_world(kafka, sqlite_url) as world:
-        before = _peak_rss()
+        before = peak_rss_mib(os.getpid())
         answer = await world.client.post(
             "/api/v1/imports/assessment-requests",
             content=text,
@@ -167,14 +169,7 @@ async def test_a_large_import_keeps_memory_flat_and_the_hub_responsive(kafka: st
             await asyncio.sleep(0.05)
         assert progress["state"] == "done" and progress["imported"] == rows, progress
         assert slowest < 0.2, f"/healthz took {slowest:.3f} s during the import"
-        assert _peak_rss() - before < 200 * 1024 * 1024, "memory grew with the file"
-
-
-def _peak_rss() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
+        assert peak_rss_mib(os.getpid()) - before < 200, "memory grew with the file"
 
 
 async def test_hub_import_follows_the_job_and_saves_the_problems(kafka: str, sqlite_url: str, tmp_path: Path) -> None:

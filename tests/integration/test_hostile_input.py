@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
+from benchmarks.common import peak_rss_mib
 from tests.integration.ehc_world import ehc_world
 
 pytestmark = pytest.mark.kafka
@@ -71,18 +72,10 @@ async def test_every_write_route_bounds_its_body_as_it_streams_in(kafka: str, sq
                     assert answer.json()["issue"][0]["code"] == "too-long"
                 else:
                     assert answer.json()["rule"] == "max-size"
-        before = _peak_rss()
+        before = peak_rss_mib(os.getpid())
         for path, content_type in (("/api/v1/events", "application/json"), (CSV_IMPORT, "text/csv")):
             headers = {"content-type": content_type, "X-Test-As": "la-202"}
             huge = await world.client.post(path, content=_chunks(200 * 1024 * 1024), headers=headers)
             assert huge.status_code == 413, (path, huge.status_code, huge.text[:200])
-        assert _peak_rss() - before < 100 * 1024 * 1024, "a 200 MB body was never held whole"
+        assert peak_rss_mib(os.getpid()) - before < 100, "a 200 MB body was never held whole"
         assert (await world.client.get("/healthz")).status_code == 200
-
-
-def _peak_rss() -> int:
-    """This process's peak resident memory (the hub under test runs in it), in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM in /proc/self/status")
