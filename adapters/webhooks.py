@@ -1,88 +1,42 @@
-"""Outbound delivery of advice requests to recipients' webhooks (schools, settings, educational
-psychologists, social care), with retries and backoff, and receipt recorded on success.
-
-Each request is POSTed as a CloudEvent with an ``Idempotency-Key`` equal to its event id, so a
-retry after a lost response is recognised by the recipient. A recipient without a configured
-endpoint fetches its work from ``GET /api/v1/advice-requests`` instead.
-"""
+"""Webhooks: every record meant for an organisation with a registered endpoint is POSTed to it as a
+CloudEvent (structured JSON), signed per Standard Webhooks, so that the receiver can check that
+the hub sent it, unchanged, recently: ``webhook-id`` (also the ``Idempotency-Key``: the same on
+every retry), ``webhook-timestamp`` and ``webhook-signature`` (HMAC-SHA256 under the recipient's
+own secret). The reference library signs, so any receiver's library verifies alike."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Callable, Sequence
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
 
-import httpx
+from pydantic import SecretStr
+from standardwebhooks.webhooks import Webhook
 
-from adapters.advice_inbox import receipts
-from adapters.common import EventPort
-
-RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+from adapters.channels import HttpDelivery, Parcel, advice_receipts
+from adapters.common import Submission
+from schemas.common import Agency
 
 
-class PermanentDeliveryError(Exception):
-    """The recipient refused the request in a way a retry cannot fix (a 4xx other than 408/425/429)."""
+class WebhookChannel:
+    name = "webhook"
 
-
-async def post_with_retries(
-    client: httpx.AsyncClient,
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    delays: Sequence[float],
-    sleep: Callable[[float], Any] = asyncio.sleep,
-) -> httpx.Response:
-    """POST until a 2xx; wait ``delays[i]`` before retry i+1, repeating the last delay forever."""
-    attempt = 0
-    while True:
-        try:
-            response = await client.post(url, content=body, headers=headers)
-            if response.is_success:
-                return response
-            if response.status_code not in RETRYABLE_STATUS:
-                raise PermanentDeliveryError(f"{url} answered {response.status_code}")
-        except httpx.TransportError:
-            pass
-        await sleep(delays[min(attempt, len(delays) - 1)])
-        attempt += 1
-
-
-async def deliver_with_retries(
-    url: str, body: bytes, headers: dict[str, str], delays: Sequence[float], timeout: float
-) -> httpx.Response:
-    """One delivery over its own client, retried until the recipient takes it (or refuses for good)."""
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        return await post_with_retries(client, url, body, headers, delays)
-
-
-class WebhookDispatcher:
-    def __init__(
-        self,
-        endpoints: dict[str, str],
-        port: EventPort,
-        today: Callable[[], date],
-        delays: Sequence[float] = (1, 2, 5, 10, 30, 60),
-        timeout: float = 10.0,
-    ) -> None:
+    def __init__(self, endpoints: dict[str, str], secrets: dict[str, SecretStr]) -> None:
         self.endpoints = endpoints
-        self.port = port
-        self.today = today
-        self.delays = delays
-        self.timeout = timeout
+        self.signers = {code: Webhook(secrets[code].get_secret_value()) for code in endpoints}
 
-    async def deliver(self, value: bytes | None) -> bool:
-        """Deliver one outbound record if it is an advice request for a recipient with a webhook."""
-        doc = json.loads(value or b"{}")
-        if not str(doc.get("type", "")).startswith("uk.ehc-hub.advice-requested."):
-            return False
-        data = doc.get("data", {})
-        url = self.endpoints.get(data.get("recipient", {}).get("code", ""))
-        if url is None:
-            return False
-        headers = {"content-type": "application/cloudevents+json", "idempotency-key": doc["id"]}
-        await deliver_with_retries(url, value or b"", headers, self.delays, self.timeout)
-        row = {"request": data, "received_date": None}
-        await self.port.submit_many(receipts([row], self.today(), "webhook"))
-        return True
+    def serves(self, agency: Agency, org_code: str, event_type: str) -> bool:
+        return org_code in self.endpoints
+
+    def request(self, parcel: Parcel, today: date) -> HttpDelivery:
+        now = datetime.now(UTC)
+        signature = self.signers[parcel.org_code].sign(parcel.dispatch_id, now, parcel.body.decode())
+        headers = {
+            "content-type": "application/cloudevents+json",
+            "idempotency-key": parcel.dispatch_id,
+            "webhook-id": parcel.dispatch_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+        }
+        return HttpDelivery(self.endpoints[parcel.org_code], parcel.body, headers)
+
+    def delivered(self, parcel: Parcel, today: date) -> list[Submission]:
+        return advice_receipts(parcel, today, "webhook")

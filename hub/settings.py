@@ -6,8 +6,9 @@ import json
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -150,6 +151,41 @@ class AuthSettings(BaseModel):
     )
 
 
+Role = Literal["route", "dispatch"]
+
+
+class DispatchSettings(BaseModel):
+    """Delivery of outbound records to each organisation's own system."""
+
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="organisation code -> its webhook signing secret (Standard Webhooks, whsec_ + base64); "
+        "every webhook needs one",
+    )
+    kafka_native: list[str] = Field(
+        default_factory=list,
+        description="organisation codes or agencies that consume out.<agency>.v1 themselves: nothing is "
+        "dispatched to them",
+    )
+    retry_delays_seconds: list[float] = Field(
+        default=[1, 2, 5, 10, 30, 60], description="backoff while a recipient is unreachable; the last repeats"
+    )
+    give_up_after_seconds: float = Field(
+        default=72 * 3600, description="a record still undelivered this long after its first failure is dead-lettered"
+    )
+    alert_after_seconds: float = Field(
+        default=900, description="a recipient unreachable this long raises an operator alert"
+    )
+    timeout_seconds: float = Field(default=10.0, description="how long one delivery attempt may take")
+    batch_size: int = Field(default=200, description="records taken from one recipient's backlog at a time")
+    concurrency_per_recipient: int = Field(
+        default=8, description="deliveries in flight to one recipient at once (one per case, in order)"
+    )
+    lease_seconds: float = Field(
+        default=30.0, description="how long an instance owns a recipient's backlog without renewing its claim"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
@@ -206,14 +242,18 @@ class Settings(BaseSettings):
     today: date | None = Field(default=None, description="pin today's date (replays, demonstrations)")
     webhooks: dict[str, str] = Field(
         default_factory=dict,
-        description='organisation code -> URL receiving its advice requests, e.g. {"100001": "https://..."}',
-    )
-    webhook_retry_delays_seconds: list[float] = Field(
-        default=[1, 2, 5, 10, 30, 60], description="backoff between webhook and FHIR push attempts"
+        description="organisation code -> URL of its system, which takes every record meant for it as a signed "
+        'CloudEvent, e.g. {"100001": "https://..."}',
     )
     fhir_endpoints: dict[str, str] = Field(
         default_factory=dict,
-        description="ODS code -> FHIR base URL of a provider that takes pushed requests ($process-message)",
+        description="ODS code -> FHIR base URL of a provider that takes pushed messages ($process-message)",
+    )
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    roles: list[Role] = Field(
+        default=["route", "dispatch"],
+        description="what this instance does besides serving HTTP: route (the canonical topics, retries and "
+        "clocks) and dispatch (delivery to agencies' systems), so each can be scaled on its own",
     )
     max_body_bytes: int = Field(
         default=1024 * 1024, description="larger request bodies (outside /fhir and CSV imports) are refused with 413"
@@ -229,6 +269,13 @@ class Settings(BaseSettings):
     source_uri: str = Field(default="/ehc-hub", description="the CloudEvents source of events the hub itself makes")
     log_format: str = Field(default="auto", description="auto (JSON unless a terminal), json or console")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @model_validator(mode="after")
+    def _every_webhook_signed(self) -> Settings:
+        unsigned = sorted(set(self.webhooks) - set(self.dispatch.webhook_secrets))
+        if unsigned:
+            raise ValueError(f"HUB_DISPATCH__WEBHOOK_SECRETS has no signing secret for the webhooks of {unsigned}")
+        return self
 
 
 def public_url(settings: Settings) -> str:

@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -23,10 +23,12 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.specification import AsyncAPI
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.adult_social_care.delivery import AdultSocialCareDispatcher
-from adapters.nhs_fhir.push import FhirPushDispatcher
-from adapters.webhooks import PermanentDeliveryError, WebhookDispatcher
+from adapters.adult_social_care.delivery import AdultSocialCareChannel
+from adapters.nhs_fhir.push import FhirPushChannel
+from adapters.webhooks import WebhookChannel
 from hub.devtools import kafka_local
+from hub.dispatch.engine import Dispatcher
+from hub.dispatch.table import DispatchTable
 from hub.domain.addressing import Directory
 from hub.http.app import create_app
 from hub.http.tls import ClientCertificateProtocol
@@ -34,16 +36,16 @@ from hub.logging import get_logger
 from hub.ops.acls import apply_acls, catalogue_acls
 from hub.ops.scheduler import ClockWatcher, london_today
 from hub.pipeline.delivery import DeliveryCore, StageHook
+from hub.pipeline.failures import FailurePath
 from hub.pipeline.kafka_client import (
     AioKafkaProducerAdapter,
     faststream_security,
     kafka_client_config,
     records_of,
     tolerant_batch_parser,
-    tolerant_parser,
     undecoded,
 )
-from hub.pipeline.publisher import TopicNames
+from hub.pipeline.publisher import EventPublisher, TopicNames
 from hub.pipeline.submit import HubEventPort
 from hub.settings import AuthSettings, Settings, public_url
 from hub.store import Store
@@ -61,7 +63,6 @@ BATCH_WAIT_MS = 10
 # fetch in flight while records of it are still buffered, so new records for it wait this long at
 # worst: the client's default (500 ms) would dominate end-to-end latency under steady load.
 FETCH_WAIT_MS = 20
-WEBHOOK_AGENCIES = (Agency.SCHOOL, Agency.EDUCATIONAL_PSYCHOLOGY, Agency.CHILDRENS_SOCIAL_CARE)
 
 
 class HubRuntime:
@@ -102,22 +103,30 @@ class HubRuntime:
         self.event_port = HubEventPort(
             self.store, self.producer, self.names, settings.rules, settings.publish_timeout_seconds
         )
-        self.webhooks = WebhookDispatcher(
-            settings.webhooks, self.event_port, lambda: self.watcher.today(), settings.webhook_retry_delays_seconds
-        )
-        self.adult_social_care = AdultSocialCareDispatcher(
-            settings.adult_social_care_endpoints, public_url(settings), settings.webhook_retry_delays_seconds
-        )
-        self.fhir_push = FhirPushDispatcher(
-            settings.fhir_endpoints,
+        self.dispatch_table = DispatchTable(self.store.db)
+        self.dispatcher = Dispatcher(
+            self.dispatch_table,
+            [
+                AdultSocialCareChannel(settings.adult_social_care_endpoints, public_url(settings)),
+                FhirPushChannel(settings.fhir_endpoints, f"{public_url(settings)}/fhir"),
+                WebhookChannel(settings.webhooks, settings.dispatch.webhook_secrets),
+            ],
+            FailurePath(self.store, EventPublisher(self.producer, self.names), ()),
             self.event_port,
             lambda: self.watcher.today(),
-            settings.webhook_retry_delays_seconds,
-            f"{public_url(settings)}/fhir",
+            settings.dispatch,
         )
+        self._dispatch_task: asyncio.Task[None] | None = None
         self._register()
 
     def _register(self) -> None:
+        if "route" in self.settings.roles:
+            self._register_routing()
+        if "dispatch" in self.settings.roles:
+            self._register_dispatch()
+        self._document_channels()
+
+    def _register_routing(self) -> None:
         core = self.core
         inbound = [self.names.physical(e.topic) for e in INBOUND_EVENTS]
 
@@ -148,27 +157,27 @@ class HubRuntime:
                 decoder=undecoded,
             )(self._retry_handler())
 
-        # Outbound delivery to agencies' systems, one consumer group per channel, so a recipient that is
-        # down (and retried for as long as it takes) holds up only its own channel.
-        self._deliver_outbound(
-            "webhooks",
-            WEBHOOK_AGENCIES,
-            self.webhooks.deliver,
-            "recipient refused an advice request; it stays in their inbox to fetch",
-        )
-        self._deliver_outbound(
-            "fhir-push",
-            (Agency.NHS,),
-            self.fhir_push.deliver,
-            "NHS provider refused an advice request; it stays available to fetch",
-        )
-        self._deliver_outbound(
-            "adult-social-care",
-            (Agency.ADULT_SOCIAL_CARE,),
-            self.adult_social_care.deliver,
-            "adult social care system refused a message",
-        )
+    def _register_dispatch(self) -> None:
+        """Every agency's outbound topic into the dispatcher's table, in batches: the offsets are
+        committed once the rows are written, and delivery goes on from the table (``hub.dispatch``)."""
+        dispatcher = self.dispatcher
 
+        @self.broker.subscriber(
+            *(self.names.physical(outbound_topic(a)) for a in Agency),
+            group_id=f"{self.settings.group_id}.dispatch",
+            batch=True,
+            max_records=MAX_BATCH,
+            batch_timeout_ms=BATCH_WAIT_MS,
+            fetch_max_wait_ms=FETCH_WAIT_MS,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            parser=tolerant_batch_parser,
+            decoder=undecoded,
+        )
+        async def on_outbound(message: KafkaMessage) -> None:
+            await dispatcher.intake(records_of(message.raw_message))
+
+    def _document_channels(self) -> None:
         for event in ALL_EVENTS:  # documents each canonical channel with its payload schema
             self.broker.publisher(
                 self.names.physical(event.topic),
@@ -176,29 +185,6 @@ class HubRuntime:
                 description=(event.__doc__ or "").strip(),
                 schema=event,
             )
-
-    def _deliver_outbound(
-        self,
-        channel: str,
-        agencies: Sequence[Agency],
-        deliver: Callable[[bytes | None], Awaitable[bool]],
-        refused: str,
-    ) -> None:
-        async def on_outbound(message: KafkaMessage) -> None:
-            try:
-                await deliver(records_of(message.raw_message)[0].value)
-            except PermanentDeliveryError as exc:
-                log.error(refused, channel=channel, error=str(exc))
-
-        self.broker.subscriber(
-            *(self.names.physical(outbound_topic(a)) for a in agencies),
-            group_id=f"{self.settings.group_id}.{channel}",
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            max_poll_interval_ms=60 * 60 * 1000,  # a recipient may be down for a while; we keep retrying
-            parser=tolerant_parser,
-            decoder=undecoded,
-        )(on_outbound)
 
     def _retry_handler(self) -> Any:
         core = self.core
@@ -222,7 +208,9 @@ class HubRuntime:
         await self.store.create_schema()
         await self.producer.start()
         await self.broker.start()
-        if self.settings.clock_sweep_seconds > 0:
+        if "dispatch" in self.settings.roles:
+            self._dispatch_task = asyncio.create_task(self.dispatcher.run_forever())
+        if self.settings.clock_sweep_seconds > 0 and "route" in self.settings.roles:
             self._watch_task = asyncio.create_task(self.watcher.run_forever(self.settings.clock_sweep_seconds))
         # What exists now (modules, schemas, FHIR models) lives as long as the process: taken out of
         # the collector's view, a full collection scans only what requests create, and its pauses
@@ -231,10 +219,12 @@ class HubRuntime:
         log.info("hub started", group_id=self.settings.group_id, topic_prefix=self.settings.topic_prefix)
 
     async def stop(self) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
+        for task in (self._watch_task, self._dispatch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.dispatcher.close()
         await self.broker.stop()
         await self.producer.stop()
         await self.store.close()

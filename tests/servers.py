@@ -33,6 +33,12 @@ async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
         await task
 
 
+def kind_of(body: dict[str, Any]) -> str:
+    if body.get("resourceType") == "Bundle":
+        return str(body["entry"][0]["resource"]["eventCoding"]["code"])
+    return str(body.get("type", "")).split(".")[2] if str(body.get("type", "")).count(".") >= 2 else ""
+
+
 class AgencyEndpoint:
     """An agency system receiving webhooks: records every POST, can be made to fail for a while."""
 
@@ -52,6 +58,11 @@ class AgencyEndpoint:
         self.paths.append(request.url.path)
         self.received.append(await request.json())
         return JSONResponse({"ok": True})
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """What arrived of one kind: a CloudEvent type's event part (``advice-requested``), or a FHIR
+        message's event code (``ehc-panel-outcome``)."""
+        return [body for body in self.received if kind_of(body) == kind]
 
     def distinct(self) -> list[dict[str, Any]]:
         """What the agency's system keeps: one record per idempotency key."""

@@ -1,41 +1,48 @@
-"""Delivering transition referrals, their updates and new assessment requests to the adult system over HTTP,
-retrying with backoff for as long as it is down; the referral id is the idempotency key."""
+"""Transition referrals, their updates and new assessment requests as the adult system takes them
+(its own message types, with a callback for its decisions); the referral id is the idempotency key."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from datetime import date
 
+from adapters.adult_social_care.contract import AdultReferralUpdate, AdultTransitionReferral, CareAssessmentRequestOut
 from adapters.adult_social_care.mapping import assessment_request_out, referral_out, referral_update_out
-from adapters.webhooks import deliver_with_retries
+from adapters.channels import HttpDelivery, Parcel
+from adapters.common import Submission
+from schemas.common import Agency
 from schemas.envelope import decode
 from schemas.events import CareAssessmentRequested, TransitionReferralIssued, TransitionReferralUpdated
 
+MAPPED = {e.event_type for e in (TransitionReferralIssued, TransitionReferralUpdated, CareAssessmentRequested)}
 
-class AdultSocialCareDispatcher:
-    def __init__(self, endpoints: dict[str, str], callback_base: str, delays: Sequence[float], timeout: float = 10.0):
+
+class AdultSocialCareChannel:
+    name = "adult-social-care"
+
+    def __init__(self, endpoints: dict[str, str], callback_base: str) -> None:
         self.endpoints = endpoints
         self.callback_base = callback_base
-        self.delays = delays
-        self.timeout = timeout
 
-    async def deliver(self, value: bytes | None) -> bool:
-        envelope, event = decode(value)
+    def serves(self, agency: Agency, org_code: str, event_type: str) -> bool:
+        return agency == Agency.ADULT_SOCIAL_CARE and org_code in self.endpoints and event_type in MAPPED
+
+    def request(self, parcel: Parcel, today: date) -> HttpDelivery:
+        _, event = decode(parcel.body)
+        message: AdultTransitionReferral | AdultReferralUpdate | CareAssessmentRequestOut
         if isinstance(event, TransitionReferralIssued):
-            body = referral_out(event, self.callback_base).model_dump_json()
+            message = referral_out(event, self.callback_base)
         elif isinstance(event, TransitionReferralUpdated):
-            body = referral_update_out(event, self.callback_base).model_dump_json()
+            message = referral_update_out(event, self.callback_base)
         elif isinstance(event, CareAssessmentRequested):
-            body = assessment_request_out(event).model_dump_json()
-        else:
-            return False
-        url = self.endpoints.get(event.la_code)
-        if url is None:
-            return False
+            message = assessment_request_out(event)
+        else:  # serves() admits only the three
+            raise TypeError(f"the adult system takes no {type(event).__name__}")
         headers = {
             "content-type": "application/json",
-            "idempotency-key": envelope.id,
-            "x-message-type": json.loads(body)["message_type"],
+            "idempotency-key": parcel.dispatch_id,
+            "x-message-type": message.message_type,
         }
-        await deliver_with_retries(url, body.encode(), headers, self.delays, self.timeout)
-        return True
+        return HttpDelivery(self.endpoints[parcel.org_code], message.model_dump_json().encode(), headers)
+
+    def delivered(self, parcel: Parcel, today: date) -> list[Submission]:
+        return []

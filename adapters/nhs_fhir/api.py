@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import operator
 import uuid
 from collections.abc import Callable
@@ -16,8 +17,10 @@ from pydantic import ValidationError
 
 from adapters.access import PERSONAL_DATA, Caller, Organisation, Reader, permit, reads
 from adapters.advice_inbox import AdviceInbox, Inbox, receipts
+from adapters.channels import FHIR_INBOX, recipient_of
 from adapters.common import EventPort, Submission, SubmitResult
 from adapters.http import Port, Today, event_id_for
+from adapters.inbox import Outbox
 from adapters.nhs_fhir import outbound
 from adapters.nhs_fhir.capability import capability_statement
 from adapters.nhs_fhir.codes import (
@@ -29,6 +32,7 @@ from adapters.nhs_fhir.codes import (
     TASK_STATUSES_SETTABLE,
 )
 from adapters.nhs_fhir.inbound import InboundAdvice, read_advice_message
+from adapters.nhs_fhir.notifications import communication
 from adapters.nhs_fhir.outcome import FhirProblem, Issue, fhir_response, from_validation_error, problem_response
 from adapters.nhs_fhir.questionnaire import QUESTIONNAIRE
 from schemas.common import Adviser, Agency, OrganisationRef
@@ -208,11 +212,7 @@ async def search_tasks(
     reader: Reader = reads("inbox:read", PERSONAL_DATA),
 ) -> JSONResponse:
     org = _provider(reader.caller)
-    ods = org.code
-    if owner:
-        ods = owner.split("|", 1)[1] if owner.startswith(ODS_CODE + "|") else owner.removeprefix("Organization/")
-    if ods != org.code:
-        raise FhirProblem(403, [Issue("forbidden", f"{org.code} may search only its own Tasks, not {ods}'s", "owner")])
+    ods = _ods_of("owner", owner, org)
     rows = [
         r for r in await inbox.requests_for(ods) if r.get("request") and r.get("recipient_agency") == Agency.NHS.value
     ]
@@ -229,6 +229,65 @@ async def search_tasks(
     if last_updated:
         tasks = list(filter(_updated_within(last_updated), tasks))
     return fhir_response(_searchset(request, tasks, count, offset))
+
+
+def _ods_of(param: str, value: str | None, org: Organisation) -> str:
+    """An organisation search parameter as FHIR writes it (``system|code``, ``Organization/code``
+    or the bare code), which must be the caller's own."""
+    ods = org.code
+    if value:
+        ods = value.split("|", 1)[1] if value.startswith(ODS_CODE + "|") else value.removeprefix("Organization/")
+    if ods != org.code:
+        raise FhirProblem(403, [Issue("forbidden", f"{org.code} may search only its own records, not {ods}'s", param)])
+    return ods
+
+
+@router.get(
+    "/Communication",
+    summary="Search what the hub has sent the caller's organisation (decisions, panel outcomes, plans); paged",
+)
+@_guarded
+async def search_communications(
+    request: Request,
+    outbox: Outbox,
+    recipient: str | None = None,
+    count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 50,
+    after: Annotated[int, Query(alias="_page", ge=0, description="opaque: follow the Bundle's next link")] = 0,
+    reader: Reader = reads("inbox:read"),
+) -> JSONResponse:
+    """For providers with no endpoint to push to. Each record is a Communication, in the order the hub
+    sent them; the first search that returns one counts as its delivery."""
+    org = _provider(reader.caller)
+    ods = _ods_of("recipient", recipient, org)
+    rows = await outbox.waiting_for(recipient_of(org.agency, ods), FHIR_INBOX, after, count + 1, include_taken=True)
+    page, more = rows[:count], len(rows) > count
+    await outbox.taken([r["seq"] for r in page if r["status"] == "pending"], datetime.now(UTC))
+    base = str(request.base_url).rstrip("/") + "/fhir"
+    resources = [
+        communication(r["dispatch_id"], r["event_type"], json.loads(r["value"]).get("data") or {}, ods, _instant(r))
+        for r in page
+    ]
+
+    def link(relation: str, at: int) -> dict[str, str]:
+        query = urlencode([*((k, v) for k, v in request.query_params.multi_items() if k != "_page"), ("_page", at)])
+        return {"relation": relation, "url": f"{base}/Communication?{query}"}
+
+    links = [link("self", after)] + ([link("next", page[-1]["seq"])] if more else [])
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": links,
+        "entry": [
+            {"fullUrl": f"{base}/Communication/{r['id']}", "resource": r, "search": {"mode": "match"}}
+            for r in resources
+        ],
+    }
+    return fhir_response(await reader.show(bundle))
+
+
+def _instant(row: dict[str, Any]) -> str:
+    sent: datetime = row["created_at"]
+    return (sent if sent.tzinfo else sent.replace(tzinfo=UTC)).isoformat(timespec="seconds")
 
 
 @router.get("/Task/{task_id}")

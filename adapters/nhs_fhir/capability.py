@@ -44,6 +44,19 @@ def capability_statement(base_url: str, date: str) -> dict[str, Any]:
                         ],
                     },
                     {
+                        "type": "Communication",
+                        "interaction": [{"code": "search-type"}],
+                        "documentation": "what the hub sent a provider with no endpoint to push to: assessment "
+                        "decisions, panel outcomes and the plan's health sections, oldest first",
+                        "searchParam": [
+                            {
+                                "name": "recipient",
+                                "type": "reference",
+                                "documentation": "ODS code, or system|code",
+                            }
+                        ],
+                    },
+                    {
                         "type": "Questionnaire",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": [{"name": "url", "type": "uri"}],
@@ -66,10 +79,15 @@ def capability_statement(base_url: str, date: str) -> dict[str, Any]:
             {
                 "supportedMessage": [
                     {"mode": "receiver", "definition": "https://fhir.ehc-hub.uk/MessageDefinition/ehc-health-advice"},
-                    {
-                        "mode": "sender",
-                        "definition": "https://fhir.ehc-hub.uk/MessageDefinition/ehc-health-advice-request",
-                    },
+                    *(
+                        {"mode": "sender", "definition": f"https://fhir.ehc-hub.uk/MessageDefinition/{code}"}
+                        for code in (
+                            "ehc-health-advice-request",
+                            "ehc-assessment-decision",
+                            "ehc-panel-outcome",
+                            "ehc-plan",
+                        )
+                    ),
                 ]
             }
         ],

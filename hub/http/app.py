@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 
-from adapters import advice_inbox, imports
+from adapters import advice_inbox, imports, inbox
 from adapters.access import permit
 from adapters.adult_social_care import api as asc_api
 from adapters.childrens_social_care import api as csc_api
@@ -36,6 +36,7 @@ from hub.auth.pseudonyms import set_key
 from hub.auth.ratelimit import RateLimiter
 from hub.auth.registry import ClientRegistry
 from hub.auth.tokens import TokenVerifier
+from hub.dispatch.metrics import DispatchCollector
 from hub.http import dashboard, errors, ingress, ops, signin
 from hub.http.body_limit import BodyLimit, limits
 from hub.http.hygiene import hygiene
@@ -121,9 +122,11 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         today=lambda: runtime.watcher.today(),
         asyncapi=runtime.asyncapi(),
         watcher=runtime.watcher,
+        dispatch=runtime.dispatch_table,
     )
     app.state.event_port = runtime.event_port
     app.state.advice_inbox = HubAdviceInbox(runtime.store, runtime.settings.rules)
+    app.state.outbound_inbox = runtime.dispatch_table
     app.state.import_jobs = ImportJobs(runtime.settings.csv_max_bytes)
     app.state.today = lambda: runtime.watcher.today()  # read at call time: tests and replays move it
     app.add_exception_handler(RequestValidationError, errors.on_request_validation)
@@ -137,6 +140,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         education_api.router,
         csc_api.router,
         advice_inbox.router,
+        inbox.router,
         asc_api.router,
     ):
         app.include_router(router, responses=REFUSALS)
@@ -150,6 +154,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     dead = Gauge("hub_records_dead_lettered", "records dead-lettered by this instance", registry=registry)
     processed.set_function(lambda: runtime.core.processed)
     dead.set_function(lambda: runtime.core.dead_lettered)
+    registry.register(DispatchCollector(runtime.dispatcher))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

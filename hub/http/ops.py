@@ -25,6 +25,8 @@ router = APIRouter(prefix="/ops", tags=["operations"])
 @router.get("/cases/{case_id}/trace")
 async def trace_case(case_id: str, state: State, reader: Reader = reads("ops:read")) -> Any:
     trace = await state.store.trace(case_id)
+    if state.dispatch is not None:
+        trace["dispatches"] = await state.dispatch.for_case(case_id)
     if trace["case"] is None and not trace["dead_letters"]:
         raise HTTPException(404, f"no case {case_id!r} is known to the hub")
     return await reader.show(trace)
@@ -151,6 +153,11 @@ async def referral(referral_id: str, state: State, reader: Reader = reads("ops:r
     if referral_id not in found:
         raise HTTPException(404, f"no transition referral {referral_id!r}")
     return await reader.show(jsonable_encoder(found[referral_id]))
+
+
+@router.get("/deliveries", summary="Each recipient system's backlog, oldest waiting record and state")
+async def deliveries(state: State, _: Reader = reads("ops:read")) -> list[dict[str, Any]]:
+    return await state.dispatch.backlog() if state.dispatch is not None else []
 
 
 @router.get("/stats")

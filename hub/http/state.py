@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from hub.auth.authenticator import HubAuthenticator
+from hub.dispatch.table import DispatchTable
 from hub.ops.scheduler import ClockWatcher, london_today
 from hub.pipeline.publisher import Producer, TopicNames
 from hub.settings import StatutoryRules
@@ -28,6 +29,7 @@ class HubState:
     today: Callable[[], date] = london_today
     asyncapi: Any = None
     watcher: ClockWatcher | None = None
+    dispatch: DispatchTable | None = None
 
 
 def _hub_state(request: Request) -> HubState:

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -228,6 +243,48 @@ claims = Table(
     Column("state", String(16), nullable=False),
     Column("claimed_at", DateTime(timezone=True), nullable=False),
     comment="ingress-side: which request publishes an event or a once-only fact; not rebuilt from the topics",
+)
+
+dispatches = Table(
+    "dispatches",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("dispatch_id", String(128), nullable=False, unique=True),  # the outbound record's event id
+    Column("recipient", String(96), nullable=False),  # "<agency>:<organisation code>"
+    Column("channel", String(32), nullable=False),
+    Column("case_id", String(128), index=True),
+    Column("event_type", String(255), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("key", Text),
+    Column("headers", JSON, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("first_failure", DateTime(timezone=True)),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("answer", Integer),  # the recipient's HTTP status, last time it was asked
+    Column("last_error", Text),
+    Index("ix_dispatches_backlog", "recipient", "status", "seq"),
+    comment="outbound-side: each record's delivery to its recipient's own system; not rebuilt from the topics",
+)
+
+dispatch_lanes = Table(
+    "dispatch_lanes",
+    metadata,
+    Column("recipient", String(96), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("owner", String(64)),  # the instance delivering to it now
+    Column("lease_until", Float, nullable=False, default=0.0),
+    Column("parked_until", Float, nullable=False, default=0.0),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("alerted", Boolean, nullable=False, default=False),
+    comment="one per recipient system: who delivers to it, and whether it is parked after failures",
 )
 
 heartbeat = Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -24,6 +25,8 @@ SCHOOL = {"agency": "school", "code": "100001", "name": "Hillside Primary"}
 EP = {"agency": "educational-psychology", "code": "202-EPS"}
 NHS = {"agency": "nhs", "code": "RBS", "name": "Evelina London"}
 CSC = {"agency": "childrens-social-care", "code": "202-CSC"}
+SCHOOL_SECRET = "whsec_" + base64.b64encode(b"school-signing-key-for-tests-0001").decode()
+CSC_SECRET = "whsec_" + base64.b64encode(b"csc-signing-key-for-tests-000001").decode()
 
 
 @dataclass
@@ -81,11 +84,16 @@ async def ehc_world(kafka: str, database_url: str, **overrides: Any) -> AsyncIte
         csc_url = await stack.enter_async_context(serving(social_care.app))
         if not overrides.pop("adult_down", False):
             await stack.enter_async_context(serving(adult.app, adult_port))
+        dispatch = {
+            "webhook_secrets": {SCHOOL["code"]: SCHOOL_SECRET, CSC["code"]: CSC_SECRET},
+            "retry_delays_seconds": [0.1],
+            **overrides.pop("dispatch", {}),
+        }
         settings = isolated_settings(
             database_url,
             webhooks={SCHOOL["code"]: f"{school_url}/inbox", CSC["code"]: f"{csc_url}/inbox"},
             adult_social_care_endpoints={LA: f"http://127.0.0.1:{adult_port}/inbox"},
-            **{"webhook_retry_delays_seconds": [0.1], "clock_sweep_seconds": 0, **overrides},
+            **{"clock_sweep_seconds": 0, **overrides, "dispatch": dispatch},
         )
         await ensure_topics(settings, kafka)
         runtime = HubRuntime(settings, kafka)

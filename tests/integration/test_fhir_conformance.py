@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.nhs_fhir.notifications import communication, notification_message
 from adapters.nhs_fhir.outbound import service_request
 from adapters.nhs_fhir.questionnaire import QUESTIONNAIRE
 from schemas.events import AdviceRequested
@@ -26,6 +27,22 @@ from tests.integration.test_fhir import _case_with_health_request, _tasks
 from tests.servers import AgencyEndpoint, serving
 
 pytestmark = pytest.mark.kafka
+NOTIFIED = {  # what the sharing policy lets an NHS provider see of each
+    "panel-outcome-recorded": {
+        "case_id": "V-1",
+        "la_code": "202",
+        "panel_date": "2026-03-02",
+        "outcome": "issue-plan",
+        "health_summary": "Speech and language therapy <weekly> & review",
+    },
+    "plan-recorded": {
+        "case_id": "V-1",
+        "la_code": "202",
+        "kind": "final",
+        "event_date": "2026-03-20",
+        "sections": {"c": "Needs speech and language therapy", "g": ""},
+    },
+}
 FHIR = {"content-type": "application/fhir+json"}
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
 
@@ -67,10 +84,16 @@ async def test_hapis_validator_finds_no_error_in_anything_the_facade_emits(
         await got("outcome-not-acceptable", await client.get("/fhir/metadata", headers={"accept": "text/xml"}), 406)
 
         async def pushed() -> bool:
-            return bool(provider.received)
+            return bool(provider.of_kind("ehc-health-advice-request"))
 
         await eventually(pushed)
-        emitted["pushed-request-message"] = provider.received[0]
+        emitted["pushed-request-message"] = provider.of_kind("ehc-health-advice-request")[0]
+        emitted["pushed-decision-message"] = provider.of_kind("ehc-assessment-decision")[0]
+        for kind, data in NOTIFIED.items():
+            emitted[f"notification-{kind}"] = notification_message(
+                f"N-{kind}", kind, data, NHS["code"], "https://hub.example/fhir", "2026-03-02T10:00:00+00:00"
+            )
+            emitted[f"communication-{kind}"] = communication(f"C-{kind}", kind, data, NHS["code"], "2026-03-02")
     request = AdviceRequested.model_validate(
         {
             "case_id": "V-2",

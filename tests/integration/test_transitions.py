@@ -286,7 +286,7 @@ async def test_no_carer_means_no_carer_section_and_a_young_carer_is_offered_thei
 @pytest.mark.timeout(1200)
 async def test_adult_system_down_for_ten_minutes_gets_the_referral_once_when_back(kafka: str, sqlite_url: str) -> None:
     outage = float(os.environ.get("HUB_TEST_ADULT_OUTAGE_SECONDS", "600"))
-    async with ehc_world(kafka, sqlite_url, adult_down=True, webhook_retry_delays_seconds=[1, 2, 5, 10]) as world:
+    async with ehc_world(kafka, sqlite_url, adult_down=True, dispatch={"retry_delays_seconds": [1, 2, 5, 10]}) as world:
         yp = someone(109, "2008-12-10", "Kai")
         await record_assessment(world, "S58-9", "s58-childs-needs", yp, "2026-06-01")
         world.set_today(REFERRAL_DAY)

@@ -1,0 +1,105 @@
+"""The general inbox, for organisations whose systems take no pushed deliveries: every record meant
+for the caller's organisation waits here, in order, until the caller acknowledges it.
+
+Reading is paged by cursor (each item's ``cursor``; pass the last one as ``after``), so a system
+reads on from where it stopped without ever skipping a record that arrived meanwhile. Reading does
+not remove anything: only an acknowledgement does, so a reader that crashes before storing what it
+read gets it again. An advice request read here is received by the adviser (reg 8), as one fetched
+from ``/api/v1/advice-requests`` is.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from adapters.access import Reader, own_organisation, reads
+from adapters.channels import INBOX, Parcel, advice_receipts, recipient_of
+from adapters.http import Port, Today
+
+
+class OutboundInbox(Protocol):
+    """Records waiting for organisations that pull (``hub.dispatch.table.DispatchTable`` is one)."""
+
+    async def waiting_for(
+        self, recipient: str, channel: str, after: int, limit: int, *, include_taken: bool = False
+    ) -> list[dict[str, Any]]: ...
+
+    async def acknowledge(self, recipient: str, dispatch_ids: list[str], at: datetime) -> int: ...
+
+    async def taken(self, seqs: list[int], at: datetime) -> None:
+        """Rows the recipient fetched by a search that has no acknowledgement (FHIR)."""
+        ...
+
+
+def _outbound_inbox(request: Request) -> OutboundInbox:
+    inbox: OutboundInbox = request.app.state.outbound_inbox
+    return inbox
+
+
+Outbox = Annotated[OutboundInbox, Depends(_outbound_inbox)]
+"""Records waiting for pulling organisations, as a route parameter."""
+
+router = APIRouter(prefix="/api/v1", tags=["inbox"])
+
+
+class InboxItem(BaseModel):
+    id: str = Field(description="the record's id; acknowledge it with this")
+    cursor: int = Field(description="read on after this item with ?after=")
+    received_at: datetime
+    acknowledged: bool
+    event: dict[str, Any] = Field(
+        description="the CloudEvent, with only what the sharing policy lets this organisation see"
+    )
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    next_after: int | None = Field(description="the cursor to read on from; null when nothing more waits now")
+
+
+@router.get("/inbox", summary="Records waiting for the caller's organisation, oldest first", response_model=InboxPage)
+async def read_inbox(
+    inbox: Outbox,
+    port: Port,
+    today: Today,
+    after: int = Query(default=0, ge=0, description="the cursor of the last item already read"),
+    limit: int = Query(default=100, ge=1, le=1000),
+    include_acknowledged: bool = False,
+    reader: Reader = reads("inbox:read"),
+) -> Any:
+    org = own_organisation(reader.caller)
+    recipient = recipient_of(org.agency, org.code)
+    rows = await inbox.waiting_for(recipient, INBOX, after, limit, include_taken=include_acknowledged)
+    parcels = [Parcel(r["dispatch_id"], org.agency, org.code, r["value"]) for r in rows]
+    fresh = [s for p in parcels for s in advice_receipts(p, today, "poll")]
+    if fresh:
+        await port.submit_many(fresh)
+    items = [
+        {
+            "id": r["dispatch_id"],
+            "cursor": r["seq"],
+            "received_at": r["created_at"],
+            "acknowledged": r["status"] != "pending",
+            "event": json.loads(r["value"]),
+        }
+        for r in rows
+    ]
+    page = {"items": items, "next_after": rows[-1]["seq"] if len(rows) == limit else None}
+    return await reader.show(page)
+
+
+class Acknowledgement(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=1000, description="ids of items the caller has stored")
+
+
+@router.post("/inbox/ack", summary="Acknowledge records the caller's system has stored")
+async def acknowledge(body: Acknowledgement, inbox: Outbox, reader: Reader = reads("inbox:read")) -> dict[str, int]:
+    """Only the caller's own records can be acknowledged; others' ids are ignored, not revealed."""
+    org = own_organisation(reader.caller)
+    done = await inbox.acknowledge(recipient_of(org.agency, org.code), body.ids, datetime.now(UTC))
+    return {"acknowledged": done}

@@ -1,0 +1,246 @@
+"""The dispatcher's bookkeeping in the store: one row per record and recipient system, one lane per
+recipient system. A recipient's backlog lives here rather than in a consumer's position on a topic,
+so one that is down parks its own rows while every other recipient's keep moving."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, exists, func, or_, select, update
+
+from hub.store.database import Database, Row
+from hub.store.tables import dispatch_lanes, dispatches
+
+PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+SHOWN = [c for c in dispatches.c if c.name not in {"value", "headers", "key", "partition", "offset"}]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What became of one row in one attempt."""
+
+    seq: int
+    status: str  # DELIVERED, PENDING (to try again) or DEAD
+    answer: int | None
+    error: str | None
+
+
+class DispatchTable:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, rows: list[Row], lanes: dict[str, str], redriven: Sequence[str] = ()) -> None:
+        """Rows for records not seen before (a record consumed twice adds nothing); a redriven record
+        makes its dead row pending again. ``lanes`` names each pushed-to recipient's channel."""
+        async with self.db.engine.begin() as conn:
+            if rows:
+                await conn.execute(self.db.dialect.insert(dispatches).on_conflict_do_nothing(), rows)
+            if lanes:
+                values = [
+                    {"recipient": r, "channel": c, "lease_until": 0.0, "parked_until": 0.0} for r, c in lanes.items()
+                ]
+                await conn.execute(self.db.dialect.insert(dispatch_lanes).on_conflict_do_nothing(), values)
+            if redriven:
+                await conn.execute(
+                    update(dispatches)
+                    .where(dispatches.c.dispatch_id.in_(list(redriven)), dispatches.c.status == DEAD)
+                    .values(status=PENDING, last_error=None)
+                )
+
+    async def due_lanes(self, now: float, owner: str) -> list[tuple[str, str]]:
+        """Recipients with rows to push that no other instance holds and that are not parked."""
+        backlog = exists().where(dispatches.c.recipient == dispatch_lanes.c.recipient, dispatches.c.status == PENDING)
+        query = select(dispatch_lanes.c.recipient, dispatch_lanes.c.channel).where(
+            dispatch_lanes.c.parked_until <= now,
+            or_(dispatch_lanes.c.owner == owner, dispatch_lanes.c.lease_until < now),
+            backlog,
+        )
+        return [(r["recipient"], r["channel"]) for r in await self.db.rows(query)]
+
+    async def claim(self, recipient: str, owner: str, now: float, until: float) -> bool:
+        """Hold a recipient's lane until ``until``, unless another instance holds it now."""
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(
+                update(dispatch_lanes)
+                .where(
+                    dispatch_lanes.c.recipient == recipient,
+                    or_(dispatch_lanes.c.owner == owner, dispatch_lanes.c.lease_until < now),
+                )
+                .values(owner=owner, lease_until=until)
+            )
+        return bool(result.rowcount)
+
+    async def release(self, recipient: str, owner: str) -> None:
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                update(dispatch_lanes)
+                .where(dispatch_lanes.c.recipient == recipient, dispatch_lanes.c.owner == owner)
+                .values(lease_until=0.0)
+            )
+
+    async def pending(self, recipient: str, limit: int) -> list[Row]:
+        query = (
+            select(dispatches)
+            .where(dispatches.c.recipient == recipient, dispatches.c.status == PENDING)
+            .order_by(dispatches.c.seq)
+            .limit(limit)
+        )
+        return await self.db.rows(query)
+
+    async def settle(self, outcomes: list[Settled], at: datetime) -> None:
+        """Record one round of attempts in one transaction."""
+        if not outcomes:
+            return
+        seq: Any = bindparam("b_seq")
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                update(dispatches)
+                .where(dispatches.c.seq == seq)
+                .values(
+                    status=bindparam("b_status"),
+                    answer=bindparam("b_answer"),
+                    last_error=bindparam("b_error"),
+                    delivered_at=bindparam("b_delivered"),
+                    attempts=dispatches.c.attempts + 1,
+                    last_attempt_at=at,
+                    first_failure=func.coalesce(dispatches.c.first_failure, bindparam("b_failed")),
+                ),
+                [
+                    {
+                        "b_seq": o.seq,
+                        "b_status": o.status,
+                        "b_answer": o.answer,
+                        "b_error": o.error,
+                        "b_delivered": at if o.status == DELIVERED else None,
+                        "b_failed": None if o.status == DELIVERED else at,
+                    }
+                    for o in outcomes
+                ],
+            )
+
+    async def park(self, recipient: str, delays: Sequence[float], error: str, at: datetime) -> Row:
+        """Hold a recipient's rows for the next delay of its backoff; returns the lane, with how long
+        it has been failing and until when it is parked."""
+        lane_row = dispatch_lanes.c.recipient == recipient
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                update(dispatch_lanes)
+                .where(lane_row)
+                .values(
+                    failures=dispatch_lanes.c.failures + 1,
+                    failing_since=func.coalesce(dispatch_lanes.c.failing_since, at),
+                    last_error=error,
+                )
+            )
+            lane = dict((await conn.execute(select(dispatch_lanes).where(lane_row))).one()._mapping)
+            lane["delay"] = delays[min(lane["failures"] - 1, len(delays) - 1)]
+            lane["parked_until"] = at.timestamp() + lane["delay"]
+            await conn.execute(update(dispatch_lanes).where(lane_row).values(parked_until=lane["parked_until"]))
+        return lane
+
+    async def mark_alerted(self, recipient: str) -> None:
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                update(dispatch_lanes).where(dispatch_lanes.c.recipient == recipient).values(alerted=True)
+            )
+
+    async def recovered(self, recipient: str) -> None:
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                update(dispatch_lanes)
+                .where(dispatch_lanes.c.recipient == recipient, dispatch_lanes.c.failures > 0)
+                .values(failures=0, failing_since=None, parked_until=0.0, last_error=None, alerted=False)
+            )
+
+    async def taken(self, seqs: list[int], at: datetime) -> None:
+        """Rows a recipient fetched itself (an inbox read, a FHIR search) count as delivered."""
+        if not seqs:
+            return
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                update(dispatches)
+                .where(dispatches.c.seq.in_(seqs), dispatches.c.status == PENDING)
+                .values(status=DELIVERED, delivered_at=at, attempts=dispatches.c.attempts + 1, last_attempt_at=at)
+            )
+
+    async def waiting_for(
+        self, recipient: str, channel: str, after: int, limit: int, *, include_taken: bool = False
+    ) -> list[Row]:
+        """A pulling recipient's records in order, from just after ``after`` (a row's ``seq``)."""
+        statuses = [PENDING, DELIVERED] if include_taken else [PENDING]
+        query = (
+            select(dispatches)
+            .where(
+                dispatches.c.recipient == recipient,
+                dispatches.c.channel == channel,
+                dispatches.c.status.in_(statuses),
+                dispatches.c.seq > after,
+            )
+            .order_by(dispatches.c.seq)
+            .limit(limit)
+        )
+        return await self.db.rows(query)
+
+    async def acknowledge(self, recipient: str, dispatch_ids: list[str], at: datetime) -> int:
+        """Mark a pulling recipient's own rows delivered; rows of another recipient are not touched."""
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(
+                update(dispatches)
+                .where(
+                    dispatches.c.recipient == recipient,
+                    dispatches.c.dispatch_id.in_(dispatch_ids),
+                    dispatches.c.status == PENDING,
+                )
+                .values(status=DELIVERED, delivered_at=at, attempts=dispatches.c.attempts + 1, last_attempt_at=at)
+            )
+        return int(result.rowcount or 0)
+
+    async def backlog(self) -> list[Row]:
+        """Per recipient: its channel, rows waiting and since when, and its lane's state."""
+        waiting = (
+            select(
+                dispatches.c.recipient,
+                dispatches.c.channel,
+                func.count().label("pending"),
+                func.min(dispatches.c.created_at).label("oldest"),
+            )
+            .where(dispatches.c.status == PENDING)
+            .group_by(dispatches.c.recipient, dispatches.c.channel)
+        )
+        counts = {(r["recipient"], r["channel"]): r for r in await self.db.rows(waiting)}
+        dead = (
+            select(dispatches.c.recipient, dispatches.c.channel, func.count().label("dead"))
+            .where(dispatches.c.status == DEAD)
+            .group_by(dispatches.c.recipient, dispatches.c.channel)
+        )
+        for r in await self.db.rows(dead):
+            counts.setdefault((r["recipient"], r["channel"]), {"pending": 0, "oldest": None})["dead"] = r["dead"]
+        lanes = {r["recipient"]: r for r in await self.db.rows(select(dispatch_lanes))}
+        out = []
+        for (recipient, channel), row in sorted(counts.items()):
+            lane = lanes.get(recipient, {})
+            out.append(
+                {
+                    "recipient": recipient,
+                    "channel": channel,
+                    "pending": row.get("pending", 0),
+                    "dead": row.get("dead", 0),
+                    "oldest_pending": row.get("oldest"),
+                    "failing_since": lane.get("failing_since"),
+                    "last_error": lane.get("last_error"),
+                    "parked_until": lane.get("parked_until") or None,
+                    "unreachable_alert": bool(lane.get("alerted")),
+                }
+            )
+        return out
+
+    async def for_case(self, case_id: str) -> list[Row]:
+        query = select(*SHOWN).where(dispatches.c.case_id == case_id).order_by(dispatches.c.seq)
+        return await self.db.rows(query)
+
+    async def rows_by_id(self, dispatch_ids: list[str]) -> list[Row]:
+        query = select(dispatches).where(dispatches.c.dispatch_id.in_(dispatch_ids)).order_by(dispatches.c.seq)
+        return await self.db.rows(query)
