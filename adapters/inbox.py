@@ -17,19 +17,20 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from adapters.access import Reader, own_organisation, reads
+from adapters.access import Organisation, Reader, own_organisation, reads
 from adapters.channels import INBOX, Parcel, advice_receipts, recipient_of
 from adapters.http import Port, Today
+from schemas.common import Agency
 
 
 class OutboundInbox(Protocol):
     """Records waiting for organisations that pull (``hub.dispatch.table.DispatchTable`` is one)."""
 
     async def waiting_for(
-        self, recipient: str, channel: str, after: int, limit: int, *, include_taken: bool = False
+        self, recipients: list[str], channel: str, after: int, limit: int, *, include_taken: bool = False
     ) -> list[dict[str, Any]]: ...
 
-    async def acknowledge(self, recipient: str, dispatch_ids: list[str], at: datetime) -> int: ...
+    async def acknowledge(self, recipients: list[str], dispatch_ids: list[str], at: datetime) -> int: ...
 
     async def taken(self, seqs: list[int], at: datetime) -> None:
         """Rows the recipient fetched by a search that has no acknowledgement (FHIR)."""
@@ -45,6 +46,20 @@ Outbox = Annotated[OutboundInbox, Depends(_outbound_inbox)]
 """Records waiting for pulling organisations, as a route parameter."""
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
+LA_SERVICES = (Agency.LA_SEN, Agency.CHILDRENS_SOCIAL_CARE, Agency.ADULT_SOCIAL_CARE)
+
+
+def addresses_of(org: Organisation) -> list[str]:
+    """Whose records an organisation reads: its own; for a council's service also those addressed to
+    that service of its council (the hub knows a case's council before it knows the team); and for
+    the SEN team also its families' (parents' and young people's views reach the LA, which records
+    them)."""
+    own = [recipient_of(org.agency, org.code)]
+    if org.agency in LA_SERVICES and org.la_code and org.la_code != org.code:
+        own.append(recipient_of(org.agency, org.la_code))
+    if org.agency == Agency.LA_SEN:
+        own.append(recipient_of(Agency.FAMILY, org.la_code or org.code))
+    return own
 
 
 class InboxItem(BaseModel):
@@ -73,8 +88,7 @@ async def read_inbox(
     reader: Reader = reads("inbox:read"),
 ) -> Any:
     org = own_organisation(reader.caller)
-    recipient = recipient_of(org.agency, org.code)
-    rows = await inbox.waiting_for(recipient, INBOX, after, limit, include_taken=include_acknowledged)
+    rows = await inbox.waiting_for(addresses_of(org), INBOX, after, limit, include_taken=include_acknowledged)
     parcels = [Parcel(r["dispatch_id"], org.agency, org.code, r["value"]) for r in rows]
     fresh = [s for p in parcels for s in advice_receipts(p, today, "poll")]
     if fresh:
@@ -101,5 +115,5 @@ class Acknowledgement(BaseModel):
 async def acknowledge(body: Acknowledgement, inbox: Outbox, reader: Reader = reads("inbox:read")) -> dict[str, int]:
     """Only the caller's own records can be acknowledged; others' ids are ignored, not revealed."""
     org = own_organisation(reader.caller)
-    done = await inbox.acknowledge(recipient_of(org.agency, org.code), body.ids, datetime.now(UTC))
+    done = await inbox.acknowledge(addresses_of(org), body.ids, datetime.now(UTC))
     return {"acknowledged": done}

@@ -44,6 +44,7 @@ class AgencyEndpoint:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.raw: list[bytes] = []
         self.headers: list[dict[str, str]] = []
         self.fail_next = 0
         self.fail_status = 503
@@ -56,6 +57,7 @@ class AgencyEndpoint:
             return JSONResponse({"error": "unavailable"}, status_code=self.fail_status)
         self.headers.append(dict(request.headers))
         self.paths.append(request.url.path)
+        self.raw.append(await request.body())
         self.received.append(await request.json())
         return JSONResponse({"ok": True})
 

@@ -259,7 +259,7 @@ async def search_communications(
     sent them; the first search that returns one counts as its delivery."""
     org = _provider(reader.caller)
     ods = _ods_of("recipient", recipient, org)
-    rows = await outbox.waiting_for(recipient_of(org.agency, ods), FHIR_INBOX, after, count + 1, include_taken=True)
+    rows = await outbox.waiting_for([recipient_of(org.agency, ods)], FHIR_INBOX, after, count + 1, include_taken=True)
     page, more = rows[:count], len(rows) > count
     await outbox.taken([r["seq"] for r in page if r["status"] == "pending"], datetime.now(UTC))
     base = str(request.base_url).rstrip("/") + "/fhir"

@@ -167,14 +167,14 @@ class DispatchTable:
             )
 
     async def waiting_for(
-        self, recipient: str, channel: str, after: int, limit: int, *, include_taken: bool = False
+        self, recipients: list[str], channel: str, after: int, limit: int, *, include_taken: bool = False
     ) -> list[Row]:
-        """A pulling recipient's records in order, from just after ``after`` (a row's ``seq``)."""
+        """A pulling organisation's records in order, from just after ``after`` (a row's ``seq``)."""
         statuses = [PENDING, DELIVERED] if include_taken else [PENDING]
         query = (
             select(dispatches)
             .where(
-                dispatches.c.recipient == recipient,
+                dispatches.c.recipient.in_(recipients),
                 dispatches.c.channel == channel,
                 dispatches.c.status.in_(statuses),
                 dispatches.c.seq > after,
@@ -184,13 +184,13 @@ class DispatchTable:
         )
         return await self.db.rows(query)
 
-    async def acknowledge(self, recipient: str, dispatch_ids: list[str], at: datetime) -> int:
-        """Mark a pulling recipient's own rows delivered; rows of another recipient are not touched."""
+    async def acknowledge(self, recipients: list[str], dispatch_ids: list[str], at: datetime) -> int:
+        """Mark a pulling organisation's own rows delivered; another's rows are not touched."""
         async with self.db.engine.begin() as conn:
             result = await conn.execute(
                 update(dispatches)
                 .where(
-                    dispatches.c.recipient == recipient,
+                    dispatches.c.recipient.in_(recipients),
                     dispatches.c.dispatch_id.in_(dispatch_ids),
                     dispatches.c.status == PENDING,
                 )
@@ -199,43 +199,42 @@ class DispatchTable:
         return int(result.rowcount or 0)
 
     async def backlog(self) -> list[Row]:
-        """Per recipient: its channel, rows waiting and since when, and its lane's state."""
-        waiting = (
-            select(
-                dispatches.c.recipient,
-                dispatches.c.channel,
-                func.count().label("pending"),
-                func.min(dispatches.c.created_at).label("oldest"),
-            )
-            .where(dispatches.c.status == PENDING)
-            .group_by(dispatches.c.recipient, dispatches.c.channel)
-        )
-        counts = {(r["recipient"], r["channel"]): r for r in await self.db.rows(waiting)}
-        dead = (
-            select(dispatches.c.recipient, dispatches.c.channel, func.count().label("dead"))
-            .where(dispatches.c.status == DEAD)
-            .group_by(dispatches.c.recipient, dispatches.c.channel)
-        )
-        for r in await self.db.rows(dead):
-            counts.setdefault((r["recipient"], r["channel"]), {"pending": 0, "oldest": None})["dead"] = r["dead"]
+        """Per recipient system: its channel, how many records are waiting, delivered and dead, the
+        oldest waiting and the last delivered, and whether its lane is failing."""
+        by_status = select(
+            dispatches.c.recipient,
+            dispatches.c.channel,
+            dispatches.c.status,
+            func.count().label("n"),
+            func.min(dispatches.c.created_at).label("oldest"),
+            func.max(dispatches.c.delivered_at).label("latest"),
+        ).group_by(dispatches.c.recipient, dispatches.c.channel, dispatches.c.status)
         lanes = {r["recipient"]: r for r in await self.db.rows(select(dispatch_lanes))}
-        out = []
-        for (recipient, channel), row in sorted(counts.items()):
-            lane = lanes.get(recipient, {})
-            out.append(
+        out: dict[tuple[str, str], Row] = {}
+        for r in await self.db.rows(by_status):
+            lane = lanes.get(r["recipient"], {})
+            row = out.setdefault(
+                (r["recipient"], r["channel"]),
                 {
-                    "recipient": recipient,
-                    "channel": channel,
-                    "pending": row.get("pending", 0),
-                    "dead": row.get("dead", 0),
-                    "oldest_pending": row.get("oldest"),
+                    "recipient": r["recipient"],
+                    "channel": r["channel"],
+                    PENDING: 0,
+                    DELIVERED: 0,
+                    DEAD: 0,
+                    "oldest_pending": None,
+                    "last_delivered_at": None,
                     "failing_since": lane.get("failing_since"),
                     "last_error": lane.get("last_error"),
                     "parked_until": lane.get("parked_until") or None,
                     "unreachable_alert": bool(lane.get("alerted")),
-                }
+                },
             )
-        return out
+            row[r["status"]] = r["n"]
+            if r["status"] == PENDING:
+                row["oldest_pending"] = r["oldest"]
+            if r["status"] == DELIVERED:
+                row["last_delivered_at"] = r["latest"]
+        return [out[k] for k in sorted(out)]
 
     async def for_case(self, case_id: str) -> list[Row]:
         query = select(*SHOWN).where(dispatches.c.case_id == case_id).order_by(dispatches.c.seq)

@@ -22,11 +22,13 @@ from tests.servers import AgencyEndpoint, serving
 
 LA = "202"
 SCHOOL = {"agency": "school", "code": "100001", "name": "Hillside Primary"}
+OTHER_SCHOOL = {"agency": "school", "code": "100002", "name": "Brookside Academy"}
 EP = {"agency": "educational-psychology", "code": "202-EPS"}
 NHS = {"agency": "nhs", "code": "RBS", "name": "Evelina London"}
 CSC = {"agency": "childrens-social-care", "code": "202-CSC"}
 SCHOOL_SECRET = "whsec_" + base64.b64encode(b"school-signing-key-for-tests-0001").decode()
 CSC_SECRET = "whsec_" + base64.b64encode(b"csc-signing-key-for-tests-000001").decode()
+OTHER_SCHOOL_SECRET = "whsec_" + base64.b64encode(b"other-school-signing-key-000001").decode()
 
 
 @dataclass
@@ -35,6 +37,7 @@ class World:
     client: httpx.AsyncClient
     kafka: str
     school: AgencyEndpoint
+    other_school: AgencyEndpoint
     social_care: AgencyEndpoint
     adult: AgencyEndpoint
     adult_port: int
@@ -77,24 +80,41 @@ class World:
 
 @asynccontextmanager
 async def ehc_world(kafka: str, database_url: str, **overrides: Any) -> AsyncIterator[World]:
-    school, social_care, adult = AgencyEndpoint(), AgencyEndpoint(), AgencyEndpoint()
+    """A hub with the school, the other school and children's social care on webhooks and the adult
+    system on its own API; ``pulling=[code, ...]`` leaves those organisations to read their inbox."""
+    school, other_school, social_care, adult = AgencyEndpoint(), AgencyEndpoint(), AgencyEndpoint(), AgencyEndpoint()
     adult_port = free_port()
     async with AsyncExitStack() as stack:
         school_url = await stack.enter_async_context(serving(school.app))
         csc_url = await stack.enter_async_context(serving(social_care.app))
+        other_url = await stack.enter_async_context(serving(other_school.app))
         if not overrides.pop("adult_down", False):
             await stack.enter_async_context(serving(adult.app, adult_port))
         dispatch = {
-            "webhook_secrets": {SCHOOL["code"]: SCHOOL_SECRET, CSC["code"]: CSC_SECRET},
+            "webhook_secrets": {
+                SCHOOL["code"]: SCHOOL_SECRET,
+                CSC["code"]: CSC_SECRET,
+                OTHER_SCHOOL["code"]: OTHER_SCHOOL_SECRET,
+            },
             "retry_delays_seconds": [0.1],
             **overrides.pop("dispatch", {}),
         }
-        settings = isolated_settings(
-            database_url,
-            webhooks={SCHOOL["code"]: f"{school_url}/inbox", CSC["code"]: f"{csc_url}/inbox"},
-            adult_social_care_endpoints={LA: f"http://127.0.0.1:{adult_port}/inbox"},
-            **{"clock_sweep_seconds": 0, **overrides, "dispatch": dispatch},
-        )
+        values = {
+            "webhooks": {
+                code: url
+                for code, url in (
+                    (SCHOOL["code"], f"{school_url}/inbox"),
+                    (CSC["code"], f"{csc_url}/inbox"),
+                    (OTHER_SCHOOL["code"], f"{other_url}/inbox"),
+                )
+                if code not in overrides.get("pulling", ())
+            },
+            "adult_social_care_endpoints": {LA: f"http://127.0.0.1:{adult_port}/inbox"},
+            "clock_sweep_seconds": 0,
+            **{k: v for k, v in overrides.items() if k != "pulling"},
+            "dispatch": dispatch,
+        }
+        settings = isolated_settings(database_url, **values)
         await ensure_topics(settings, kafka)
         runtime = HubRuntime(settings, kafka)
         world_today = [date(2026, 1, 5)]
@@ -103,7 +123,9 @@ async def ehc_world(kafka: str, database_url: str, **overrides: Any) -> AsyncIte
         base = await stack.enter_async_context(serving(app))
         tokens = Tokens(runtime.settings.auth.issuer or "")
         client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30, auth=AsAgency(tokens)))
-        yield World(runtime, client, kafka, school, social_care, adult, adult_port, tokens, app, world_today)
+        yield World(
+            runtime, client, kafka, school, other_school, social_care, adult, adult_port, tokens, app, world_today
+        )
 
 
 def request_body(case_id: str, n: int = 1, received: str = "2026-01-05", year_group: int = 6) -> dict[str, Any]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 from datetime import date
 from typing import Any
 
@@ -12,7 +10,6 @@ import pytest
 
 from tests.helpers import eventually, nhs_number
 from tests.integration.ehc_world import LA, World, ehc_world
-from tests.servers import serving
 
 pytestmark = pytest.mark.kafka
 
@@ -281,32 +278,6 @@ async def test_no_carer_means_no_carer_section_and_a_young_carer_is_offered_thei
         assert own["assessed_person"]["nhs_number"] == young_carer["nhs_number"]
         assert own["assessed_person"]["client_type"] == "Carer"
         assert await new_assessment_requests(world) == []
-
-
-@pytest.mark.timeout(1200)
-async def test_adult_system_down_for_ten_minutes_gets_the_referral_once_when_back(kafka: str, sqlite_url: str) -> None:
-    outage = float(os.environ.get("HUB_TEST_ADULT_OUTAGE_SECONDS", "600"))
-    async with ehc_world(kafka, sqlite_url, adult_down=True, dispatch={"retry_delays_seconds": [1, 2, 5, 10]}) as world:
-        yp = someone(109, "2008-12-10", "Kai")
-        await record_assessment(world, "S58-9", "s58-childs-needs", yp, "2026-06-01")
-        world.set_today(REFERRAL_DAY)
-        await world.runtime.watcher.sweep()
-
-        async def referral_recorded() -> bool:
-            return bool((await world.runtime.store.transition_sources()).referrals)
-
-        await eventually(referral_recorded)
-        await asyncio.sleep(outage)
-        assert world.adult.received == []
-        async with serving(world.adult.app, world.adult_port):
-
-            async def arrived() -> bool:
-                return len(world.adult.received) >= 1
-
-            await eventually(arrived, timeout=60)
-            await asyncio.sleep(2)
-        assert len(world.adult.received) == 1, "delivered once, not once per retry"
-        assert json.loads(json.dumps(world.adult.received[0]))["offered_assessments"][0]["assessment_id"] == "S58-9"
 
 
 async def test_a_carer_assessment_recorded_after_the_referral_is_offered_in_an_update(
