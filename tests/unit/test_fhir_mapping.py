@@ -176,7 +176,7 @@ def test_bars_capability_statement_and_ours_are_valid_r4() -> None:
     assert CapabilityStatement.model_validate(_load("metadata/BaRS_API_Capability_Statement.json")).fhirVersion
     ours = CapabilityStatement.model_validate(capability_statement("https://hub.example", "2026-11-25"))
     assert ours.fhirVersion == "4.0.1"
-    assert {r.type for r in ours.rest[0].resource} == {"Task", "Questionnaire", "Bundle"}
+    assert {r.type for r in ours.rest[0].resource} == {"Task", "Communication", "Questionnaire", "Bundle"}
     Questionnaire.model_validate(QUESTIONNAIRE)
 
 
