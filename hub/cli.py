@@ -60,12 +60,23 @@ def run(
     local_kafka: Annotated[
         bool, typer.Option(help="start the local broker when KAFKA_BOOTSTRAP_SERVERS is unset")
     ] = True,
+    roles: Annotated[
+        str | None,
+        typer.Option(help="route, dispatch or both (comma-separated); default HUB_ROLES, which is both"),
+    ] = None,
 ) -> None:
     """Run the hub (consumers, HTTP ingress, ops API) on Kafka and the configured store."""
     from hub.devtools import keycloak_local
     from hub.wiring import StartupFailure, resolve_bootstrap, serve
 
     settings = get_settings()
+    if roles is not None:
+        chosen = [r.strip() for r in roles.split(",") if r.strip()]
+        unknown = sorted(set(chosen) - {"route", "dispatch"})
+        if unknown or not chosen:
+            _fail(f"--roles takes route and/or dispatch, not {', '.join(unknown) or 'nothing'}")
+            return
+        settings.roles = chosen  # type: ignore[assignment]
     configure_logging(settings.log_format, settings.log_level)
     idp_started = False
     if settings.auth.issuer is None:

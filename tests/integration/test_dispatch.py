@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from hub.wiring import HubRuntime
 from tests.helpers import eventually
 from tests.integration.ehc_world import (
     CSC,
@@ -250,3 +251,23 @@ async def test_recipients_down_for_ten_minutes_hold_up_no_one_else_and_then_get_
         assert len(set(keys)) == len(keys) == 3
         assert len(world.adult.received) == 1, "delivered once, not once per retry"
         assert world.adult.received[0]["offered_assessments"][0]["assessment_id"] == "S58-9"
+
+
+async def test_routing_and_dispatch_scale_as_separate_instances(kafka: str, sqlite_url: str) -> None:
+    """`hub run --roles route` routes and serves but delivers nothing; a `--roles dispatch` instance
+    on the same topics and store delivers what the first routed."""
+    async with ehc_world(kafka, sqlite_url, roles=["route"]) as world:
+        await world.wait_applied((await world.post("/api/v1/assessment-requests", request_body("R-1", 61)))["id"])
+        await asyncio.sleep(2)
+        assert world.school.received == [], "a routing-only instance dispatches nothing"
+        dispatching = HubRuntime(world.runtime.settings.model_copy(update={"roles": ["dispatch"]}), kafka)
+        await dispatching.start()
+        try:
+
+            async def delivered() -> bool:
+                return bool(world.school.of_kind("assessment-requested"))
+
+            await eventually(delivered)
+            assert dispatching.core.processed == 0, "a dispatch-only instance routes nothing"
+        finally:
+            await dispatching.stop()
