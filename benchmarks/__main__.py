@@ -21,7 +21,7 @@ from typing import Any
 
 import uvloop
 
-from benchmarks import csv_import, fhir_ingest, latency, memory, replay, router
+from benchmarks import csv_import, delivery, fhir_ingest, latency, memory, replay, router
 from benchmarks.common import Figure, identity_provider, quiet_logging
 from tests.kafka_broker import kafka_bootstrap
 
@@ -29,6 +29,8 @@ FULL = {
     "router": 20_000,
     "latency_rps": 200,
     "latency_seconds": 60,
+    "delivery_rps": 200,
+    "delivery_seconds": 60,
     "fhir": 10_000,
     "replay": 1_000_000,
     "csv": 1_000_000,
@@ -38,6 +40,8 @@ QUICK = {
     "router": 1_000,
     "latency_rps": 50,
     "latency_seconds": 5,
+    "delivery_rps": 50,
+    "delivery_seconds": 5,
     "fhir": 300,
     "replay": 5_000,
     "csv": 2_000,
@@ -49,6 +53,7 @@ def scenarios(sizes: dict[str, int], workdir: Path) -> dict[str, Callable[[str],
     return {
         "router": lambda b: router.run(b, workdir, sizes["router"]),
         "latency": lambda b: latency.run(b, workdir, sizes["latency_rps"], sizes["latency_seconds"]),
+        "delivery": lambda b: delivery.run(b, workdir, sizes["delivery_rps"], sizes["delivery_seconds"]),
         "fhir": lambda b: fhir_ingest.run(b, workdir, sizes["fhir"]),
         "replay": lambda b: replay.run(b, workdir, sizes["replay"]),
         "csv": lambda b: csv_import.run(b, workdir, sizes["csv"]),

@@ -25,7 +25,7 @@ class FhirPushChannel:
         self.source_endpoint = source_endpoint
 
     def serves(self, agency: Agency, org_code: str, event_type: str) -> bool:
-        return agency == Agency.NHS and org_code in self.endpoints
+        return agency in (Agency.NHS, Agency.HEALTH_COMMISSIONER) and org_code in self.endpoints
 
     def request(self, parcel: Parcel, today: date) -> HttpDelivery:
         timestamp = datetime.now(UTC).isoformat(timespec="seconds")

@@ -60,24 +60,27 @@ class DispatchTable:
         )
         return [(r["recipient"], r["channel"]) for r in await self.db.rows(query)]
 
-    async def claim(self, recipient: str, owner: str, now: float, until: float) -> bool:
-        """Hold a recipient's lane until ``until``, unless another instance holds it now."""
+    async def claim(self, recipient: str, owner: str, now: float, until: float) -> int | None:
+        """Hold a recipient's lane until ``until``, unless another instance holds it now. Returns
+        how many times in a row delivering to it has failed, or None if it is not ours."""
+        lane_row = dispatch_lanes.c.recipient == recipient
         async with self.db.engine.begin() as conn:
             result = await conn.execute(
                 update(dispatch_lanes)
-                .where(
-                    dispatch_lanes.c.recipient == recipient,
-                    or_(dispatch_lanes.c.owner == owner, dispatch_lanes.c.lease_until < now),
-                )
+                .where(lane_row, or_(dispatch_lanes.c.owner == owner, dispatch_lanes.c.lease_until < now))
                 .values(owner=owner, lease_until=until)
             )
-        return bool(result.rowcount)
+            if not result.rowcount:
+                return None
+            failures = (await conn.execute(select(dispatch_lanes.c.failures).where(lane_row))).scalar_one()
+        return int(failures)
 
-    async def release(self, recipient: str, owner: str) -> None:
+    async def release(self, recipients: list[str], owner: str) -> None:
+        """Let other instances take these lanes at once (an instance stopping)."""
         async with self.db.engine.begin() as conn:
             await conn.execute(
                 update(dispatch_lanes)
-                .where(dispatch_lanes.c.recipient == recipient, dispatch_lanes.c.owner == owner)
+                .where(dispatch_lanes.c.recipient.in_(recipients), dispatch_lanes.c.owner == owner)
                 .values(lease_until=0.0)
             )
 

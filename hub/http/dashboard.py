@@ -65,5 +65,6 @@ async def dashboard_data(state: State, reader: Reader = reads("ops:read")) -> An
             "alerts": (await store.alerts())[-50:],
             "transitions": jsonable_encoder(measures(await store.referral_sources())),
             "cases": await store.recent_cases(50),
+            "recipients": await state.dispatch.backlog() if state.dispatch is not None else [],
         }
     )

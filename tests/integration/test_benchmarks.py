@@ -28,6 +28,7 @@ def test_quick_benchmarks_run_every_scenario_and_write_the_table(kafka: str, tmp
     assert {f["scenario"] for f in figures} == {
         "router throughput",
         "end-to-end latency",
+        "delivery",
         "FHIR ingest",
         "replay",
         "CSV import",

@@ -82,6 +82,7 @@ async def test_people_sign_in_and_see_what_their_role_allows(kafka: str, sqlite_
         viewer = await signed_in(chromium, base, "vera.viewer")
         await viewer.wait_for_selector("#cases td:has-text('D-1')")
         await viewer.wait_for_selector("#dead td:has-text('validate')")
+        await viewer.wait_for_selector("#recipients tr:has-text('school:100001'):has-text('webhook')")
         assert "role: viewer" in await viewer.inner_text("header")
         assert "Vera Viewer" in await viewer.inner_text("header")
         text = await viewer.inner_text("main")

@@ -48,6 +48,9 @@ async function load() {
     if (d.may_redrive) { action = document.createElement("button"); action.textContent = "Redrive"; action.onclick = () => redrive(x.dlq_id); }
     return [x.dlq_id, x.stage, x.case_id, x.exception_message, action];
   });
+  fill("recipients", d.recipients, x => [x.recipient, x.channel, x.pending, x.oldest_pending || "", x.delivered, x.dead,
+    x.unreachable_alert ? "unreachable since " + x.failing_since : (x.failing_since ? "retrying: " + x.last_error : "ok")],
+    x => x.unreachable_alert ? "breach" : (x.failing_since ? "warning" : ""));
   fill("alerts", d.alerts.slice().reverse(), x => [x.severity, x.case_id, x.message, x.due_date], x => x.severity);
   fill("cases", d.cases, x => {
     const p = x.person || {};
