@@ -63,6 +63,17 @@ BATCH_WAIT_MS = 10
 # fetch in flight while records of it are still buffered, so new records for it wait this long at
 # worst: the client's default (500 ms) would dominate end-to-end latency under steady load.
 FETCH_WAIT_MS = 20
+LIVE_BATCHES: dict[str, Any] = {
+    "batch": True,
+    "max_records": MAX_BATCH,
+    "batch_timeout_ms": BATCH_WAIT_MS,
+    "fetch_max_wait_ms": FETCH_WAIT_MS,
+    "auto_offset_reset": "earliest",
+    "ack_policy": AckPolicy.NACK_ON_ERROR,
+    "parser": tolerant_batch_parser,
+    "decoder": undecoded,
+}
+"""How the consumers of live traffic (the canonical topics, the outbound topics) take their records."""
 
 
 class HubRuntime:
@@ -130,18 +141,7 @@ class HubRuntime:
         core = self.core
         inbound = [self.names.physical(e.topic) for e in INBOUND_EVENTS]
 
-        @self.broker.subscriber(
-            *inbound,
-            group_id=self.settings.group_id,
-            batch=True,
-            max_records=MAX_BATCH,
-            batch_timeout_ms=BATCH_WAIT_MS,
-            fetch_max_wait_ms=FETCH_WAIT_MS,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            parser=tolerant_batch_parser,
-            decoder=undecoded,
-        )
+        @self.broker.subscriber(*inbound, group_id=self.settings.group_id, **LIVE_BATCHES)
         async def on_canonical(message: KafkaMessage) -> None:
             await core.handle_batch(records_of(message.raw_message))
 
@@ -165,14 +165,7 @@ class HubRuntime:
         @self.broker.subscriber(
             *(self.names.physical(outbound_topic(a)) for a in Agency),
             group_id=f"{self.settings.group_id}.dispatch",
-            batch=True,
-            max_records=MAX_BATCH,
-            batch_timeout_ms=BATCH_WAIT_MS,
-            fetch_max_wait_ms=FETCH_WAIT_MS,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            parser=tolerant_batch_parser,
-            decoder=undecoded,
+            **LIVE_BATCHES,
         )
         async def on_outbound(message: KafkaMessage) -> None:
             await dispatcher.intake(records_of(message.raw_message))
