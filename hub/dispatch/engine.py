@@ -310,9 +310,6 @@ class Dispatcher:
         exc = DeliveryFailed(f"{row['recipient']} via {row['channel']}: {reason}", rule)
         await self.failures.dead_letter(record, Origin.of(record), "dispatch", exc, rule=rule, field=row["recipient"])
 
-    def stats(self) -> dict[str, int]:
-        return {outcome: n for (_, _, outcome), n in self.counts.items()}
-
 
 def parcel_of(record: Record) -> Parcel | None:
     agency, code = record.header(H_RECIPIENT), record.header(H_RECIPIENT_ORG)
