@@ -32,7 +32,6 @@ def recipient_of(agency: Agency, code: str) -> str:
 class Parcel:
     """One outbound record as published on ``out.<agency>.v1``, for the one organisation it names."""
 
-    dispatch_id: str
     agency: Agency
     org_code: str
     body: bytes  # the CloudEvent, byte for byte as the hub published it
@@ -41,6 +40,11 @@ class Parcel:
     def envelope(self) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads(self.body)
         return doc
+
+    @property
+    def dispatch_id(self) -> str:
+        """The record's own event id: what identifies its delivery to the recipient, on every retry."""
+        return str(self.envelope["id"])
 
     @property
     def event_type(self) -> str:

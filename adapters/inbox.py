@@ -89,7 +89,7 @@ async def read_inbox(
 ) -> Any:
     org = own_organisation(reader.caller)
     rows = await inbox.waiting_for(addresses_of(org), INBOX, after, limit, include_taken=include_acknowledged)
-    parcels = [Parcel(r["dispatch_id"], org.agency, org.code, r["value"]) for r in rows]
+    parcels = [Parcel(org.agency, org.code, r["value"]) for r in rows]
     fresh = [s for p in parcels for s in advice_receipts(p, today, "poll")]
     if fresh:
         await port.submit_many(fresh)

@@ -32,15 +32,15 @@ from adapters.common import EventPort
 from hub.dispatch.table import DEAD, DELIVERED, PENDING, DispatchTable, Settled
 from hub.logging import get_logger
 from hub.pipeline.failures import FailurePath
-from hub.pipeline.records import H_LINEAGE, Origin, Record
+from hub.pipeline.records import H_LINEAGE, H_RECIPIENT, H_RECIPIENT_ORG, Origin, Record
 from hub.settings import DispatchSettings
 from schemas.common import Agency
+from schemas.events import AdviceRequested
 
 log = get_logger("hub.dispatch")
 
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 FHIR_AGENCIES = (Agency.NHS, Agency.HEALTH_COMMISSIONER)
-H_RECIPIENT, H_RECIPIENT_ORG = "hub-recipient", "hub-recipient-org"
 IDLE_POLL_SECONDS = 0.2
 BACKLOG_READ_SECONDS = 5.0
 
@@ -102,7 +102,7 @@ class Dispatcher:
             if channel.serves(agency, org_code, event_type):
                 return channel.name
         if agency in FHIR_AGENCIES:  # a provider fetches its advice requests as Tasks; the rest by search
-            return None if event_type == "advice-requested" else FHIR_INBOX
+            return None if event_type == AdviceRequested.event_type else FHIR_INBOX
         return INBOX
 
     async def intake(self, records: Sequence[Record]) -> None:
@@ -221,7 +221,7 @@ class Dispatcher:
 
     async def _send(self, channel: Channel, row: dict[str, Any], today: date) -> Attempt:
         agency, _, code = row["recipient"].partition(":")
-        parcel = Parcel(row["dispatch_id"], Agency(agency), code, row["value"])
+        parcel = Parcel(Agency(agency), code, row["value"])
         try:
             request = channel.request(parcel, today)
         except Exception as exc:  # the record cannot be put in this channel's form: no retry will help
@@ -239,8 +239,9 @@ class Dispatcher:
     @property
     def client(self) -> aiohttp.ClientSession:
         """One pooled client for every recipient, made on first use (it belongs to the running loop).
-        aiohttp rather than httpx here: a delivery costs a third of the CPU, which at hundreds of
-        deliveries a second decides whether dispatch keeps up with routing."""
+        aiohttp rather than httpx here: a delivery costs about a twentieth of the CPU (1,000 to one
+        receiver took 0.2 s against 3.9 s), which at hundreds of deliveries a second decides whether
+        dispatch keeps up with routing."""
         if self._client is None:
             self._client = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=256, limit_per_host=self.settings.concurrency_per_recipient * 4),
@@ -316,10 +317,11 @@ def parcel_of(record: Record) -> Parcel | None:
     if not agency or not code or not record.value:
         return None
     try:
-        parcel = Parcel("", Agency(agency), code, record.value)
-        return Parcel(str(parcel.envelope["id"]), parcel.agency, code, record.value)
-    except (ValueError, KeyError, TypeError):
+        parcel = Parcel(Agency(agency), code, record.value)
+        envelope: object = parcel.envelope
+    except ValueError:  # not an agency the hub knows, or not JSON
         return None
+    return parcel if isinstance(envelope, dict) and "id" in envelope else None
 
 
 def _aware(moment: datetime) -> datetime:

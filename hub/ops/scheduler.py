@@ -24,6 +24,7 @@ from hub.domain.planner import (
 )
 from hub.logging import get_logger
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
+from hub.pipeline.records import H_RECIPIENT_ORG
 from hub.settings import StatutoryRules, TransitionRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, outbound_topic
@@ -173,7 +174,7 @@ class ClockWatcher:
         if alert.organisation is not None:  # visible to the agency whose clock it is, as well as ops
             targets.append(outbound_topic(alert.organisation.agency))
         for topic in targets:
-            extra = [("hub-recipient-org", alert.organisation.code.encode())] if alert.organisation else []
+            extra = [(H_RECIPIENT_ORG, alert.organisation.code.encode())] if alert.organisation else []
             await (await self.publisher.envelope(topic, env, alert.key(), headers + extra))
 
     async def run_forever(self, interval_seconds: float) -> None:

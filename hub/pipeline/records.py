@@ -37,6 +37,7 @@ H_CASE_ID = "hub.errors.case.id"
 H_EVENT_TYPE = "hub.errors.event.type"
 H_NOT_BEFORE = "hub.retry.not.before"
 H_LINEAGE = "hub.redrive.lineage"
+H_RECIPIENT, H_RECIPIENT_ORG = "hub-recipient", "hub-recipient-org"  # whom an outbound record is for
 CONTROL_PREFIXES = (ERR, "hub.errors.", "hub.retry.")
 
 

@@ -18,7 +18,7 @@ from hub.domain.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, mi
 from hub.domain.state import Context
 from hub.domain.workflow import evaluate
 from hub.pipeline.publisher import TopicNames
-from hub.pipeline.records import H_LINEAGE, Accepted
+from hub.pipeline.records import H_LINEAGE, H_RECIPIENT, H_RECIPIENT_ORG, Accepted
 from hub.settings import StatutoryRules
 from hub.topics import outbound_topic
 from schemas.common import Agency, OrganisationRef
@@ -252,9 +252,9 @@ class _Builder:
                 "data": minimised,
             }
         )
-        headers = [("hub-recipient", agency.value.encode())]
+        headers = [(H_RECIPIENT, agency.value.encode())]
         if org_code:
-            headers.append(("hub-recipient-org", org_code.encode()))
+            headers.append((H_RECIPIENT_ORG, org_code.encode()))
         self.records.append(OutboundRecord(out_topic, key, out, tuple(headers)))
         audit = RecordDisclosed(
             audit_id=derived_id(envelope.id, f"audit:{agency.value}"),
