@@ -18,9 +18,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from adapters.access import Organisation, Reader, own_organisation, reads
+from adapters.advice_inbox import readable_inboxes
 from adapters.channels import INBOX, Parcel, advice_receipts, recipient_of
 from adapters.http import Port, Today
-from schemas.common import Agency
+from schemas.common import LA_SERVICES, Agency
 
 
 class OutboundInbox(Protocol):
@@ -28,7 +29,10 @@ class OutboundInbox(Protocol):
 
     async def waiting_for(
         self, recipients: list[str], channel: str, after: int, limit: int, *, include_taken: bool = False
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[dict[str, Any]]:
+        """Rows in order after the cursor ``after``, each with its ``seq``, ``dispatch_id``,
+        ``event_type``, ``status``, ``value`` and ``created_at`` (in UTC)."""
+        ...
 
     async def acknowledge(self, recipients: list[str], dispatch_ids: list[str], at: datetime) -> int: ...
 
@@ -46,7 +50,6 @@ Outbox = Annotated[OutboundInbox, Depends(_outbound_inbox)]
 """Records waiting for pulling organisations, as a route parameter."""
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
-LA_SERVICES = (Agency.LA_SEN, Agency.CHILDRENS_SOCIAL_CARE, Agency.ADULT_SOCIAL_CARE)
 
 
 def addresses_of(org: Organisation) -> list[str]:
@@ -54,11 +57,9 @@ def addresses_of(org: Organisation) -> list[str]:
     that service of its council (the hub knows a case's council before it knows the team); and for
     the SEN team also its families' (parents' and young people's views reach the LA, which records
     them)."""
-    own = [recipient_of(org.agency, org.code)]
+    own = [recipient_of(Agency(agency), code) for agency, code in sorted(readable_inboxes(org))]
     if org.agency in LA_SERVICES and org.la_code and org.la_code != org.code:
         own.append(recipient_of(org.agency, org.la_code))
-    if org.agency == Agency.LA_SEN:
-        own.append(recipient_of(Agency.FAMILY, org.la_code or org.code))
     return own
 
 

@@ -26,11 +26,12 @@ from benchmarks.common import (
     encoded,
     panel_outcomes,
     peak_rss_mib,
+    percentile,
     produce,
     store_count,
     wait_until,
 )
-from benchmarks.latency import CONNECTIONS, _percentile
+from benchmarks.latency import CONNECTIONS
 from hub.wiring import ensure_topics
 from schemas.envelope import encode, envelope_for
 from tests.integration.hub_process import HubProcess
@@ -137,14 +138,14 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Fig
     window = ended - started
     delivered_per_s = in_window / window
     needed_per_s = 3 * len(accepted) / window
-    p99 = _percentile(latencies, 0.99)
+    p99 = percentile(latencies, 0.99)
     detail = {
         "events": total,
         "accepted": len(accepted),
         "recipients": len(receivers),
         "deliveries_in_window": in_window,
         "backlog_at_end": backlog_at_end,
-        "p50_ms": round(_percentile(latencies, 0.5), 1),
+        "p50_ms": round(percentile(latencies, 0.5), 1),
         "p99_ms": round(p99, 1),
         "max_ms": round(max(latencies), 1),
     }

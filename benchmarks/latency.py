@@ -26,6 +26,7 @@ from benchmarks.common import (
     encoded,
     panel_outcomes,
     peak_rss_mib,
+    percentile,
     produce,
     store_count,
     wait_until,
@@ -36,11 +37,6 @@ from tests.integration.hub_process import HubProcess
 
 TARGET_P99_MS = 50.0
 CONNECTIONS = 32
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Figure]:
@@ -104,7 +100,7 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Fig
     finally:
         await asyncio.to_thread(hub.stop)
     latencies = [max(0.0, arrived[i] - accepted[i]) * 1000 for i in accepted]
-    p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     detail = {
         "requests": total,
         "accepted": len(accepted),
@@ -113,8 +109,8 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Fig
         "p99_ms": round(p99, 1),
         "max_ms": round(max(latencies), 1),
         "mean_ms": round(statistics.fmean(latencies), 1),
-        "accept_round_trip_p50_ms": round(_percentile(round_trip, 0.5) * 1000, 1),
-        "accept_round_trip_p99_ms": round(_percentile(round_trip, 0.99) * 1000, 1),
+        "accept_round_trip_p50_ms": round(percentile(round_trip, 0.5) * 1000, 1),
+        "accept_round_trip_p99_ms": round(percentile(round_trip, 0.99) * 1000, 1),
     }
     common: dict[str, Any] = {"peak_rss_mib": rss, "detail": detail}
     return [

@@ -29,6 +29,10 @@ class Agency(StrEnum):
     FAMILY = "family"
 
 
+LA_SERVICES = (Agency.LA_SEN, Agency.CHILDRENS_SOCIAL_CARE, Agency.ADULT_SOCIAL_CARE)
+"""The council's own services: what is meant for one of them reaches that service of the case's council."""
+
+
 class OrganisationRef(Contract):
     agency: Agency
     code: str = Field(description="ODS code for NHS bodies, LA code for councils, URN for schools", min_length=1)

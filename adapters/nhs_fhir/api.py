@@ -146,28 +146,35 @@ async def search_questionnaire(request: Request, url: str | None = None) -> JSON
 def _searchset(request: Request, resources: list[dict[str, Any]], count: int = 50, offset: int = 0) -> dict[str, Any]:
     """A searchset Bundle of one page, with ``self`` and, where there are more, ``next`` and
     ``previous`` links that repeat the search from another offset."""
-    base = str(request.base_url).rstrip("/") + "/fhir"
-    page = resources[offset : offset + count]
-
-    def link(relation: str, at: int) -> dict[str, str]:
-        query = urlencode([*((k, v) for k, v in request.query_params.multi_items() if k != "_offset"), ("_offset", at)])
-        return {"relation": relation, "url": f"{base}{request.url.path.removeprefix('/fhir')}?{query}"}
-
-    links = [link("self", offset)]
+    links = [_page_link(request, "self", "_offset", offset)]
     if offset + count < len(resources):
-        links.append(link("next", offset + count))
+        links.append(_page_link(request, "next", "_offset", offset + count))
     if offset > 0:
-        links.append(link("previous", max(0, offset - count)))
+        links.append(_page_link(request, "previous", "_offset", max(0, offset - count)))
+    return {**_bundle(request, resources[offset : offset + count], links), "total": len(resources)}
+
+
+def _page_link(request: Request, relation: str, param: str, at: int) -> dict[str, str]:
+    """The same search again, from another page (``param`` set to ``at``)."""
+    query = urlencode([*((k, v) for k, v in request.query_params.multi_items() if k != param), (param, at)])
+    return {"relation": relation, "url": f"{_fhir_base(request)}{request.url.path.removeprefix('/fhir')}?{query}"}
+
+
+def _bundle(request: Request, page: list[dict[str, Any]], links: list[dict[str, str]]) -> dict[str, Any]:
+    base = _fhir_base(request)
     return {
         "resourceType": "Bundle",
         "type": "searchset",
-        "total": len(resources),
         "link": links,
         "entry": [
             {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
             for r in page
         ],
     }
+
+
+def _fhir_base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/fhir"
 
 
 COMPARISONS: dict[str, Callable[[date, date], bool]] = {
@@ -262,32 +269,22 @@ async def search_communications(
     rows = await outbox.waiting_for([recipient_of(org.agency, ods)], FHIR_INBOX, after, count + 1, include_taken=True)
     page, more = rows[:count], len(rows) > count
     await outbox.taken([r["seq"] for r in page if r["status"] == "pending"], datetime.now(UTC))
-    base = str(request.base_url).rstrip("/") + "/fhir"
     resources = [
-        communication(r["dispatch_id"], r["event_type"], json.loads(r["value"]).get("data") or {}, ods, _instant(r))
+        communication(
+            r["dispatch_id"],
+            r["event_type"],
+            json.loads(r["value"]).get("data") or {},
+            ods,
+            r["created_at"].isoformat(timespec="seconds"),
+        )
         for r in page
     ]
 
-    def link(relation: str, at: int) -> dict[str, str]:
-        query = urlencode([*((k, v) for k, v in request.query_params.multi_items() if k != "_page"), ("_page", at)])
-        return {"relation": relation, "url": f"{base}/Communication?{query}"}
-
-    links = [link("self", after)] + ([link("next", page[-1]["seq"])] if more else [])
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "link": links,
-        "entry": [
-            {"fullUrl": f"{base}/Communication/{r['id']}", "resource": r, "search": {"mode": "match"}}
-            for r in resources
-        ],
-    }
+    links = [_page_link(request, "self", "_page", after)]
+    if more:
+        links.append(_page_link(request, "next", "_page", page[-1]["seq"]))
+    bundle = _bundle(request, resources, links)
     return fhir_response(await reader.show(bundle))
-
-
-def _instant(row: dict[str, Any]) -> str:
-    sent: datetime = row["created_at"]
-    return (sent if sent.tzinfo else sent.replace(tzinfo=UTC)).isoformat(timespec="seconds")
 
 
 @router.get("/Task/{task_id}")
@@ -483,7 +480,7 @@ async def process_message(
         "resourceType": "MessageHeader",
         "id": response_id,
         "eventCoding": {"system": MESSAGE_EVENTS, "code": EVENT_ADVICE},
-        "source": {"name": "EHC integration hub", "endpoint": f"{str(request.base_url).rstrip('/')}/fhir"},
+        "source": {"name": "EHC integration hub", "endpoint": _fhir_base(request)},
         "response": {"identifier": advice.message_id or advice.bundle_id or result.event_id, "code": "ok"},
     }
     bundle = {

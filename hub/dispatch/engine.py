@@ -256,7 +256,7 @@ class Dispatcher:
         outcomes: list[Settled] = []
         for a in attempts:
             status = a.status
-            if status == PENDING and (at - _aware(a.row["created_at"])).total_seconds() >= give_up:
+            if status == PENDING and (at - a.row["created_at"]).total_seconds() >= give_up:
                 status = DEAD
                 await self._dead_letter(a, "recipient-unreachable", f"undelivered after {give_up:.0f} s: {a.error}")
             elif status == DEAD:
@@ -278,7 +278,7 @@ class Dispatcher:
     async def _park(self, recipient: str, error: str, at: datetime) -> None:
         lane = await self.table.park(recipient, self.settings.retry_delays_seconds, error, at)
         self._failing.add(recipient)
-        down_for = (at - _aware(lane["failing_since"])).total_seconds()
+        down_for = (at - lane["failing_since"]).total_seconds()
         log.warning(
             "recipient unreachable; its deliveries wait",
             recipient=recipient,
@@ -322,8 +322,3 @@ def parcel_of(record: Record) -> Parcel | None:
     except ValueError:  # not an agency the hub knows, or not JSON
         return None
     return parcel if isinstance(envelope, dict) and "id" in envelope else None
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -42,8 +41,7 @@ class DispatchCollector(Collector):
             labels = [row["channel"], row["recipient"]]
             backlog.add_metric(labels, row["pending"])
             since = row["oldest_pending"]
-            age = now - (since if since.tzinfo else since.replace(tzinfo=UTC)).timestamp() if since else 0.0
-            oldest.add_metric(labels, max(age, 0.0))
+            oldest.add_metric(labels, max(now - since.timestamp(), 0.0) if since else 0.0)
             dead.add_metric(labels, row["dead"])
             down.add_metric(labels, 1.0 if row["unreachable_alert"] else 0.0)
         yield from (backlog, oldest, dead, down)

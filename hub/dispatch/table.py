@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, exists, func, or_, select, update
 
-from hub.store.database import Database, Row
+from hub.store.database import Database, Row, as_utc
 from hub.store.tables import dispatch_lanes, dispatches
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
@@ -29,8 +29,13 @@ class Settled:
 
 
 class DispatchTable:
+    """Every row it returns has its timestamps in UTC, on SQLite as on PostgreSQL."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def _rows(self, query: Any) -> list[Row]:
+        return [_utc(row) for row in await self.db.rows(query)]
 
     async def add(self, rows: list[Row], lanes: dict[str, str], redriven: Sequence[str] = ()) -> None:
         """Rows for records not seen before (a record consumed twice adds nothing); a redriven record
@@ -58,7 +63,7 @@ class DispatchTable:
             or_(dispatch_lanes.c.owner == owner, dispatch_lanes.c.lease_until < now),
             backlog,
         )
-        return [(r["recipient"], r["channel"]) for r in await self.db.rows(query)]
+        return [(r["recipient"], r["channel"]) for r in await self._rows(query)]
 
     async def claim(self, recipient: str, owner: str, now: float, until: float) -> int | None:
         """Hold a recipient's lane until ``until``, unless another instance holds it now. Returns
@@ -91,7 +96,7 @@ class DispatchTable:
             .order_by(dispatches.c.seq)
             .limit(limit)
         )
-        return await self.db.rows(query)
+        return await self._rows(query)
 
     async def settle(self, outcomes: list[Settled], at: datetime) -> None:
         """Record one round of attempts in one transaction."""
@@ -138,7 +143,7 @@ class DispatchTable:
                     last_error=error,
                 )
             )
-            lane = dict((await conn.execute(select(dispatch_lanes).where(lane_row))).one()._mapping)
+            lane = _utc(dict((await conn.execute(select(dispatch_lanes).where(lane_row))).one()._mapping))
             lane["delay"] = delays[min(lane["failures"] - 1, len(delays) - 1)]
             lane["parked_until"] = at.timestamp() + lane["delay"]
             await conn.execute(update(dispatch_lanes).where(lane_row).values(parked_until=lane["parked_until"]))
@@ -159,15 +164,9 @@ class DispatchTable:
             )
 
     async def taken(self, seqs: list[int], at: datetime) -> None:
-        """Rows a recipient fetched itself (an inbox read, a FHIR search) count as delivered."""
-        if not seqs:
-            return
-        async with self.db.engine.begin() as conn:
-            await conn.execute(
-                update(dispatches)
-                .where(dispatches.c.seq.in_(seqs), dispatches.c.status == PENDING)
-                .values(status=DELIVERED, delivered_at=at, attempts=dispatches.c.attempts + 1, last_attempt_at=at)
-            )
+        """Rows a recipient fetched itself (a FHIR search) count as delivered."""
+        if seqs:
+            await self._pulled(at, dispatches.c.seq.in_(seqs))
 
     async def waiting_for(
         self, recipients: list[str], channel: str, after: int, limit: int, *, include_taken: bool = False
@@ -185,18 +184,20 @@ class DispatchTable:
             .order_by(dispatches.c.seq)
             .limit(limit)
         )
-        return await self.db.rows(query)
+        return await self._rows(query)
 
     async def acknowledge(self, recipients: list[str], dispatch_ids: list[str], at: datetime) -> int:
         """Mark a pulling organisation's own rows delivered; another's rows are not touched."""
+        return await self._pulled(
+            at, dispatches.c.recipient.in_(recipients), dispatches.c.dispatch_id.in_(dispatch_ids)
+        )
+
+    async def _pulled(self, at: datetime, *which: Any) -> int:
+        """Pending rows the recipient has taken itself, marked delivered; how many."""
         async with self.db.engine.begin() as conn:
             result = await conn.execute(
                 update(dispatches)
-                .where(
-                    dispatches.c.recipient.in_(recipients),
-                    dispatches.c.dispatch_id.in_(dispatch_ids),
-                    dispatches.c.status == PENDING,
-                )
+                .where(*which, dispatches.c.status == PENDING)
                 .values(status=DELIVERED, delivered_at=at, attempts=dispatches.c.attempts + 1, last_attempt_at=at)
             )
         return int(result.rowcount or 0)
@@ -212,9 +213,9 @@ class DispatchTable:
             func.min(dispatches.c.created_at).label("oldest"),
             func.max(dispatches.c.delivered_at).label("latest"),
         ).group_by(dispatches.c.recipient, dispatches.c.channel, dispatches.c.status)
-        lanes = {r["recipient"]: r for r in await self.db.rows(select(dispatch_lanes))}
+        lanes = {r["recipient"]: r for r in await self._rows(select(dispatch_lanes))}
         out: dict[tuple[str, str], Row] = {}
-        for r in await self.db.rows(by_status):
+        for r in await self._rows(by_status):
             lane = lanes.get(r["recipient"], {})
             row = out.setdefault(
                 (r["recipient"], r["channel"]),
@@ -241,8 +242,12 @@ class DispatchTable:
 
     async def for_case(self, case_id: str) -> list[Row]:
         query = select(*SHOWN).where(dispatches.c.case_id == case_id).order_by(dispatches.c.seq)
-        return await self.db.rows(query)
+        return await self._rows(query)
 
     async def rows_by_id(self, dispatch_ids: list[str]) -> list[Row]:
         query = select(dispatches).where(dispatches.c.dispatch_id.in_(dispatch_ids)).order_by(dispatches.c.seq)
-        return await self.db.rows(query)
+        return await self._rows(query)
+
+
+def _utc(row: Row) -> Row:
+    return {k: as_utc(v) if isinstance(v, datetime) else v for k, v in row.items()}

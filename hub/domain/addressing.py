@@ -16,10 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hub.domain.state import Case, Context
-from schemas.common import Agency, OrganisationRef
+from schemas.common import LA_SERVICES, Agency, OrganisationRef
 from schemas.events import AssessmentDecisionMade, AssessmentRequested, Event
-
-LA_SERVICES = (Agency.LA_SEN, Agency.CHILDRENS_SOCIAL_CARE, Agency.ADULT_SOCIAL_CARE)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from hub.store.database import Database, parts
+from hub.store.database import Database, as_utc, parts
 from hub.store.tables import claims
 
 PENDING, PUBLISHED = "pending", "published"
@@ -78,8 +78,4 @@ class ClaimLedger:
     async def claimed_at(self, key: str) -> datetime | None:
         """When a key was first claimed (for an event: when the hub first accepted it)."""
         found = await self.db.lookup(select(claims.c.claimed_at).where(claims.c.claim_key == key))
-        return _aware(found[0]["claimed_at"]) if found else None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite keeps no offset
+        return as_utc(found[0]["claimed_at"]) if found else None

@@ -91,6 +91,12 @@ class Database:
             return [dict(r._mapping) for r in await own.execute(query, params)]
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A timestamp read back from the store, as it was written: SQLite keeps no offset, and every
+    timestamp the hub writes is in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def keyed(query: Any, column: Any) -> tuple[Any, Any]:
     """A read by key as two statements built once: ``column = :key`` for one key, which compiles once
     and is reused as it is, and ``column IN (:keys)`` for several. Building a statement per call cost
