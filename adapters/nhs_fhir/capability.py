@@ -86,6 +86,7 @@ def capability_statement(base_url: str, date: str) -> dict[str, Any]:
                             "ehc-assessment-decision",
                             "ehc-panel-outcome",
                             "ehc-plan",
+                            "ehc-alert",
                         )
                     ),
                 ]

@@ -1,5 +1,6 @@
 """What the hub tells an NHS provider, other than asking for advice, as FHIR R4 messages: an
-assessment decision or a panel outcome as a ``Communication``, the plan's health sections (C and G)
+assessment decision, a panel outcome or an alert (advice the provider owes falling due, say) as a
+``Communication``, the plan's health sections (C and G)
 as a ``Composition``, each carried in a message Bundle whose MessageHeader names the kind of event.
 
 Only the fields the sharing policy let through reach here; the structured data travels beside the
@@ -16,6 +17,7 @@ from typing import Any
 
 from adapters.nhs_fhir.codes import (
     CASE_IDENTIFIER,
+    EVENT_ALERT,
     EVENT_ASSESSMENT_DECISION,
     EVENT_NOTIFICATION,
     EVENT_PANEL_OUTCOME,
@@ -26,6 +28,7 @@ from adapters.nhs_fhir.codes import (
 )
 
 EVENT_CODES = {
+    "alert-raised": EVENT_ALERT,
     "assessment-decision-made": EVENT_ASSESSMENT_DECISION,
     "panel-outcome-recorded": EVENT_PANEL_OUTCOME,
     "plan-recorded": EVENT_PLAN,
@@ -44,6 +47,9 @@ def describe(event_type: str, data: dict[str, Any]) -> str:
         return f"{case}: panel of {data.get('panel_date')} decided {data.get('outcome')}.{summary}"
     if event_type == "plan-recorded":
         return f"{case}: plan {data.get('kind')} on {data.get('event_date')}."
+    if event_type == "alert-raised":
+        due = f" (due {data['due_date']})" if data.get("due_date") else ""
+        return f"EHC case {data.get('case_id')}: {data.get('severity')}: {data.get('message')}{due}."
     return f"{case}: {event_type}."
 
 
@@ -54,6 +60,7 @@ def communication(notification_id: str, event_type: str, data: dict[str, Any], o
         "id": notification_id,
         "identifier": [{"system": NOTIFICATION_IDENTIFIER, "value": notification_id}],
         "status": "completed",
+        "priority": "urgent" if data.get("severity") == "breach" else "routine",
         "category": [{"coding": [{"system": MESSAGE_EVENTS, "code": EVENT_CODES.get(event_type, EVENT_NOTIFICATION)}]}],
         "about": [{"identifier": {"system": CASE_IDENTIFIER, "value": str(data.get("case_id"))}}],
         "sent": sent,

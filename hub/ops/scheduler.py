@@ -24,7 +24,7 @@ from hub.domain.planner import (
 )
 from hub.logging import get_logger
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
-from hub.pipeline.records import H_RECIPIENT_ORG
+from hub.pipeline.records import addressed_to
 from hub.settings import StatutoryRules, TransitionRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, outbound_topic
@@ -169,13 +169,11 @@ class ClockWatcher:
 
     async def _publish(self, alert: AlertRaised, today: date) -> None:
         env = envelope_for(alert, source=self.hub_source, event_id=alert.alert_id)
-        headers = [("hub-raised-on", today.isoformat().encode())]
-        targets = [ALERTS_TOPIC]
-        if alert.organisation is not None:  # visible to the agency whose clock it is, as well as ops
-            targets.append(outbound_topic(alert.organisation.agency))
-        for topic in targets:
-            extra = [(H_RECIPIENT_ORG, alert.organisation.code.encode())] if alert.organisation else []
-            await (await self.publisher.envelope(topic, env, alert.key(), headers + extra))
+        raised_on = [("hub-raised-on", today.isoformat().encode())]
+        await (await self.publisher.envelope(ALERTS_TOPIC, env, alert.key(), raised_on))
+        if (org := alert.organisation) is not None:  # delivered to the organisation whose clock it is
+            headers = raised_on + list(addressed_to(org.agency.value, org.code))
+            await (await self.publisher.envelope(outbound_topic(org.agency), env, alert.key(), headers))
 
     async def run_forever(self, interval_seconds: float) -> None:
         """Sweep periodically while holding the leader lock (PostgreSQL); other instances stand by."""

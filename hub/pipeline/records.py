@@ -41,6 +41,13 @@ H_RECIPIENT, H_RECIPIENT_ORG = "hub-recipient", "hub-recipient-org"  # whom an o
 CONTROL_PREFIXES = (ERR, "hub.errors.", "hub.retry.")
 
 
+def addressed_to(agency: str, org_code: str | None) -> tuple[tuple[str, bytes], ...]:
+    """The headers naming an outbound record's recipient: what the dispatcher delivers by."""
+    if org_code is None:
+        return ((H_RECIPIENT, agency.encode()),)
+    return (H_RECIPIENT, agency.encode()), (H_RECIPIENT_ORG, org_code.encode())
+
+
 @dataclass(frozen=True)
 class Record:
     """One Kafka record as the delivery core sees it, independent of the client library."""

@@ -18,7 +18,7 @@ from hub.domain.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, mi
 from hub.domain.state import Context
 from hub.domain.workflow import evaluate
 from hub.pipeline.publisher import TopicNames
-from hub.pipeline.records import H_LINEAGE, H_RECIPIENT, H_RECIPIENT_ORG, Accepted
+from hub.pipeline.records import H_LINEAGE, Accepted, addressed_to
 from hub.settings import StatutoryRules
 from hub.topics import outbound_topic
 from schemas.common import Agency, OrganisationRef
@@ -136,6 +136,7 @@ def route(
             builder.deliver(child, emitted.key(), Agency.ADULT_SOCIAL_CARE, emitted.la_code, ALL, PUBLIC_TASK_STATUTORY)
         elif isinstance(emitted, AlertRaised):
             alerts.append(RaisedAlert(emitted, envelope.time.date()))
+            builder.tell(child, emitted)
     effect = CaseEffect(
         event_id=envelope.id,
         topic=topic,
@@ -227,6 +228,14 @@ class _Builder:
             data=event.model_dump(mode="json", exclude_none=True),
         )
 
+    def tell(self, envelope: Envelope, alert: AlertRaised) -> None:
+        """Copy an alert to the organisation it concerns, as well as to operators. An alert carries
+        codes, dates and the rule, never a person's details, so it needs no minimising or audit."""
+        org = alert.organisation
+        if org is not None and self.with_records:
+            headers = addressed_to(org.agency.value, org.code)
+            self.records.append(OutboundRecord(outbound_topic(org.agency), alert.key(), envelope, headers))
+
     def deliver(
         self,
         envelope: Envelope,
@@ -252,10 +261,7 @@ class _Builder:
                 "data": minimised,
             }
         )
-        headers = [(H_RECIPIENT, agency.value.encode())]
-        if org_code:
-            headers.append((H_RECIPIENT_ORG, org_code.encode()))
-        self.records.append(OutboundRecord(out_topic, key, out, tuple(headers)))
+        self.records.append(OutboundRecord(out_topic, key, out, addressed_to(agency.value, org_code or None)))
         audit = RecordDisclosed(
             audit_id=derived_id(envelope.id, f"audit:{agency.value}"),
             case_id=self.case_id,

@@ -192,6 +192,27 @@ async def test_a_provider_without_an_endpoint_finds_its_records_by_fhir_search(k
         backlog = {r["recipient"]: r for r in (await world.client.get("/ops/deliveries")).json()}
         assert backlog["nhs:RJ1"]["pending"] == 0, "a search that returned them delivered them"
 
+        # Its advice, due on 23 March, is late: the provider is told, not only the operators.
+        world.set_today(date(2026, 3, 30))
+        raised = await world.runtime.watcher.sweep()
+        owed = sorted(a.kind for a in raised if a.organisation and a.organisation.code == "RJ1")
+        assert owed == ["advice-breached", "advice-due-soon"]
+        async with world.as_("nhs-rj1") as rj1:
+
+            async def alerts() -> list[dict[str, Any]]:
+                bundle = (await rj1.get("/fhir/Communication", params={"recipient": f"{ODS}|RJ1"})).json()
+                entries = [e["resource"] for e in bundle["entry"]]
+                return [c for c in entries if c["category"][0]["coding"][0]["code"] == "ehc-alert"]
+
+            async def both() -> bool:
+                return len(await alerts()) == 2
+
+            await eventually(both)
+            by_kind = {_attachment(c)["kind"]: c for c in await alerts()}
+            assert by_kind["advice-breached"]["priority"] == "urgent"
+            assert by_kind["advice-due-soon"]["priority"] == "routine"
+            assert "was due on 2026-03-23 and is late" in by_kind["advice-breached"]["payload"][0]["contentString"]
+
 
 @pytest.mark.timeout(1200)
 async def test_recipients_down_for_ten_minutes_hold_up_no_one_else_and_then_get_everything_once_in_order(

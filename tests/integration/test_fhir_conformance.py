@@ -42,6 +42,15 @@ NOTIFIED = {  # what the sharing policy lets an NHS provider see of each
         "event_date": "2026-03-20",
         "sections": {"c": "Needs speech and language therapy", "g": ""},
     },
+    "alert-raised": {
+        "alert_id": "A-1",
+        "case_id": "V-1",
+        "kind": "advice-breached",
+        "severity": "breach",
+        "message": "health advice from RBS was due on 2026-03-23 and is late",
+        "due_date": "2026-03-23",
+        "organisation": {"agency": "nhs", "code": "RBS"},
+    },
 }
 FHIR = {"content-type": "application/fhir+json"}
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"

@@ -131,10 +131,16 @@ def test_each_disclosure_goes_to_the_organisation_the_case_names_or_is_withheld(
     assert orgs == {"out.nhs.v1": b"RBS", "out.childrens-social-care.v1": b"202-CSC", "out.school.v1": b"100001"}
     unnamed = Case("C-1", la_code="202", received_date=date(2026, 1, 5))
     withheld = route(env, panel_outcome("C-1"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=unnamed)
-    assert {r.topic for r in withheld.records if r.topic.startswith("out.")} == {"out.childrens-social-care.v1"}
+    assert {r.topic for r in withheld.records if r.topic.startswith("out.")} == {
+        "out.childrens-social-care.v1",
+        "out.la-sen.v1",
+    }
     alerts = [r.envelope.data for r in withheld.records if r.topic == "hub.alerts.v1"]
     assert sorted(a["message"].split(" with ")[1].split(":")[0] for a in alerts) == ["nhs", "school"]
     assert all(a["kind"] == "recipient-not-named" and a["organisation"]["code"] == "202" for a in alerts)
+    told = [r for r in withheld.records if r.topic == "out.la-sen.v1"]
+    assert [r.envelope.data for r in told] == alerts, "the LA's SEN system hears what it must fix"
+    assert all(dict(r.headers) == {"hub-recipient": b"la-sen", "hub-recipient-org": b"202"} for r in told)
     icb = route(
         env,
         panel_outcome("C-1"),
