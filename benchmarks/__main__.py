@@ -54,6 +54,9 @@ def scenarios(sizes: dict[str, int], workdir: Path) -> dict[str, Callable[[str],
         "router": lambda b: router.run(b, workdir, sizes["router"]),
         "latency": lambda b: latency.run(b, workdir, sizes["latency_rps"], sizes["latency_seconds"]),
         "delivery": lambda b: delivery.run(b, workdir, sizes["delivery_rps"], sizes["delivery_seconds"]),
+        "delivery-split": lambda b: delivery.run(
+            b, workdir, sizes["delivery_rps"], sizes["delivery_seconds"], split=True
+        ),
         "fhir": lambda b: fhir_ingest.run(b, workdir, sizes["fhir"]),
         "replay": lambda b: replay.run(b, workdir, sizes["replay"]),
         "csv": lambda b: csv_import.run(b, workdir, sizes["csv"]),

@@ -2,6 +2,8 @@
 process, each shared with three organisations whose systems are HTTP receivers in this process:
 the NHS commissioner's FHIR endpoint, children's social care's webhook and the school's webhook.
 
+``split`` runs routing and dispatch as two processes (``HUB_ROLES``), the router taking the load.
+
 Reported: deliveries per second while the load lasted against the rate the load needs (three per
 event), the backlog left when it ended (the target: under one second's worth), and the p99 from
 the 202 that accepted an event to a receiver having its copy.
@@ -71,24 +73,31 @@ def case_of(doc: dict[str, Any]) -> str:
     return str(doc["data"]["case_id"])
 
 
-async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Figure]:
+async def run(bootstrap: str, workdir: Path, rps: int, seconds: int, split: bool = False) -> list[Figure]:
     settings = bench_settings(workdir)
     await ensure_topics(settings, bootstrap)
     total = rps * seconds
     case_ids = [f"D-{i}" for i in range(total)]
     receivers = {code: Receiver() for code in RECIPIENTS}
-    hub = HubProcess(settings, bootstrap, workdir / "delivery-hub.log")
+    name = "delivery-split" if split else "delivery"
+    hub = HubProcess(settings, bootstrap, workdir / f"{name}-hub.log")
+    processes = [hub]
+    if split:
+        dispatcher = HubProcess(settings, bootstrap, workdir / f"{name}-dispatch.log")
+        hub.env["HUB_ROLES"], dispatcher.env["HUB_ROLES"] = '["route"]', '["dispatch"]'
+        processes.append(dispatcher)
     async with (
         serving(receivers["QMJ"]) as nhs_url,
         serving(receivers["202"]) as csc_url,
         serving(receivers["100001"]) as school_url,
     ):
-        hub.env.update(
-            HUB_FHIR_ENDPOINTS=json.dumps({"QMJ": nhs_url}),
-            HUB_WEBHOOKS=json.dumps({"202": csc_url, "100001": school_url}),
-            HUB_DISPATCH__WEBHOOK_SECRETS=json.dumps({"202": SECRET, "100001": SECRET}),
-        )
-        await asyncio.to_thread(hub.start)
+        for process in processes:
+            process.env.update(
+                HUB_FHIR_ENDPOINTS=json.dumps({"QMJ": nhs_url}),
+                HUB_WEBHOOKS=json.dumps({"202": csc_url, "100001": school_url}),
+                HUB_DISPATCH__WEBHOOK_SECRETS=json.dumps({"202": SECRET, "100001": SECRET}),
+            )
+            await asyncio.to_thread(process.start)
         try:
             await produce(bootstrap, settings.topic_prefix, encoded(assessment_requests(case_ids)))
             await wait_until(lambda: store_count(settings, "cases") >= total, 600, "cases opened")
@@ -129,9 +138,10 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Fig
             await wait_until(
                 lambda: all(len(r.arrived) >= len(accepted) for r in receivers.values()), 600, "every copy received"
             )
-            rss = peak_rss_mib(hub.pid)
+            rss = sum(peak_rss_mib(p.pid) for p in processes)
         finally:
-            await asyncio.to_thread(hub.stop)
+            for process in processes:
+                await asyncio.to_thread(process.stop)
     latencies = [
         max(0.0, r.arrived[c] - accepted[c]) * 1000 for r in receivers.values() for c in accepted if c in r.arrived
     ]
@@ -152,7 +162,7 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Fig
     common: dict[str, Any] = {"peak_rss_mib": rss, "detail": detail}
     return [
         Figure(
-            "delivery",
+            name,
             f"deliveries/s to {len(receivers)} receivers, {rps} events/s for {seconds}s",
             round(delivered_per_s, 1),
             "deliveries/s",
@@ -162,6 +172,7 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int) -> list[Fig
             met=backlog_at_end < needed_per_s,
             **common,
         ),
-        Figure("delivery", "backlog at the end", backlog_at_end, "records", **common),
-        Figure("delivery", "p99 ms, accepted to received", round(p99, 1), "ms", **common),
+        Figure(name, "events/s accepted", round(len(accepted) / window, 1), "events/s", **common),
+        Figure(name, "backlog at the end", backlog_at_end, "records", **common),
+        Figure(name, "p99 ms, accepted to received", round(p99, 1), "ms", **common),
     ]

@@ -29,12 +29,14 @@ def test_quick_benchmarks_run_every_scenario_and_write_the_table(kafka: str, tmp
         "router throughput",
         "end-to-end latency",
         "delivery",
+        "delivery-split",
         "FHIR ingest",
         "replay",
         "CSV import",
         "memory",
     }
-    assert all(f["hub"] > 0 and f["peak_rss_mib"] > 0 for f in figures)
+    assert all(f["peak_rss_mib"] > 0 for f in figures)
+    assert all(f["hub"] > 0 for f in figures if f["unit"] != "records"), "a backlog may be empty"
     assert all(f["ratio"] > 0 for f in figures if f["baseline"] is not None)
     scaling = [f for f in figures if f["detail"].get("processes")]
     assert sorted(f["detail"]["processes"] for f in scaling) == [2, 4]
