@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MONTH_DAY = r"^(0[1-9]|1[0-2])-[0-3][0-9]$"
+
 
 class StatutoryRules(BaseModel):
     """Time limits and thresholds from SEND Regs 2014 and CFA 2014 (domain.md 1.3).
@@ -42,6 +44,43 @@ class StatutoryRules(BaseModel):
     due_day_is_on_time: bool = Field(
         default=True,
         description="a limit met on the day its weeks end is on time (140 days from Day 1 is within 20 weeks)",
+    )
+    under_five_review_months: int = Field(
+        default=12, description="review a plan for a child under 5 this often (CoP 9.178 suggests 3 to 6 months)"
+    )
+    review_notice_weeks: int = Field(default=2, description="regs 20(3), 21(3): notice of a review meeting")
+    review_circulation_weeks: int = Field(
+        default=2, description="regs 20(4), 21(4): advice circulated this long before the meeting"
+    )
+    review_report_weeks: int = Field(default=2, description="regs 20(7), 21(7): the report after the meeting")
+    review_decision_weeks: int = Field(default=4, description="reg 22(2): the LA's decision after the meeting")
+    amended_plan_weeks: int = Field(
+        default=8, description="reg 22(3): final amended plan after the proposed amendments"
+    )
+    amended_plan_weeks_from_meeting: int = Field(
+        default=12, description="R (L) v Devon [2022]: the final amended plan within this long of the meeting"
+    )
+    phase_transfer_years: list[int] = Field(
+        default=[0, 7, 12],
+        description="curriculum years a phase starts in (Reception 0, Year 7, Year 12); add 3 where infant and junior "
+        "schools are separate",
+    )
+    phase_transfer_deadline: str = Field(
+        default="02-15",
+        pattern=MONTH_DAY,
+        description="reg 18(1): school phases, by this day (MM-DD)",
+    )
+    post_16_transfer_deadline: str = Field(
+        default="03-31",
+        pattern=MONTH_DAY,
+        description="reg 18(2): secondary to post-16, by this day (MM-DD)",
+    )
+    post_16_move_months: int = Field(default=5, description="reg 18(2): a post-16 to post-16 move, this long before")
+    transfer_review_lead_weeks: int = Field(
+        default=12, description="warn if a phase-transfer review is not held this long before the deadline"
+    )
+    transfer_notice_lead_weeks: int = Field(
+        default=4, description="warn if the proposed amendments are not sent this long before the deadline"
     )
 
 

@@ -117,6 +117,9 @@ class AdviceRequested(Event):
     person: PersonRef
     requested_date: date
     due_date: date
+    review_id: str | None = Field(
+        default=None, description="advice for a review of the plan: due in time to circulate it before the meeting"
+    )
 
 
 class AdviceRequestReceived(Event):
@@ -266,6 +269,7 @@ class PlanEventKind(StrEnum):
     DRAFTED = "drafted"
     ISSUED = "issued"
     REVIEWED = "reviewed"
+    AMENDED = "amended"
     CEASED = "ceased"
 
 
@@ -283,7 +287,8 @@ class CeaseReason(StrEnum):
 
 
 class PlanRecorded(Event):
-    """F5: a plan was drafted, issued, reviewed (annual or Year 9), or the LA decided to cease it.
+    """F5: a plan was drafted, issued, reviewed (annual or Year 9), amended after a review (the
+    final amended plan, reg 22(3)), or the LA decided to cease it.
 
     A decision to cease takes effect only once the time to appeal it has passed (CFA s45, regs
     29-31): the plan, its reviews and everything that hangs on it are maintained until then."""
@@ -304,6 +309,89 @@ class PlanRecorded(Event):
         if (self.kind == PlanEventKind.REVIEWED) != (self.review_type is not None):
             raise ValueError("review_type is required for a review and only for a review")
         return self
+
+
+class ReviewStep(StrEnum):
+    """The steps of one review of a plan (CFA s44, SEND Regs 18-22), each recorded as it happens."""
+
+    SCHEDULED = "scheduled"
+    ADVICE_CIRCULATED = "advice-circulated"
+    HELD = "held"
+    REPORT_SENT = "report-sent"
+    DECISION_NOTIFIED = "decision-notified"
+    AMENDMENTS_PROPOSED = "amendments-proposed"
+
+
+class ReviewDecision(StrEnum):
+    MAINTAIN = "maintain"
+    AMEND = "amend"
+    CEASE = "cease"
+
+
+class ReviewRecorded(Event):
+    """One step of a review of a plan: the meeting scheduled (with its invitations and the advice
+    asked for), the advice circulated, the meeting held, the report sent, the LA's decision
+    notified, the proposed amendments sent. The final amended plan is a ``plan-recorded`` of kind
+    ``amended``; a review recorded only by its outcome may still be a ``plan-recorded`` of kind
+    ``reviewed``."""
+
+    event_type: ClassVar[str] = "review-recorded"
+    topic: ClassVar[str] = "ehc.reviews.v1"
+
+    review_id: str = Field(min_length=1, max_length=128, description="the same on every step of one review")
+    case_id: CaseId
+    la_code: LaCode
+    step: ReviewStep
+    step_date: date = Field(description="when this step happened (for scheduled: when the invitations went out)")
+    review_type: Literal["annual", "year-9", "phase-transfer", "early"] = "annual"
+    meeting_date: date | None = Field(
+        default=None, description="scheduled: the meeting's date; held: defaults to step_date"
+    )
+    invitees: list[OrganisationRef] = Field(
+        default_factory=list, description="scheduled: the bodies invited and asked for advice (reg 20(2), 21(2))"
+    )
+    decision: ReviewDecision | None = Field(default=None, description="decision-notified: maintain, amend or cease")
+    pfa_considered: bool | None = Field(
+        default=None,
+        description="held: whether preparing for adulthood was considered (required from Year 9, reg 21(6))",
+    )
+
+    @model_validator(mode="after")
+    def _step_fields(self) -> ReviewRecorded:
+        if self.step == ReviewStep.SCHEDULED and self.meeting_date is None:
+            raise ValueError("a scheduled review needs its meeting_date")
+        if self.step == ReviewStep.SCHEDULED and self.meeting_date is not None and self.meeting_date < self.step_date:
+            raise ValueError("meeting_date is before the invitations went out")
+        if (self.step == ReviewStep.DECISION_NOTIFIED) != (self.decision is not None):
+            raise ValueError("decision is required for decision-notified and only there")
+        return self
+
+    def meeting(self) -> date | None:
+        return self.meeting_date or (self.step_date if self.step == ReviewStep.HELD else None)
+
+
+class TransferKind(StrEnum):
+    """The kinds of move reg 18 sets a deadline for."""
+
+    SCHOOL_PHASE = "school-phase"
+    SECONDARY_TO_POST_16 = "secondary-to-post-16"
+    POST_16_TO_POST_16 = "post-16-to-post-16"
+
+
+class PhaseTransferRecorded(Event):
+    """A move between phases of education (reg 18) that the LA records: one the date of birth
+    does not predict (a post-16 to post-16 move, a special school's own phases), or the next
+    institution named for any move, which then receives the plan as the current school does."""
+
+    event_type: ClassVar[str] = "phase-transfer-recorded"
+    topic: ClassVar[str] = "ehc.reviews.v1"
+
+    transfer_id: str = Field(min_length=1, max_length=128)
+    case_id: CaseId
+    la_code: LaCode
+    transfer_kind: TransferKind
+    transfer_date: date = Field(description="when the young person moves")
+    next_institution: OrganisationRef | None = Field(default=None, description="the school or college they move to")
 
 
 class NoticeKind(StrEnum):
@@ -588,6 +676,8 @@ INBOUND_EVENTS: tuple[type[Event], ...] = (
     AdviceSubmitted,
     PanelOutcomeRecorded,
     PlanRecorded,
+    ReviewRecorded,
+    PhaseTransferRecorded,
     NoticeIssued,
     SharingRestricted,
     CareAssessmentRecorded,

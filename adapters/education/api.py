@@ -15,7 +15,9 @@ from schemas.events import (
     CaseExceptionRecorded,
     NoticeIssued,
     PanelOutcomeRecorded,
+    PhaseTransferRecorded,
     PlanRecorded,
+    ReviewRecorded,
     SharingRestricted,
 )
 
@@ -44,7 +46,22 @@ add_event_endpoint(
     "A permitted exception to the time limits (school closure, absence, ...)",
 )
 add_event_endpoint(router, "/panel-outcomes", PanelOutcomeRecorded, "F4: multi-agency panel outcome")
-add_event_endpoint(router, "/plans", PlanRecorded, "F5: plan drafted, issued, reviewed (annual, Year 9) or ceased")
+add_event_endpoint(
+    router, "/plans", PlanRecorded, "F5: plan drafted, issued, reviewed (annual, Year 9), amended, or ceased"
+)
+add_event_endpoint(
+    router,
+    "/reviews",
+    ReviewRecorded,
+    "A step of a review of the plan: scheduled (asks the invitees for advice), advice circulated, held, report sent, "
+    "decision notified, amendments proposed",
+)
+add_event_endpoint(
+    router,
+    "/phase-transfers",
+    PhaseTransferRecorded,
+    "A move between phases of education (reg 18), and the institution it is to, which then receives the plan",
+)
 add_event_endpoint(
     router,
     "/notices",

@@ -2,8 +2,9 @@
 
 The people are made up; NHS numbers are in the 999 test range and UPNs carry valid check
 letters. Dates are set relative to today so that one journey has completed on time, one has
-health advice overdue (and alerted), and one advice submission names a request that was never
-made, which the hub dead-letters with the reason.
+health advice overdue (and alerted), one advice submission names a request that was never
+made, which the hub dead-letters with the reason, and one plan is reviewed ahead of the move to
+secondary school (a phase transfer), with the next school named.
 """
 
 from __future__ import annotations
@@ -49,7 +50,15 @@ PEOPLE = [
     ("DEMO-AMIRA", "Amira", "Okafor", date(2016, 3, 14), "9990001006", 4),
     ("DEMO-LEO", "Leo", "Brennan", date(2012, 7, 2), "9990002002", 8),
     ("DEMO-SKY", "Skye", "Patel", date(2010, 11, 23), "9990003009", 10),
+    ("DEMO-NOAH", "Noah", "Adeyemi", date(2015, 3, 5), "9990004005", 6),  # born in Year 6's cohort: see year_6_born
 ]
+NEXT_SCHOOL = {"agency": "school", "code": "100002", "name": "Brookside Academy"}
+
+
+def year_6_born(today: date) -> date:
+    """A birthday that puts someone in Year 6 on ``today``, so they move to secondary school next September."""
+    school_year = today.year - (today.month < 9)
+    return date(school_year - 10, 3, 5)
 
 
 def demo_upn(serial: int) -> str:
@@ -88,8 +97,9 @@ class Demo:
             await asyncio.sleep(0.2)
         raise RuntimeError(f"the hub did not process {case_id} in time; is `hub run` running?")
 
-    async def open_case(self, n: int, today: date, weeks_ago: int) -> tuple[str, date]:
+    async def open_case(self, n: int, today: date, weeks_ago: int, born: date | None = None) -> tuple[str, date]:
         case_id, given, family, dob, nhs, year = PEOPLE[n]
+        dob = born or dob
         received = today - timedelta(weeks=weeks_ago)
         await self.post(
             "/api/v1/assessment-requests",
@@ -149,6 +159,78 @@ class Demo:
         self.say(f"  {case_id}: decision to assess on {day}; advice requested: {', '.join(sorted(requests))}")
         return requests
 
+    async def issue_plan(self, case_id: str, received: date) -> None:
+        """The panel agrees to issue; the draft in week 15 and the final plan in week 19, each with its notice."""
+        panel = {
+            "case_id": case_id,
+            "la_code": LA,
+            "outcome": "issue-plan",
+            "panel_date": (received + timedelta(weeks=14)).isoformat(),
+            "health_summary": "speech and language therapy",
+        }
+        await self.post("/api/v1/panel-outcomes", panel)
+        for kind, notice, week in (("drafted", "draft-plan", 15), ("issued", "final-plan", 19)):
+            day = received + timedelta(weeks=week)
+            await self.post(
+                "/api/v1/plans", {"case_id": case_id, "la_code": LA, "kind": kind, "event_date": day.isoformat()}
+            )
+            await self.notify(case_id, notice, day)
+        await self.wait_for(case_id, lambda t: t["case"]["final_plan_date"] is not None)
+
+    async def review_and_transfer(self, today: date) -> str:
+        """A plan issued last year, reviewed this autumn ahead of the move to secondary school."""
+        noah, received = await self.open_case(3, today, 70, born=year_6_born(today))
+        requests = await self.decide(noah, received + timedelta(weeks=5), PEOPLE[3][5])
+        for request in requests.values():
+            await self.advise(noah, request, received + timedelta(weeks=8))
+        await self.issue_plan(noah, received)
+        moves_on = date(today.year + (today.month >= 9), 9, 1)
+        await self.post(
+            "/api/v1/phase-transfers",
+            {
+                "transfer_id": f"{noah}-year-7",
+                "case_id": noah,
+                "la_code": LA,
+                "transfer_kind": "school-phase",
+                "transfer_date": moves_on.isoformat(),
+                "next_institution": NEXT_SCHOOL,
+            },
+        )
+        meeting = today - timedelta(weeks=2)
+        steps: list[tuple[str, date, dict[str, Any]]] = [
+            (
+                "scheduled",
+                today - timedelta(weeks=5),
+                {"meeting_date": meeting.isoformat(), "invitees": [SCHOOL, NHS, CSC]},
+            ),
+            ("advice-circulated", meeting - timedelta(weeks=2), {}),
+            ("held", meeting, {"pfa_considered": False}),
+            ("report-sent", meeting + timedelta(days=5), {}),
+            ("decision-notified", today - timedelta(days=3), {"decision": "amend"}),
+        ]
+        for step, day, extra in steps:
+            review = {"review_id": f"{noah}-review-1", "case_id": noah, "la_code": LA, "review_type": "phase-transfer"}
+            await self.post("/api/v1/reviews", {**review, "step": step, "step_date": day.isoformat(), **extra})
+        clocks = await self.wait_for_clocks(noah, {"phase-transfer", "amended-plan"})
+        self.say(
+            f"  {noah}: review held {meeting}, the school, the NHS and social care asked for advice when it was "
+            "scheduled; the LA decided to amend the plan"
+        )
+        self.say(
+            f"  amended plan due by {clocks['amended-plan']['due']}; naming {NEXT_SCHOOL['name']} for the move on "
+            f"{moves_on} by {clocks['phase-transfer']['due']} (reg 18), which now receives the plan too"
+        )
+        return noah
+
+    async def wait_for_clocks(self, case_id: str, kinds: set[str], tries: int = 100) -> dict[str, dict[str, Any]]:
+        for _ in range(tries):
+            clocks = (await self.clients["ops"].get(f"/ops/cases/{case_id}/clocks")).json()
+            found = {c["kind"]: c for c in clocks if c["kind"] in kinds and c["state"] != "met"}
+            if kinds <= set(found):
+                return found
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"the hub did not process {case_id} in time; is `hub run` running?")
+
     async def notify(self, case_id: str, kind: str, day: date) -> None:
         """The notice to the family that meets a time limit (the limits run to notices, not decisions)."""
         await self.post(
@@ -197,13 +279,7 @@ class Demo:
                 "health_summary": "speech and language therapy",
             },
         )
-        for kind, notice, week in (("drafted", "draft-plan", 15), ("issued", "final-plan", 19)):
-            day = received + timedelta(weeks=week)
-            await self.post(
-                "/api/v1/plans", {"case_id": amira, "la_code": LA, "kind": kind, "event_date": day.isoformat()}
-            )
-            await self.notify(amira, notice, day)
-        await self.wait_for(amira, lambda t: t["case"]["final_plan_date"] is not None)
+        await self.issue_plan(amira, received)
         self.say(f"  {amira}: panel agreed to issue; final plan issued in week 19 (due by week 20)")
 
         self.say("Journey 2: Leo, health advice not returned in time")
@@ -221,8 +297,11 @@ class Demo:
         self.say(f"  {skye}: advice naming a request that was never made was sent straight to Kafka;")
         self.say("    the hub retries it (the request might be in flight), then dead-letters it with the reason")
 
+        self.say("Journey 4: Noah, Year 6, a review ahead of the move to secondary school")
+        noah = await self.review_and_transfer(today)
+
         sweep = (await self.clients["ops"].post("/ops/clocks/sweep")).json()
-        ours = [a for a in sweep["raised"] if a["case_id"] in (amira, leo, skye)]
+        ours = [a for a in sweep["raised"] if a["case_id"] in (amira, leo, skye, noah)]
         others = len(sweep["raised"]) - len(ours)
         self.say(
             f"Clock check: {len(ours)} alert(s) for these journeys" + (f" ({others} for other cases)" if others else "")
@@ -230,7 +309,7 @@ class Demo:
         for alert in ours:
             self.say(f"  [{alert['severity']}] {alert['case_id']}: {alert['message']}")
         await self._await_dead_letter(skye)
-        return {"cases": [amira, leo, skye], "alerts": ours}
+        return {"cases": [amira, leo, skye, noah], "alerts": ours}
 
     async def _await_dead_letter(self, case_id: str, timeout: float = 180) -> None:
         """Wait until the astray submission has been retried and dead-lettered, so that

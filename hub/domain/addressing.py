@@ -4,7 +4,8 @@ A school, trust or team reading its agency's outbound topic must see only its ow
 (UK GDPR Art 5(1)(c), 5(1)(f)), and the disclosure audit must say which organisation received
 which fields (Art 5(2)). So each share the policy allows is addressed to an organisation: the
 one the event itself names for that agency (the school on a request, the advisers on a
-decision), else the one the case's advice was asked of, else, for the LA's own services, the LA,
+decision), else the one the case's advice was asked of (for a school, the one the young person
+attends, and before a recorded move also the next one), else, for the LA's own services, the LA,
 and for health the LA's commissioning body (its integrated care board), which is responsible for
 the health provision in a plan. A share with nobody to address is withheld, and the LA is told to
 name the organisation.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from hub.domain.state import Case, Context
 from schemas.common import LA_SERVICES, Agency, OrganisationRef
@@ -33,8 +35,11 @@ def withheld(agency: Agency, context: Context | None) -> bool:
     return isinstance(context, Case) and agency.value in context.withheld_from
 
 
-def addressee(agency: Agency, event: Event, context: Context | None, directory: Directory) -> str | None:
-    """The code of the organisation of ``agency`` that ``event`` is disclosed to, or None if none is known."""
+def addressee(
+    agency: Agency, event: Event, context: Context | None, directory: Directory, on: date | None = None
+) -> str | None:
+    """The code of the organisation of ``agency`` that ``event`` (of the day ``on``) is disclosed
+    to, or None if none is known."""
     for org in _named_in(event):
         if org.agency == agency:
             return org.code
@@ -43,8 +48,9 @@ def addressee(agency: Agency, event: Event, context: Context | None, directory: 
     if agency == Agency.HEALTH_COMMISSIONER:
         return commissioner
     if isinstance(context, Case):
-        if agency == Agency.SCHOOL and context.school_code:
-            return context.school_code
+        school = context.school_on(on or date.max)
+        if agency == Agency.SCHOOL and school:
+            return school
         asked = sorted(
             (r for r in context.advice.values() if r.recipient_agency == agency.value and not r.reused),
             key=lambda r: r.request_id,
@@ -56,6 +62,12 @@ def addressee(agency: Agency, event: Event, context: Context | None, directory: 
     if agency == Agency.NHS:  # no provider asked yet: the responsible commissioning body (CFA s42(3))
         return commissioner
     return None
+
+
+def also_to(agency: Agency, context: Context | None, on: date) -> list[str]:
+    """Who receives a school's share as well as the school: the institutions a recorded move
+    will take the young person to (reg 18), so the next school has the plan before the move."""
+    return context.incoming_on(on) if agency == Agency.SCHOOL and isinstance(context, Case) else []
 
 
 def _named_in(event: Event) -> list[OrganisationRef]:

@@ -27,67 +27,18 @@ before then it is on record and excuses nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, timedelta
 
+from hub.domain.clock import Clock, add_months, last_day
+from hub.domain.lifecycle import plan_clocks
 from hub.domain.state import Case, CaseException
 from hub.settings import StatutoryRules
+
+__all__ = ["Clock", "add_months", "case_clocks", "last_day", "timeliness"]
 
 PERSONAL = ("exceptional-personal-circumstances",)
 ABSENCE = "absent-from-area"
 FAMILY = "family"
-
-
-@dataclass(frozen=True)
-class Clock:
-    clock_id: str
-    case_id: str
-    kind: str
-    start: date
-    due: date
-    stopped: date | None
-    exceptions: tuple[str, ...] = ()
-    agency: str | None = None
-    organisation: str | None = None
-    request_id: str | None = None
-    advice_kind: str | None = None
-    advice_received: bool | None = None
-    statutory: bool = True
-
-    def state(self, today: date, warning_days: int) -> str:
-        """running, due-soon, met, late, overdue, or excepted (a permitted exception applies); a
-        reminder that is not a statutory limit is running, received, or reminder (it is past)."""
-        if not self.statutory:
-            if self.stopped is not None:
-                return "received"
-            return "reminder" if today > self.due else "running"
-        if self.stopped is not None:
-            if self.stopped <= self.due:
-                return "met"
-            return "excepted" if self.exceptions else "late"
-        if today > self.due:
-            return "excepted" if self.exceptions else "overdue"
-        if today >= self.due - timedelta(days=warning_days):
-            return "due-soon"
-        return "running"
-
-
-def last_day(start: date, weeks: int, rules: StatutoryRules) -> date:
-    """The last day on which a limit of ``weeks`` from ``start`` (Day 1) is met. By default the day
-    the weeks end is on time (a final plan sent 140 days after the request is within 20 weeks);
-    ``HUB_RULES__DUE_DAY_IS_ON_TIME=false`` counts only the days before it, as some councils do."""
-    return start + timedelta(weeks=weeks) - (timedelta(0) if rules.due_day_is_on_time else timedelta(days=1))
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for d in (day.day, 30, 29, 28):
-        try:
-            return day.replace(year=year, month=month, day=d)
-        except ValueError:
-            continue
-    raise ValueError(day)
 
 
 def _overlaps(a_start: date, a_end: date, b_start: date, b_end: date) -> bool:
@@ -165,7 +116,7 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
     )
 
     for request in sorted(advice.values(), key=lambda r: r.request_id):
-        if request.reused:
+        if request.reused or request.review_id:  # a review's advice is timed by its meeting
             continue
         start = request.received_date or request.requested_date
         due = last_day(start, rules.advice_weeks, rules)
@@ -250,26 +201,7 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
             )
         )
 
-    issued = case.final_plan_date
-    last = max(issued, case.last_review_date or issued) if issued is not None else None
-    # the plan is reviewed while it is maintained: until a decision to cease takes effect
-    maintained = last is not None and (
-        case.ceased_date is None or case.ceased_date > add_months(last, rules.annual_review_months)
-    )
-    if last is not None and maintained:
-        clocks.append(
-            Clock(
-                f"{cid}:annual-review:{last.isoformat()}",
-                cid,
-                "annual-review",
-                last,
-                add_months(last, rules.annual_review_months),
-                None,
-                (),
-                agency="la-sen",
-                organisation=case.la_code,
-            )
-        )
+    clocks += plan_clocks(case, rules)
     return clocks
 
 

@@ -14,7 +14,9 @@ from hub.domain.state import (
     CareAssessment,
     CaseException,
     CircumstanceChange,
+    PhaseTransfer,
     Referral,
+    Review,
     TransitionDetermination,
 )
 from schemas.common import OrganisationRef, PersonRef
@@ -81,6 +83,7 @@ class AdviceRequestOpened:
     requested_date: date
     request: AdviceRequested | None = None
     reused: ExistingAdviceAgreement | None = None
+    review_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,8 @@ class Outcome:
     advice_opened: list[AdviceRequestOpened] = field(default_factory=list)
     advice_progress: list[AdviceProgress] = field(default_factory=list)
     exceptions: list[CaseException] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    transfers: list[PhaseTransfer] = field(default_factory=list)
     assessments: list[CareAssessment] = field(default_factory=list)
     changes: list[CircumstanceChange] = field(default_factory=list)
     determinations: list[TransitionDetermination] = field(default_factory=list)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from hub.domain.clocks import add_months
 from hub.domain.facts import CaseUpdate, Outcome, RuleViolation
 from hub.domain.judging import Judging, judge, not_before
+from hub.domain.reviews import amended
 from schemas.common import Agency, OrganisationRef
 from schemas.events import APPEALABLE_NOTICES, NoticeIssued, NoticeKind, SharingRestricted
 
@@ -87,5 +88,7 @@ def _notice(event: NoticeIssued, j: Judging, out: Outcome) -> None:
         out.case = CaseUpdate(ceased_date=add_months(event.sent_date, j.rules.cease_appeal_months))
     elif event.notice == NoticeKind.DRAFT_PLAN:
         out.case = CaseUpdate(draft_served_date=event.served())
+    elif event.notice == NoticeKind.AMENDED_PLAN and (review := amended(case, event.sent_date, j, "data.sent_date")):
+        out.reviews.append(review)  # the notice is what meets the reg 22(3) limit
     elif event.notice in _NOTICE_DATE:
         out.case = CaseUpdate(**{_NOTICE_DATE[event.notice]: event.sent_date})  # type: ignore[arg-type]

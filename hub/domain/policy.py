@@ -74,6 +74,22 @@ SHARING: dict[str, tuple[Share, ...]] = {
             PUBLIC_TASK_STATUTORY,
         ),
     ),
+    # a review's progress (the meeting, the decision) to those who advise on it and deliver the plan
+    "review-recorded": tuple(
+        Share(a, (*CASE, "review_id", "step", "step_date", "review_type", "meeting_date", "decision"), basis)
+        for a, basis in (
+            (Agency.SCHOOL, PUBLIC_TASK_STATUTORY),
+            (Agency.NHS, PUBLIC_TASK_HEALTH),
+            (Agency.CHILDRENS_SOCIAL_CARE, PUBLIC_TASK_STATUTORY),
+        )
+    ),
+    "phase-transfer-recorded": (
+        Share(
+            Agency.SCHOOL,
+            (*CASE, "transfer_id", "transfer_kind", "transfer_date", "next_institution"),
+            PUBLIC_TASK_STATUTORY,
+        ),
+    ),
     "care-assessment-recorded": (),
     "transition-referral-issued": (Share(Agency.ADULT_SOCIAL_CARE, ALL, PUBLIC_TASK_STATUTORY),),
     "transition-referral-updated": (Share(Agency.ADULT_SOCIAL_CARE, ALL, PUBLIC_TASK_STATUTORY),),

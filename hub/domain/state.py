@@ -32,6 +32,7 @@ class AdviceRequest:
     status_reason: str | None = None
     signed_off: bool | None = None
     reused: bool = False
+    review_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,39 @@ class CaseException:
     recorded_by: str
     request_id: str | None = None
     limit_impractical: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One review of a plan (CFA s44, regs 18-22), as far as its steps have been recorded."""
+
+    review_id: str
+    case_id: str
+    review_type: str = "annual"
+    scheduled_date: date | None = None
+    meeting_date: date | None = None
+    advice_circulated_date: date | None = None
+    held_date: date | None = None
+    pfa_considered: bool | None = None
+    report_sent_date: date | None = None
+    decision: str | None = None
+    decision_notified_date: date | None = None
+    amendments_proposed_date: date | None = None
+    amended_plan_date: date | None = None
+
+    def meeting(self) -> date | None:
+        return self.held_date or self.meeting_date
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseTransfer:
+    """A move between phases of education the LA recorded (reg 18)."""
+
+    transfer_id: str
+    case_id: str
+    transfer_kind: str
+    transfer_date: date
+    next_institution: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +110,19 @@ class Case:
     withheld_from: frozenset[str] = frozenset()
     advice: Mapping[str, AdviceRequest] = field(default_factory=dict)
     exceptions: tuple[CaseException, ...] = ()
+    reviews: Mapping[str, Review] = field(default_factory=dict)
+    transfers: tuple[PhaseTransfer, ...] = ()
+
+    def school_on(self, day: date) -> str | None:
+        """The school or college the plan names on ``day``: the one the request named, until a
+        recorded move to a named institution has happened."""
+        moved = [t for t in self.transfers if t.next_institution and t.transfer_date <= day]
+        return max(moved, key=lambda t: t.transfer_date).next_institution if moved else self.school_code
+
+    def incoming_on(self, day: date) -> list[str]:
+        """Institutions a recorded move will take the young person to after ``day``: each receives
+        the plan alongside the current school (reg 18)."""
+        return sorted({t.next_institution for t in self.transfers if t.next_institution and t.transfer_date > day})
 
 
 @dataclass(frozen=True, slots=True)

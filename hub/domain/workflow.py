@@ -12,11 +12,12 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from hub.domain import notices, transitions  # noqa: F401  (register the handlers for their events)
+from hub.domain import notices, reviews, transitions  # noqa: F401  (register the handlers for their events)
 from hub.domain.facts import AdviceProgress, AdviceRequestOpened, CaseUpdate, Outcome, RuleViolation
 from hub.domain.fanout import add_weeks, plan_advice
 from hub.domain.ids import derived_id
 from hub.domain.judging import Judging, judge, not_before
+from hub.domain.reviews import amended, merged, plan_in_force, transition_consideration
 from hub.domain.state import AdviceRequest, Case, CaseException, Context
 from hub.domain.transitions import eighteenth_birthday
 from hub.settings import StatutoryRules
@@ -92,9 +93,20 @@ def evolve(case: Case | None, case_id: str, event: Event, outcome: Outcome) -> C
                     opened.recipient.code,
                     opened.requested_date,
                     reused=opened.reused is not None,
+                    review_id=opened.review_id,
                 ),
             )
         case = dataclasses.replace(case, advice=advice)
+    if outcome.reviews:
+        reviews = dict(case.reviews)
+        for step in outcome.reviews:
+            reviews[step.review_id] = merged(reviews.get(step.review_id), step)
+        case = dataclasses.replace(case, reviews=reviews)
+    if outcome.transfers:
+        known = {t.transfer_id for t in case.transfers}
+        case = dataclasses.replace(
+            case, transfers=case.transfers + tuple(t for t in outcome.transfers if t.transfer_id not in known)
+        )
     return case
 
 
@@ -237,6 +249,7 @@ _PLAN_DATE = {
     PlanEventKind.DRAFTED: "draft_date",
     PlanEventKind.ISSUED: "final_plan_date",
     PlanEventKind.REVIEWED: "last_review_date",
+    PlanEventKind.AMENDED: "plan_sections_date",
     PlanEventKind.CEASED: "cease_decided_date",
 }
 NO_REVIEW_NEEDED_TO_CEASE = (CeaseReason.MOVED_TO_ANOTHER_LA, CeaseReason.REACHED_25)
@@ -247,24 +260,18 @@ def _plan(event: PlanRecorded, j: Judging, out: Outcome) -> None:
     case = j.case(event)
     assert case.received_date is not None
     not_before(event.event_date, case.received_date, "event_date", "the request received", "plan-after-request")
+    if event.kind == PlanEventKind.AMENDED:
+        plan_in_force(case, event.event_date, "data.event_date")
     if event.kind == PlanEventKind.CEASED:
         _may_cease(event, case, j, out)
     update = CaseUpdate(**{_PLAN_DATE[event.kind]: event.event_date})  # type: ignore[arg-type]
-    if event.kind in (PlanEventKind.ISSUED, PlanEventKind.REVIEWED):
+    if event.kind in (PlanEventKind.ISSUED, PlanEventKind.REVIEWED, PlanEventKind.AMENDED):
         update = dataclasses.replace(update, plan_sections=event.sections, plan_sections_date=event.event_date)
     out.case = update
     if event.review_type == "year-9":  # preparing for adulthood starts at the Year 9 review (CoP 8.9)
-        out.emitted.append(
-            j.alert(
-                "consider-transition",
-                case_id=event.case_id,
-                kind="transition-consideration-due",
-                severity="info",
-                organisation=OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code=event.la_code),
-                message="Year 9 review held: consider whether the young person is likely to need care and support "
-                "after 18 (Care Act s58(1))",
-            )
-        )
+        out.emitted.append(transition_consideration(event.case_id, event.la_code, j))
+    if event.kind == PlanEventKind.AMENDED and (review := amended(case, event.event_date, j, "data.event_date")):
+        out.reviews.append(review)
 
 
 def _may_cease(event: PlanRecorded, case: Case, j: Judging, out: Outcome) -> None:

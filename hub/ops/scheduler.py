@@ -72,7 +72,8 @@ def alerts_for(clock: Clock, today: date, rules: StatutoryRules) -> list[AlertRa
             alert(
                 "info",
                 f"{clock.kind}-reminder",
-                f"the family's advice requested on {clock.start} has not arrived; "
+                clock.reminder
+                or f"the family's advice requested on {clock.start} has not arrived; "
                 "no statutory limit applies to it (reg 8 binds the bodies asked for advice)",
             )
         return found

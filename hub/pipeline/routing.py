@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.domain.addressing import Directory, addressee, withheld
+from hub.domain.addressing import Directory, addressee, also_to, withheld
 from hub.domain.facts import CaseEffect, Delivery, PersonLink, RaisedAlert
 from hub.domain.identity import IdentityContext, link, persons_in
 from hub.domain.ids import derived_id
@@ -116,14 +116,18 @@ def route(
     outcome.emitted.extend(identity_alerts)
     case_id = getattr(event, "case_id", None)
     builder = _Builder(envelope, hub_source, str(case_id or event.key()), with_records)
+    day = envelope.time.date()
     for share in shares_for(event.event_type):
         if withheld(share.recipient, context):  # an objection or restriction recorded for this case
             continue
-        org = addressee(share.recipient, event, context, directory or Directory())
+        org = addressee(share.recipient, event, context, directory or Directory(), day)
         if org is None:  # withheld: a disclosure goes to a named organisation or not at all
             outcome.emitted.append(_unaddressed(envelope.id, event, share.recipient))
             continue
         builder.deliver(envelope, event.key(), share.recipient, org, share.fields, share.lawful_basis)
+        for other in also_to(share.recipient, context, day):
+            if other != org:
+                builder.deliver(envelope, event.key(), share.recipient, other, share.fields, share.lawful_basis, True)
     alerts: list[RaisedAlert] = []
     for emitted in outcome.emitted:
         child = builder.child(emitted)
@@ -244,8 +248,12 @@ class _Builder:
         org_code: str | None,
         fields: tuple[str, ...],
         lawful_basis: str,
+        also: bool = False,
     ) -> None:
-        delivery_id = derived_id(envelope.id, agency.value)
+        """A minimised copy to one organisation, with its disclosure audit. ``also`` marks a second
+        organisation of the same agency (the next school), whose copy needs ids of its own."""
+        tag = f"{agency.value}:{org_code}" if also else agency.value
+        delivery_id = derived_id(envelope.id, tag)
         minimised = minimise(envelope.data, fields)
         out_topic = outbound_topic(agency)
         shared = sorted(minimised) if fields != ALL else ["*"]
@@ -263,7 +271,7 @@ class _Builder:
         )
         self.records.append(OutboundRecord(out_topic, key, out, addressed_to(agency.value, org_code or None)))
         audit = RecordDisclosed(
-            audit_id=derived_id(envelope.id, f"audit:{agency.value}"),
+            audit_id=derived_id(envelope.id, f"audit:{tag}"),
             case_id=self.case_id,
             source_event_id=envelope.id,
             recipient=f"{agency.value}:{org_code}" if org_code else agency.value,

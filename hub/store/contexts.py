@@ -23,7 +23,9 @@ from hub.domain.state import (
     CaseException,
     CircumstanceChange,
     Context,
+    PhaseTransfer,
     Referral,
+    Review,
     TransitionDetermination,
     TransitionSources,
 )
@@ -37,8 +39,10 @@ from hub.store.tables import (
     cases,
     circumstance_changes,
     person_links,
+    phase_transfers,
     processed_events,
     referrals,
+    reviews,
     transition_determinations,
 )
 from schemas.common import Adviser, PersonRef
@@ -50,6 +54,8 @@ _PROCESSED = keyed(select(processed_events.c.event_id), processed_events.c.event
 _CASES = keyed(select(cases), cases.c.case_id)
 _ADVICE_BY_CASE = keyed(select(advice_requests), advice_requests.c.case_id)
 _EXCEPTIONS_BY_CASE = keyed(select(case_exceptions), case_exceptions.c.case_id)
+_REVIEWS_BY_CASE = keyed(select(reviews), reviews.c.case_id)
+_TRANSFERS_BY_CASE = keyed(select(phase_transfers), phase_transfers.c.case_id)
 _REFERRALS = keyed(select(referrals), referrals.c.referral_id)
 _DECISIONS_BY_REFERRAL = keyed(select(assessment_decisions), assessment_decisions.c.referral_id)
 
@@ -89,8 +95,18 @@ class ContextReader:
         exceptions: dict[str, list[CaseException]] = {}
         for r in await self.db.lookup_by(_EXCEPTIONS_BY_CASE, case_ids, conn):
             exceptions.setdefault(r["case_id"], []).append(case_exception(r))
+        held: dict[str, dict[str, Review]] = {}
+        for r in await self.db.lookup_by(_REVIEWS_BY_CASE, case_ids, conn):
+            held.setdefault(r["case_id"], {})[r["review_id"]] = _state(Review, r)
+        transfers: dict[str, list[PhaseTransfer]] = {}
+        for r in await self.db.lookup_by(_TRANSFERS_BY_CASE, case_ids, conn):
+            transfers.setdefault(r["case_id"], []).append(_state(PhaseTransfer, r))
         return {
-            case_id: case_from_row(row, advice.get(case_id, {}), tuple(exceptions.get(case_id, ())))
+            case_id: dataclasses.replace(
+                case_from_row(row, advice.get(case_id, {}), tuple(exceptions.get(case_id, ()))),
+                reviews=held.get(case_id, {}),
+                transfers=tuple(sorted(transfers.get(case_id, ()), key=lambda t: t.transfer_date)),
+            )
             for case_id, row in found.items()
         }
 

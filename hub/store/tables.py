@@ -90,6 +90,35 @@ advice_requests = Table(
         JSON(none_as_null=True),
         doc="the AdviceRequested event as sent, for recipients that fetch their work",
     ),
+    Column("review_id", String(128), doc="advice for a review of the plan, not for the assessment"),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("review_id", String(128), primary_key=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("review_type", String(32), nullable=False),
+    Column("scheduled_date", Date, doc="regs 20(3), 21(3): the invitations went out"),
+    Column("meeting_date", Date),
+    Column("advice_circulated_date", Date, doc="regs 20(4), 21(4): two weeks before the meeting"),
+    Column("held_date", Date),
+    Column("pfa_considered", Boolean),
+    Column("report_sent_date", Date, doc="regs 20(7), 21(7): two weeks after the meeting"),
+    Column("decision", String(16)),
+    Column("decision_notified_date", Date, doc="reg 22(2): four weeks after the meeting"),
+    Column("amendments_proposed_date", Date),
+    Column("amended_plan_date", Date, doc="reg 22(3): eight weeks after the proposed amendments"),
+)
+
+phase_transfers = Table(
+    "phase_transfers",
+    metadata,
+    Column("transfer_id", String(128), primary_key=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("transfer_kind", String(32), nullable=False),
+    Column("transfer_date", Date, nullable=False),
+    Column("next_institution", String(64), doc="receives the plan with the current school until the move"),
 )
 
 case_exceptions = Table(
@@ -306,6 +335,8 @@ ALL_TABLES = (
     assessment_decisions,
     advice_requests,
     case_exceptions,
+    reviews,
+    phase_transfers,
     alerts,
     deliveries,
     dead_letters,

@@ -20,7 +20,7 @@ from hub.domain.facts import (
     ReferralOffers,
     ReferralProgress,
 )
-from hub.domain.state import AssessmentDecision, CareAssessment, Referral, TransitionDetermination
+from hub.domain.state import AssessmentDecision, CareAssessment, Referral, Review, TransitionDetermination
 from hub.store.database import Database, Row
 from hub.store.tables import (
     advice_requests,
@@ -32,8 +32,10 @@ from hub.store.tables import (
     circumstance_changes,
     deliveries,
     person_links,
+    phase_transfers,
     processed_events,
     referrals,
+    reviews,
     transition_determinations,
 )
 
@@ -169,6 +171,8 @@ class EffectWriter:
                 await self._advance_referral(conn, ack)
             for offers in e.outcome.referral_offers:
                 await self._extend_referral(conn, offers)
+            for review in e.outcome.reviews:
+                await self._advance_review(conn, review)
 
     def _case_merge(self, names: tuple[str, ...]) -> Any:
         """The case upsert for effects that set these case fields, built once per shape: replaying the
@@ -239,6 +243,18 @@ class EffectWriter:
             )
         )
 
+    async def _advance_review(self, conn: AsyncConnection, review: Review) -> None:
+        """Record a review's step: each date is kept as first recorded, so a step replayed or
+        arriving twice changes nothing."""
+        row = _columns(review)
+        statement = self.db.dialect.insert(reviews)
+        set_ = {
+            name: func.coalesce(reviews.c[name], statement.excluded[name])
+            for name in row
+            if name not in ("review_id", "case_id", "review_type")
+        }
+        await conn.execute(statement.on_conflict_do_update(index_elements=[reviews.c.review_id], set_=set_), row)
+
     async def _extend_referral(self, conn: AsyncConnection, u: ReferralOffers) -> None:
         """Append offers a referral did not have (a replay offers nothing twice)."""
         r = referrals.c
@@ -284,6 +300,7 @@ def _inserted_rows(e: CaseEffect) -> list[tuple[Any, list[Row]]]:
     return [
         (advice_requests, [_advice_row(a) for a in o.advice_opened]),
         (case_exceptions, [_columns(x) for x in o.exceptions]),
+        (phase_transfers, [_columns(t) for t in o.transfers]),
         (alerts, [alert_row(a) for a in e.alerts]),
         (person_links, [_columns(p) for p in e.person_links]),
         (care_assessments, [_assessment_row(a) for a in o.assessments]),
@@ -305,6 +322,7 @@ def _advice_row(a: AdviceRequestOpened) -> Row:
         "requested_date": a.requested_date,
         "reused": a.reused.model_dump(mode="json") if a.reused is not None else None,
         "request": _json(a.request) if a.request is not None else None,
+        "review_id": a.review_id,
     }
 
 

@@ -9,6 +9,7 @@ import pytest
 from hub.devtools.demo import DEMO_CLIENTS, Demo
 from tests.helpers import eventually
 from tests.integration.ehc_world import ehc_world
+from tests.servers import kind_of
 
 pytestmark = pytest.mark.kafka
 
@@ -22,7 +23,7 @@ async def test_demo_shows_every_flow_a_late_advice_and_a_dead_letter(kafka: str,
         result = await Demo(clients, kafka, world.runtime.names.prefix, said.append).run(today)
         for client in clients.values():
             await client.aclose()
-        assert result["cases"] == ["DEMO-AMIRA", "DEMO-LEO", "DEMO-SKY"]
+        assert result["cases"] == ["DEMO-AMIRA", "DEMO-LEO", "DEMO-SKY", "DEMO-NOAH"]
 
         amira = {
             c["kind"]: c
@@ -46,5 +47,23 @@ async def test_demo_shows_every_flow_a_late_advice_and_a_dead_letter(kafka: str,
         [dead] = (await world.client.get("/ops/dead-letters", params={"case_id": "DEMO-SKY"})).json()
         assert dead["stage"] == "rules" and "REQ-NEVER-MADE" in dead["exception_message"]
         assert any("Journey 2" in line for line in said)
+
+        noah = {
+            c["clock_id"].split(":", 1)[1]: c for c in (await world.client.get("/ops/cases/DEMO-NOAH/clocks")).json()
+        }
+        transfer = noah["phase-transfer:DEMO-NOAH-year-7"]
+        assert (transfer["due"], transfer["state"]) == ("2027-02-15", "running")
+        review = "DEMO-NOAH-review-1"
+        assert (
+            noah[f"amended-plan:{review}"]["state"] == "running" and noah[f"review-decision:{review}"]["state"] == "met"
+        )
+        assert any("Journey 4" in line for line in said) and any("2027-02-15" in line for line in said)
+
+        async def next_school_told() -> bool:
+            return {"review-recorded"} <= {kind_of(b) for b in world.other_school.received}
+
+        await eventually(next_school_told)
         assert any(line.startswith("  dead-lettered at stage rules") for line in said), said[-4:]
-        assert await world.received_by("la-sen") and (await world.received_by("nhs"))["advice-requested"] == 3
+        assert (
+            await world.received_by("la-sen") and (await world.received_by("nhs"))["advice-requested"] == 5
+        )  # four assessments and one review

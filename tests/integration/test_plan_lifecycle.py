@@ -1,0 +1,127 @@
+"""The journey past the final plan, over real sockets: one annual review that amends the plan,
+with each agency's own system receiving its part (the provider's FHIR endpoint, the school's
+signed webhook, social care's inbox), and a move to a new school that brings the next school in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.helpers import eventually
+from tests.integration.ehc_world import CSC, LA, NHS, OTHER_SCHOOL, SCHOOL, World, ehc_world
+from tests.integration.test_dispatch import _journey
+from tests.servers import AgencyEndpoint, kind_of, serving
+
+pytestmark = pytest.mark.kafka
+AMENDED = {
+    "case_id": "L-1",
+    "la_code": LA,
+    "kind": "amended",
+    "event_date": "2026-11-13",
+    "sections": {"b": "new-b", "c": "new-c", "d": "new-d", "f": "new-f", "g": "new-g", "i": "Brookside Academy"},
+}
+
+
+async def _step(world: World, step: str, day: str, **extra: Any) -> None:
+    review = {"review_id": "R-L1", "case_id": "L-1", "la_code": LA, "step": step, "step_date": day, **extra}
+    await world.wait_applied((await world.post("/api/v1/reviews", review))["id"])
+
+
+async def test_an_annual_review_that_amends_the_plan_reaches_every_agency_with_its_part(
+    kafka: str, sqlite_url: str
+) -> None:
+    provider = AgencyEndpoint()
+    async with (
+        serving(provider.app) as provider_url,
+        ehc_world(kafka, sqlite_url, fhir_endpoints={"RBS": f"{provider_url}/fhir"}, pulling=[CSC["code"]]) as world,
+    ):
+        await _journey(world, "L-1", [SCHOOL, NHS, CSC], 61)
+        await _step(
+            world,
+            "scheduled",
+            "2026-09-28",
+            meeting_date="2026-10-16",
+            invitees=[SCHOOL, NHS, CSC],
+            review_type="annual",
+        )
+
+        async def asked_twice() -> bool:
+            return len(provider.of_kind("ehc-health-advice-request")) == 2
+
+        await eventually(asked_twice)  # once for the assessment, once for the review
+
+        async def school_asked() -> bool:
+            requests = world.school.of_kind("advice-requested")
+            return any(r["data"].get("review_id") == "R-L1" for r in requests)
+
+        await eventually(school_asked)
+        [asked] = [r for r in world.school.of_kind("advice-requested") if r["data"].get("review_id")]
+        assert asked["data"]["due_date"] == "2026-10-02", "in time to circulate two weeks before the meeting"
+
+        await _step(world, "advice-circulated", "2026-10-02")
+        await _step(world, "held", "2026-10-16", pfa_considered=True)
+        await _step(world, "report-sent", "2026-10-23")
+        await _step(world, "decision-notified", "2026-10-28", decision="amend")
+        refused = await world.post("/api/v1/plans", {**AMENDED, "event_date": "2026-11-05"}, expect=422)
+        assert "representations" in json.dumps(refused), "15 days for representations on the amendments"
+        await world.wait_applied((await world.post("/api/v1/plans", AMENDED))["id"])
+
+        # The provider: the amended plan's health sections, as a Composition.
+        async def provider_has_amended() -> bool:
+            return any("new-c" in json.dumps(m) for m in provider.of_kind("ehc-plan"))
+
+        await eventually(provider_has_amended)
+        [amended] = [m for m in provider.of_kind("ehc-plan") if "new-c" in json.dumps(m)]
+        shown = json.dumps(amended)
+        assert "new-g" in shown and not any(f"new-{s}" in shown for s in "bdf")
+
+        # The school: the review's progress and its sections of the amended plan, signed.
+        async def school_has_amended() -> bool:
+            return any(p["data"].get("kind") == "amended" for p in world.school.of_kind("plan-recorded"))
+
+        await eventually(school_has_amended)
+        [school_plan] = [p for p in world.school.of_kind("plan-recorded") if p["data"]["kind"] == "amended"]
+        assert set(school_plan["data"]["sections"]) == {"b", "f", "i", "pfa_outcomes"}
+        steps = [r["data"]["step"] for r in world.school.of_kind("review-recorded")]
+        assert steps == ["scheduled", "advice-circulated", "held", "report-sent", "decision-notified"]
+        assert "webhook-signature" in world.school.headers[-1]
+
+        # Children's social care: its section of the amended plan, in its inbox.
+        async with world.as_("csc-202") as csc:
+
+            async def csc_amended() -> list[dict[str, Any]]:
+                items = (await csc.get("/api/v1/inbox", params={"limit": 500})).json()["items"]
+                return [i["event"] for i in items if i["event"]["data"].get("kind") == "amended"]
+
+            await eventually(csc_amended)
+            [csc_plan] = await csc_amended()
+            assert csc_plan["data"]["sections"] == {"d": "new-d"}
+
+        clocks = {c["kind"]: c for c in (await world.client.get("/ops/cases/L-1/clocks")).json()}
+        for kind in ("review-notice", "review-advice-circulation", "review-report", "review-decision", "amended-plan"):
+            assert clocks[kind]["state"] == "met", clocks[kind]
+        assert clocks["annual-review"]["due"] == "2027-10-16", "twelve months from the meeting"
+
+        # A move to a new school: the next school receives the plan from now on.
+        transfer = {
+            "transfer_id": "T-L1",
+            "case_id": "L-1",
+            "la_code": LA,
+            "transfer_kind": "post-16-to-post-16",
+            "transfer_date": "2027-09-06",
+            "next_institution": OTHER_SCHOOL,
+        }
+        await world.wait_applied((await world.post("/api/v1/phase-transfers", transfer))["id"])
+        clocks = {c["clock_id"]: c for c in (await world.client.get("/ops/cases/L-1/clocks")).json()}
+        assert clocks["L-1:phase-transfer:T-L1"]["due"] == "2027-04-06", "five months before a post-16 move"
+        reviewed = {**AMENDED, "kind": "reviewed", "review_type": "annual", "event_date": "2026-11-20"}
+        await world.wait_applied((await world.post("/api/v1/plans", reviewed))["id"])
+
+        async def next_school_has_it() -> bool:
+            return any(kind_of(b) == "plan-recorded" for b in world.other_school.received)
+
+        await eventually(next_school_has_it)
+        [first] = world.other_school.of_kind("plan-recorded")
+        assert set(first["data"]["sections"]) == {"b", "f", "i", "pfa_outcomes"}

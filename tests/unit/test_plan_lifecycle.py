@@ -1,0 +1,277 @@
+"""The plan after it is issued, with plain data and dated scenarios: one review chain through an
+amendment, phase transfers on their reg 18 dates (leap years and the 14/15 February boundary
+included), the under-5 cycle, and the next school receiving the plan."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+
+from hub.domain.clocks import Clock, case_clocks
+from hub.domain.facts import RuleViolation
+from hub.domain.state import Case, PhaseTransfer
+from hub.domain.workflow import evaluate, evolve
+from hub.ops.scheduler import alerts_for
+from hub.pipeline.routing import route
+from hub.settings import StatutoryRules
+from schemas.common import Agency, OrganisationRef
+from schemas.envelope import envelope_for
+from schemas.events import (
+    AdviceRequested,
+    AlertRaised,
+    Event,
+    NoticeIssued,
+    PhaseTransferRecorded,
+    PlanRecorded,
+    PlanSections,
+    ReviewRecorded,
+)
+from tests.helpers import person
+
+RULES = StatutoryRules()
+SCHOOL = OrganisationRef(agency=Agency.SCHOOL, code="100001")
+NEXT_SCHOOL = OrganisationRef(agency=Agency.SCHOOL, code="100002")
+NHS = OrganisationRef(agency=Agency.NHS, code="RBS")
+CSC = OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code="202-CSC")
+FAMILY = OrganisationRef(agency=Agency.FAMILY, code="202")
+
+
+def plan_case(born: date, issued: date = date(2025, 5, 19), **extra: Any) -> Case:
+    who = person(1).model_copy(update={"date_of_birth": born})
+    return Case(
+        "C-1",
+        la_code="202",
+        received_date=date(2025, 1, 6),
+        person=who,
+        school_code="100001",
+        panel_outcome="issue-plan",
+        final_plan_date=issued,
+        final_plan_sent_date=issued,
+        **extra,
+    )
+
+
+def step(step: str, day: date, **extra: Any) -> ReviewRecorded:
+    return ReviewRecorded.model_validate(
+        {"review_id": "R-1", "case_id": "C-1", "la_code": "202", "step": step, "step_date": day, **extra}
+    )
+
+
+def apply(case: Case, event: Event, event_id: str) -> tuple[Case, list[Event]]:
+    outcome = evaluate(event, case, RULES, event_id=event_id)
+    return evolve(case, "C-1", event, outcome), outcome.emitted
+
+
+def clocks_of(case: Case, rules: StatutoryRules = RULES) -> dict[str, Clock]:
+    return {
+        c.kind if c.kind != "review-advice" else f"review-advice:{c.organisation}": c for c in case_clocks(case, rules)
+    }
+
+
+def alerts(clock: Clock, today: date) -> list[tuple[str, str]]:
+    return [(a.severity, a.kind) for a in alerts_for(clock, today, RULES)]
+
+
+def test_one_review_chain_through_an_amendment_with_every_limit_dated() -> None:
+    case = plan_case(born=date(2012, 3, 10))  # Year 10 in 2025/26: preparing for adulthood applies
+
+    case, emitted = apply(
+        case,
+        step("scheduled", date(2026, 3, 2), meeting_date=date(2026, 3, 20), invitees=[SCHOOL, NHS, CSC, FAMILY]),
+        "e1",
+    )
+    requests = [e for e in emitted if isinstance(e, AdviceRequested)]
+    assert sorted(r.recipient.code for r in requests) == ["100001", "202-CSC", "RBS"], "the family is not a body"
+    assert {(r.due_date, r.review_id) for r in requests} == {(date(2026, 3, 6), "R-1")}, "in time to circulate"
+    clocks = clocks_of(case)
+    assert clocks["review-notice"].state(date(2026, 3, 2), 14) == "met", "18 days' notice"
+    assert clocks["review-advice-circulation"].due == date(2026, 3, 6)
+    assert clocks["review-advice:RBS"].due == date(2026, 3, 6) and not clocks["review-advice:RBS"].statutory
+    assert "advice" not in clocks, "a review's advice is not a reg 8 assessment clock"
+    assert alerts(clocks["review-advice:RBS"], date(2026, 3, 7)) == [("info", "review-advice-reminder")]
+
+    case, _ = apply(case, step("advice-circulated", date(2026, 3, 6)), "e2")
+    case, emitted = apply(case, step("held", date(2026, 3, 20), pfa_considered=False), "e3")
+    assert [a.kind for a in emitted if isinstance(a, AlertRaised)] == ["review-without-preparing-for-adulthood"]
+    clocks = clocks_of(case)
+    assert clocks["review-advice-circulation"].state(date(2026, 3, 20), 14) == "met"
+    assert clocks["review-report"].due == date(2026, 4, 3)
+    assert clocks["review-decision"].due == date(2026, 4, 17)
+    assert clocks["annual-review"].due == date(2027, 3, 20), "twelve months from the meeting"
+    assert alerts(clocks["review-report"], date(2026, 3, 25)) == [("warning", "review-report-due-soon")]
+    assert ("breach", "review-report-breached") in alerts(clocks["review-report"], date(2026, 4, 4))
+
+    case, _ = apply(case, step("report-sent", date(2026, 4, 2)), "e4")
+    case, _ = apply(case, step("decision-notified", date(2026, 4, 10), decision="amend"), "e5")
+    clocks = clocks_of(case)
+    assert clocks["review-decision"].state(date(2026, 4, 10), 14) == "met"
+    assert clocks["amended-plan"].due == date(2026, 6, 5), "eight weeks from the proposed amendments"
+
+    amended = PlanRecorded(case_id="C-1", la_code="202", kind="amended", event_date=date(2026, 4, 20))
+    with pytest.raises(RuleViolation) as refused:
+        apply(case, amended, "e6")
+    assert refused.value.rule == "representations-window" and "2026-04-25" in refused.value.message
+    case, _ = apply(case, amended.model_copy(update={"event_date": date(2026, 5, 1)}), "e6")
+    assert clocks_of(case)["amended-plan"].state(date(2026, 5, 1), 14) == "met"
+
+
+def test_amendments_not_yet_proposed_are_due_within_twelve_weeks_of_the_meeting() -> None:
+    case = plan_case(born=date(2016, 3, 10))
+    case, _ = apply(case, step("held", date(2026, 3, 20)), "e1")
+    case, emitted = apply(case, step("decision-notified", date(2026, 4, 16), decision="amend"), "e2")
+    assert not emitted, "Year 5: no preparing-for-adulthood duty yet"
+    assert clocks_of(case)["amended-plan"].due == date(2026, 6, 11), "the proposed amendments came with the decision"
+    late = plan_case(born=date(2016, 3, 10))
+    late, _ = apply(late, step("held", date(2026, 3, 20)), "e1")
+    assert "amended-plan" not in clocks_of(late), "no amendment until one is decided"
+    late = replace(late, reviews={"R-1": replace(late.reviews["R-1"], decision="amend")})
+    assert clocks_of(late)["amended-plan"].due == date(2026, 6, 12), "Devon: twelve weeks from the meeting"
+
+
+def test_short_notice_of_a_review_meeting_is_a_breach_at_once() -> None:
+    case, _ = apply(
+        plan_case(born=date(2016, 3, 10)),
+        step("scheduled", date(2026, 3, 10), meeting_date=date(2026, 3, 20), invitees=[SCHOOL]),
+        "e1",
+    )
+    notice = clocks_of(case)["review-notice"]
+    assert (notice.due, notice.state(date(2026, 3, 10), 14)) == (date(2026, 3, 6), "late")
+    assert ("breach", "review-notice-breached") in alerts(notice, date(2026, 3, 10))
+
+
+def test_review_steps_need_a_plan_and_a_meeting_first() -> None:
+    unplanned = replace(plan_case(born=date(2016, 3, 10)), final_plan_date=None)
+    with pytest.raises(RuleViolation) as no_plan:
+        evaluate(step("held", date(2026, 3, 20)), unplanned, RULES, event_id="e")
+    assert (no_plan.value.rule, no_plan.value.retryable) == ("plan-issued", True)
+    with pytest.raises(RuleViolation) as no_meeting:
+        evaluate(step("report-sent", date(2026, 3, 20)), plan_case(born=date(2016, 3, 10)), RULES, event_id="e")
+    assert no_meeting.value.rule == "review-held"
+    with pytest.raises(ValueError, match="meeting_date"):
+        step("scheduled", date(2026, 3, 2))
+
+
+def test_an_amended_plan_notice_meets_the_limit_as_the_plan_does() -> None:
+    case = plan_case(born=date(2016, 3, 10))
+    case, _ = apply(case, step("held", date(2026, 3, 20)), "e1")
+    case, _ = apply(case, step("amendments-proposed", date(2026, 4, 1)), "e2")
+    notice = NoticeIssued(
+        notice_id="N-1",
+        case_id="C-1",
+        la_code="202",
+        notice="amended-plan",
+        sent_date=date(2026, 5, 20),
+        recipients=["parent"],
+        appeal_information=True,
+        mediation_information=True,
+    )
+    case, _ = apply(case, notice, "e3")
+    clock = clocks_of(case)["amended-plan"]
+    assert (clock.due, clock.state(date(2026, 6, 1), 14)) == (date(2026, 5, 27), "met")
+
+
+def test_phase_transfers_fall_due_on_their_reg_18_dates() -> None:
+    # born June 2015: Year 7 from September 2026, Year 12 from September 2031
+    case = plan_case(born=date(2015, 6, 10), issued=date(2024, 6, 3))
+    transfers = [c for c in case_clocks(case, RULES) if c.kind == "phase-transfer"]
+    assert [c.due for c in transfers] == [date(2026, 2, 15), date(2031, 3, 31)]
+    infant_junior = StatutoryRules(phase_transfer_years=[0, 3, 7, 12])
+    born_2019 = plan_case(born=date(2019, 10, 1), issued=date(2023, 11, 1))
+    due = [c.due for c in case_clocks(born_2019, infant_junior) if c.kind == "phase-transfer"]
+    assert due == [date(2024, 2, 15), date(2027, 2, 15), date(2031, 2, 15), date(2036, 3, 31)]
+
+    reminders = {c.kind: c for c in case_clocks(case, RULES) if c.clock_id.endswith(":year-7:2026")}
+    assert reminders["phase-transfer-review"].due == date(2025, 11, 23), "twelve weeks before 15 February"
+    assert reminders["phase-transfer-amendments"].due == date(2026, 1, 18)
+    assert alerts(reminders["phase-transfer-review"], date(2025, 11, 24)) == [
+        ("info", "phase-transfer-review-reminder")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("amended_on", "state"), [(date(2026, 2, 14), "met"), (date(2026, 2, 15), "met"), (date(2026, 2, 16), "late")]
+)
+def test_the_15_february_boundary(amended_on: date, state: str) -> None:
+    case = plan_case(born=date(2015, 6, 10), issued=date(2024, 6, 3))
+    case, _ = apply(
+        case,
+        PhaseTransferRecorded(
+            transfer_id="T-1",
+            case_id="C-1",
+            la_code="202",
+            transfer_kind="school-phase",
+            transfer_date=date(2026, 9, 2),
+            next_institution=NEXT_SCHOOL,
+        ),
+        "e0",
+    )
+    case, _ = apply(case, step("held", date(2025, 11, 10), review_type="phase-transfer"), "e1")
+    case, _ = apply(case, step("amendments-proposed", date(2026, 1, 12)), "e2")
+    case, _ = apply(case, PlanRecorded(case_id="C-1", la_code="202", kind="amended", event_date=amended_on), "e3")
+    [transfer] = [c for c in case_clocks(case, RULES) if c.clock_id.endswith("phase-transfer:T-1")]
+    assert transfer.state(date(2026, 3, 1), 14) == state
+    assert len([c for c in case_clocks(case, RULES) if c.kind == "phase-transfer"]) == 2, (
+        "the recorded move replaces Year 7's"
+    )
+
+
+def test_an_amendment_that_names_no_next_institution_does_not_meet_reg_18() -> None:
+    case = plan_case(born=date(2015, 6, 10), issued=date(2024, 6, 3))
+    case, _ = apply(case, step("held", date(2025, 11, 10)), "e1")
+    case, _ = apply(case, step("amendments-proposed", date(2026, 1, 12)), "e2")
+    case, _ = apply(case, PlanRecorded(case_id="C-1", la_code="202", kind="amended", event_date=date(2026, 2, 1)), "e3")
+    [year_7] = [c for c in case_clocks(case, RULES) if c.clock_id.endswith("phase-transfer:year-7:2026")]
+    assert year_7.state(date(2026, 2, 16), 14) == "overdue"
+
+
+@pytest.mark.parametrize(
+    ("moves_on", "due"),
+    [
+        (date(2028, 7, 31), date(2028, 2, 29)),  # leap year
+        (date(2027, 7, 31), date(2027, 2, 28)),
+        (date(2027, 9, 6), date(2027, 4, 6)),
+    ],
+)
+def test_a_post_16_move_is_due_five_months_before_it(moves_on: date, due: date) -> None:
+    case = plan_case(
+        born=date(2009, 12, 1),
+        issued=date(2025, 5, 19),
+        transfers=(PhaseTransfer("T-2", "C-1", "post-16-to-post-16", moves_on, "100002"),),
+    )
+    [clock] = [c for c in case_clocks(case, RULES) if c.clock_id.endswith("phase-transfer:T-2")]
+    assert clock.due == due
+
+
+def test_under_fives_are_reviewed_on_the_configured_cycle() -> None:
+    toddler = plan_case(born=date(2023, 1, 10), issued=date(2026, 6, 1))
+    assert clocks_of(toddler)["annual-review"].due == date(2027, 6, 1)
+    assert clocks_of(toddler, StatutoryRules(under_five_review_months=6))["annual-review"].due == date(2026, 12, 1)
+    older = plan_case(born=date(2015, 1, 10), issued=date(2026, 6, 1))
+    assert clocks_of(older, StatutoryRules(under_five_review_months=6))["annual-review"].due == date(2027, 6, 1)
+
+
+def test_the_next_school_receives_the_plan_before_the_move_and_alone_after_it() -> None:
+    case = plan_case(
+        born=date(2015, 6, 10),
+        transfers=(PhaseTransfer("T-1", "C-1", "school-phase", date(2026, 9, 2), "100002"),),
+    )
+    plan = PlanRecorded(
+        case_id="C-1",
+        la_code="202",
+        kind="amended",
+        event_date=date(2026, 2, 1),
+        sections=PlanSections(b="b", i="next"),
+    )
+
+    def schools(sent: datetime) -> list[bytes]:
+        env = envelope_for(plan, source="/la/202").model_copy(update={"time": sent})
+        result = route(env, plan, topic="ehc.plans.v1", hub_source="/hub", context=case)
+        records = [r for r in result.records if r.topic == "out.school.v1"]
+        assert len({r.envelope.id for r in records}) == len(records), "each copy has its own id"
+        return sorted(dict(r.headers)["hub-recipient-org"] for r in records)
+
+    assert schools(datetime(2026, 2, 1, 9)) == [b"100001", b"100002"]
+    assert schools(datetime(2026, 9, 3, 9)) == [b"100002"]
