@@ -12,6 +12,35 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MONTH_DAY = r"^(0[1-9]|1[0-2])-[0-3][0-9]$"
+ENGLAND_BANK_HOLIDAYS = [
+    date.fromisoformat(d)
+    for d in (
+        "2025-01-01",
+        "2025-04-18",
+        "2025-04-21",
+        "2025-05-05",
+        "2025-05-26",
+        "2025-08-25",
+        "2025-12-25",
+        "2025-12-26",
+        "2026-01-01",
+        "2026-04-03",
+        "2026-04-06",
+        "2026-05-04",
+        "2026-05-25",
+        "2026-08-31",
+        "2026-12-25",
+        "2026-12-28",
+        "2027-01-01",
+        "2027-03-26",
+        "2027-03-29",
+        "2027-05-03",
+        "2027-05-31",
+        "2027-08-30",
+        "2027-12-27",
+        "2027-12-28",
+    )
+]
 
 
 class StatutoryRules(BaseModel):
@@ -78,6 +107,34 @@ class StatutoryRules(BaseModel):
     post_16_move_months: int = Field(default=5, description="reg 18(2): a post-16 to post-16 move, this long before")
     transfer_review_lead_weeks: int = Field(
         default=12, description="warn if a phase-transfer review is not held this long before the deadline"
+    )
+    reassessment_decision_days: int = Field(
+        default=15, description="reg 24: notify the decision whether to reassess, from the request"
+    )
+    reassessment_plan_weeks: int = Field(default=14, description="reg 27(2): the plan after a decision to reassess")
+    unopposed_assessment_notice_weeks: int = Field(
+        default=2, description="reg 45(3): conceded refusal to assess, notice that it will assess"
+    )
+    unopposed_not_to_issue_weeks: int = Field(default=10, description="reg 45(3A)(a): then a decision not to issue")
+    unopposed_final_plan_weeks: int = Field(default=14, description="reg 45(3A)(b): or the final plan")
+    unopposed_draft_weeks: int = Field(default=5, description="reg 45: conceded refusal to issue, the draft plan")
+    unopposed_issue_final_weeks: int = Field(default=11, description="reg 45: conceded refusal to issue, the final")
+    unopposed_amended_plan_weeks: int = Field(default=5, description="reg 45(4): conceded contents, the amended plan")
+    unopposed_institution_weeks: int = Field(
+        default=2, description="reg 45(5): conceded institution named, the amended plan"
+    )
+    unopposed_absence_min_weeks: int = Field(
+        default=2, description="reg 45: an absence from the area this long may excuse an unopposed limit"
+    )
+    la_transfer_working_days: int = Field(
+        default=15, description="reg 15(2): working days to transfer a plan after learning of a move"
+    )
+    la_transfer_notice_weeks: int = Field(default=6, description="reg 15(4): the new council's notice to the family")
+    la_transfer_review_months: int = Field(
+        default=3, description="reg 15(5): the new council reviews no sooner than this after the transfer"
+    )
+    bank_holidays: list[date] = Field(
+        default=ENGLAND_BANK_HOLIDAYS, description="days that are not working days, besides weekends (reg 15(2))"
     )
     transfer_notice_lead_weeks: int = Field(
         default=4, description="warn if the proposed amendments are not sent this long before the deadline"

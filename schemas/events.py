@@ -394,6 +394,139 @@ class PhaseTransferRecorded(Event):
     next_institution: OrganisationRef | None = Field(default=None, description="the school or college they move to")
 
 
+class LaTransferRecorded(Event):
+    """A young person with a plan moves to another council's area (reg 15): the old council learns
+    of the move (``aware``) and transfers the plan (``transferred``), from when the new council
+    maintains it; the new council tells the family (``new-la-notified``). ``la_code`` is the
+    council recording the step."""
+
+    event_type: ClassVar[str] = "la-transfer-recorded"
+    topic: ClassVar[str] = "ehc.reviews.v1"
+
+    transfer_id: str = Field(min_length=1, max_length=128)
+    case_id: CaseId
+    la_code: LaCode
+    new_la_code: LaCode
+    step: Literal["aware", "transferred", "new-la-notified"]
+    step_date: date
+    move_date: date | None = Field(default=None, description="aware, transferred: the day of the move")
+
+    @model_validator(mode="after")
+    def _step_fields(self) -> LaTransferRecorded:
+        if self.step in ("aware", "transferred") and self.move_date is None:
+            raise ValueError(f"{self.step} needs the move_date")
+        if self.new_la_code == self.la_code and self.step != "new-la-notified":
+            raise ValueError("the new council is another council")
+        if self.step == "new-la-notified" and self.la_code != self.new_la_code:
+            raise ValueError("the new council records its notice to the family")
+        return self
+
+
+class ReassessmentRecorded(Event):
+    """A request to reassess the plan's needs (CFA s44(2), regs 23-27) and the LA's decision.
+
+    A decision to reassess asks for the advice again (reg 26 applies regs 6-10), and the plan is
+    then amended or replaced (a ``plan-recorded`` of kind ``amended``, or its notice)."""
+
+    event_type: ClassVar[str] = "reassessment-recorded"
+    topic: ClassVar[str] = "ehc.reviews.v1"
+
+    reassessment_id: str = Field(min_length=1, max_length=128)
+    case_id: CaseId
+    la_code: LaCode
+    step: Literal["requested", "decision-notified"]
+    step_date: date
+    requested_by: Requester | None = Field(default=None, description="requested: who asked")
+    decision: Literal["reassess", "not-reassess"] | None = Field(default=None, description="decision-notified")
+    advisers: list[OrganisationRef] = Field(default_factory=list, description="reassess: whom to ask for advice")
+
+    @model_validator(mode="after")
+    def _decision_on_notice(self) -> ReassessmentRecorded:
+        if (self.step == "decision-notified") != (self.decision is not None):
+            raise ValueError("decision is required for decision-notified and only there")
+        return self
+
+
+class AppealSubject(StrEnum):
+    """What a mediation or appeal is about, by the right of appeal in CFA s51(2)."""
+
+    REFUSAL_TO_ASSESS = "refusal-to-assess"  # s51(2)(a)
+    REFUSAL_TO_ISSUE = "refusal-to-issue"  # s51(2)(b)
+    PLAN_CONTENTS = "plan-contents"  # s51(2)(c)(i), (ii)
+    NAMED_INSTITUTION = "named-institution"  # s51(2)(c)(iii)
+    REFUSAL_TO_REASSESS = "refusal-to-reassess"  # s51(2)(d)
+    REFUSAL_TO_AMEND = "refusal-to-amend"  # s51(2)(e)
+    CEASE = "cease"  # s51(2)(f)
+
+
+class AppealStep(StrEnum):
+    MEDIATION_REQUESTED = "mediation-requested"
+    MEDIATION_CERTIFICATE = "mediation-certificate-issued"
+    APPEAL_REGISTERED = "appeal-registered"
+    CONCEDED = "conceded"
+    ORDER_MADE = "order-made"
+    COMPLIED = "complied"
+    CONCLUDED = "concluded"
+
+
+class AppealRecorded(Event):
+    """Mediation and appeals to the First-tier Tribunal (SEND): a step of one dispute.
+
+    ``conceded`` is the day the LA told the Tribunal it will not oppose (reg 45, as substituted by
+    SI 2015/359), from which the unopposed-appeal limits run; ``order-made`` carries the date the
+    order must be complied with; ``complied`` records what the LA did, and when."""
+
+    event_type: ClassVar[str] = "appeal-recorded"
+    topic: ClassVar[str] = "ehc.appeals.v1"
+
+    appeal_id: str = Field(min_length=1, max_length=128, description="the same on every step of one dispute")
+    case_id: CaseId
+    la_code: LaCode
+    step: AppealStep
+    step_date: date
+    subject: AppealSubject
+    order_due_date: date | None = Field(default=None, description="order-made: when the order must be complied with")
+    complied_with: (
+        Literal["assessment-notice", "not-to-issue-notice", "draft-plan", "final-plan", "amended-plan", "order"] | None
+    ) = Field(default=None, description="complied: which limit the LA met")
+
+    @model_validator(mode="after")
+    def _step_fields(self) -> AppealRecorded:
+        if (self.step == AppealStep.ORDER_MADE) != (self.order_due_date is not None):
+            raise ValueError("order_due_date is required for order-made and only there")
+        if (self.step == AppealStep.COMPLIED) != (self.complied_with is not None):
+            raise ValueError("complied_with is required for complied and only there")
+        return self
+
+
+class PersonalBudgetRecorded(Event):
+    """A request for a personal budget (CFA s49, SI 2014/1652), made when the plan is drafted,
+    reviewed or reassessed, and the LA's decision on it."""
+
+    event_type: ClassVar[str] = "personal-budget-recorded"
+    topic: ClassVar[str] = "ehc.reviews.v1"
+
+    budget_id: str = Field(min_length=1, max_length=128)
+    case_id: CaseId
+    la_code: LaCode
+    step: Literal["requested", "decided"]
+    step_date: date
+    requested_at: Literal["draft", "review", "reassessment"] | None = Field(default=None, description="requested")
+    decision: Literal["agreed", "refused"] | None = Field(default=None, description="decided")
+    direct_payments: bool | None = Field(default=None, description="decided: paid as direct payments")
+    reasons: str | None = Field(default=None, description="decided: why, required for a refusal")
+
+    @model_validator(mode="after")
+    def _step_fields(self) -> PersonalBudgetRecorded:
+        if (self.step == "requested") != (self.requested_at is not None):
+            raise ValueError("requested_at is required for requested and only there")
+        if (self.step == "decided") != (self.decision is not None):
+            raise ValueError("decision is required for decided and only there")
+        if self.decision == "refused" and not self.reasons:
+            raise ValueError("a refusal gives its reasons")
+        return self
+
+
 class NoticeKind(StrEnum):
     """Statutory notices to the parent or young person. Each limit is met by the notice, not by the
     decision behind it (regs 4(1), 5(1), 10(1), 13(2))."""
@@ -678,6 +811,10 @@ INBOUND_EVENTS: tuple[type[Event], ...] = (
     PlanRecorded,
     ReviewRecorded,
     PhaseTransferRecorded,
+    ReassessmentRecorded,
+    AppealRecorded,
+    PersonalBudgetRecorded,
+    LaTransferRecorded,
     NoticeIssued,
     SharingRestricted,
     CareAssessmentRecorded,

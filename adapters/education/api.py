@@ -10,13 +10,17 @@ from adapters.imports import add_csv_endpoint
 from schemas.events import (
     AdviceRequestReceived,
     AdviceSubmitted,
+    AppealRecorded,
     AssessmentDecisionMade,
     AssessmentRequested,
     CaseExceptionRecorded,
+    LaTransferRecorded,
     NoticeIssued,
     PanelOutcomeRecorded,
+    PersonalBudgetRecorded,
     PhaseTransferRecorded,
     PlanRecorded,
+    ReassessmentRecorded,
     ReviewRecorded,
     SharingRestricted,
 )
@@ -55,6 +59,32 @@ add_event_endpoint(
     ReviewRecorded,
     "A step of a review of the plan: scheduled (asks the invitees for advice), advice circulated, held, report sent, "
     "decision notified, amendments proposed",
+)
+add_event_endpoint(
+    router,
+    "/reassessments",
+    ReassessmentRecorded,
+    "A request to reassess the plan's needs, and the LA's decision (a decision to reassess asks for the advice again)",
+)
+add_event_endpoint(
+    router,
+    "/appeals",
+    AppealRecorded,
+    "A step of mediation or an appeal to the Tribunal: registered, conceded (the reg 45 limits start), an order, "
+    "what the LA did",
+)
+add_event_endpoint(
+    router,
+    "/personal-budgets",
+    PersonalBudgetRecorded,
+    "A request for a personal budget (at a draft plan, review or reassessment) and the LA's decision",
+)
+add_event_endpoint(
+    router,
+    "/la-transfers",
+    LaTransferRecorded,
+    "A plan moving to another council (reg 15): the old council learns of the move and transfers the plan; "
+    "the new council records its notice to the family",
 )
 add_event_endpoint(
     router,

@@ -26,7 +26,7 @@ def refusal(sender: Sender | None, event: Event, context: Context | None) -> str
     """Why ``sender`` may not submit ``event`` given what the store knows, or ``None`` if it may."""
     if sender is None or context is None:
         return None
-    owner = context.la_code
+    owner = context.owner if isinstance(context, Case) else context.la_code
     if isinstance(event, TransitionReferralAcknowledged | TreatAsAdultAssessmentDecision):
         if isinstance(context, Referral) and owner != sender.la_code:
             return f"referral {event.referral_id} went to LA {owner}, not to {_name(sender)}"

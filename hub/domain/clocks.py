@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from hub.domain.clock import Clock, add_months, last_day
+from hub.domain.disputes import dispute_clocks, sen2_flags
 from hub.domain.lifecycle import plan_clocks
 from hub.domain.state import Case, CaseException
 from hub.settings import StatutoryRules
@@ -89,7 +90,11 @@ def _requested_in_closure(
 
 
 def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
-    """Every clock of one case."""
+    """Every clock of one case: the assessment's, the plan's once issued, and any dispute's."""
+    return assessment_clocks(case, rules) + plan_clocks(case, rules) + dispute_clocks(case, rules)
+
+
+def assessment_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
     received = case.received_date
     if received is None:
         return []
@@ -201,17 +206,21 @@ def case_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
             )
         )
 
-    clocks += plan_clocks(case, rules)
     return clocks
 
 
 def timeliness(cases: Iterable[Case], rules: StatutoryRules) -> dict[str, int | float | None]:
     """The DfE headline: of new plans issued, the share issued within 20 weeks, excluding cases
-    where a permitted exception applied to the final-plan time limit."""
-    issued = within = excluded = 0
+    where a permitted exception applied to the final-plan time limit, and (as SEN2 counts it)
+    cases where mediation or a tribunal took place at the request or assessment stage."""
+    issued = within = excluded = disputed = 0
     for case in cases:
-        final = next((c for c in case_clocks(case, rules) if c.kind == "final-plan"), None)
+        final = next((c for c in assessment_clocks(case, rules) if c.kind == "final-plan"), None)
         if final is None or final.stopped is None:
+            continue
+        flags = sen2_flags(case)
+        if any(flags[f"{stage}{kind}"] for stage in ("Request", "Assessment") for kind in ("Mediation", "Tribunal")):
+            disputed += 1
             continue
         if final.exceptions:
             excluded += 1
@@ -222,5 +231,6 @@ def timeliness(cases: Iterable[Case], rules: StatutoryRules) -> dict[str, int | 
         "plans_issued": issued,
         "within_20_weeks": within,
         "excluded_with_exceptions": excluded,
+        "excluded_mediation_or_tribunal": disputed,
         "percent_within_20_weeks": round(100 * within / issued, 1) if issued else None,
     }

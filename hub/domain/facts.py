@@ -10,10 +10,13 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 
 from hub.domain.state import (
+    Appeal,
     AssessmentDecision,
     CareAssessment,
     CaseException,
     CircumstanceChange,
+    LaTransfer,
+    PersonalBudget,
     PhaseTransfer,
     Referral,
     Review,
@@ -63,6 +66,8 @@ class CaseUpdate:
     last_review_date: date | None = None
     ceased_date: date | None = None
     cease_decided_date: date | None = None
+    responsible_la_code: str | None = None
+    responsible_since: date | None = None
     plan_sections: PlanSections | None = None
     plan_sections_date: date | None = None
     withheld_from: frozenset[str] | None = None
@@ -154,6 +159,9 @@ class Outcome:
     exceptions: list[CaseException] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
     transfers: list[PhaseTransfer] = field(default_factory=list)
+    appeals: list[Appeal] = field(default_factory=list)
+    budgets: list[PersonalBudget] = field(default_factory=list)
+    la_transfers: list[LaTransfer] = field(default_factory=list)
     assessments: list[CareAssessment] = field(default_factory=list)
     changes: list[CircumstanceChange] = field(default_factory=list)
     determinations: list[TransitionDetermination] = field(default_factory=list)

@@ -8,11 +8,15 @@ A required kind with no adviser named is not guessed: it is reported, so the LA 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from hub.domain.facts import AdviceRequestOpened, Outcome
+from hub.domain.ids import derived_id
+from hub.domain.judging import Judging
+from hub.domain.state import Case
 from hub.settings import StatutoryRules
 from schemas.common import AdviceKind, Agency, OrganisationRef
-from schemas.events import AssessmentDecisionMade, ExistingAdviceAgreement
+from schemas.events import AdviceRequested, AssessmentDecisionMade, ExistingAdviceAgreement
 
 ADVICE_FROM_AGENCY: dict[Agency, AdviceKind] = {
     Agency.SCHOOL: AdviceKind.EDUCATION,
@@ -87,6 +91,47 @@ def plan_advice(
 
 
 def add_weeks(start: date, weeks: int) -> date:
-    from datetime import timedelta
-
     return start + timedelta(weeks=weeks)
+
+
+def request_advice(decision: AssessmentDecisionMade, case: Case, j: Judging, out: Outcome) -> None:
+    """Ask for the advice a decision to assess (or reassess, reg 26) needs; report a required kind
+    with no adviser named."""
+    assert case.person is not None, "a case with a received date was opened with its person"
+    plan = plan_advice(decision, case.year_group, j.rules, case.person.date_of_birth)
+    for kind, org in plan.to_request.items():
+        request_id = derived_id(j.event_id, f"advice:{kind.value}")
+        request = AdviceRequested(
+            case_id=decision.case_id,
+            request_id=request_id,
+            advice_kind=kind,
+            recipient=org,
+            person=case.person,
+            requested_date=decision.decision_date,
+            due_date=add_weeks(decision.decision_date, j.rules.advice_weeks),
+        )
+        out.emitted.append(request)
+        out.advice_opened.append(
+            AdviceRequestOpened(request_id, decision.case_id, kind.value, org, decision.decision_date, request=request)
+        )
+    for kind, agreement in plan.reused.items():
+        out.advice_opened.append(
+            AdviceRequestOpened(
+                derived_id(j.event_id, f"reused:{kind.value}"),
+                decision.case_id,
+                kind.value,
+                agreement.adviser.organisation,
+                decision.decision_date,
+                reused=agreement,
+            )
+        )
+    for kind in plan.unassigned:
+        out.emitted.append(
+            j.alert(
+                f"unassigned:{kind.value}",
+                case_id=decision.case_id,
+                kind="advice-adviser-missing",
+                severity="data-quality",
+                message=f"{kind.value} advice is required (reg 6(1)) but no adviser was named",
+            )
+        )

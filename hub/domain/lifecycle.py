@@ -1,4 +1,5 @@
-"""Clocks of a plan once it is issued: each review's chain and the phase transfers ahead.
+"""Clocks of a plan once it is issued: each review's chain, each reassessment, and the phase
+transfers ahead.
 
 A review (CFA s44, regs 20-22, domain.md 1.3 rows 6-10):
 
@@ -7,6 +8,9 @@ A review (CFA s44, regs 20-22, domain.md 1.3 rows 6-10):
 - on a decision to amend, the final amended plan within eight weeks of the proposed amendments,
   and no later than twelve weeks from the meeting (R (L) v Devon [2022]);
 - the next review within twelve months of the meeting (a configurable cycle for under-5s).
+
+A reassessment: the decision whether to reassess notified within 15 days of the request (reg
+24), and after a decision to reassess the plan amended or replaced within 14 weeks (reg 27(2)).
 
 A phase transfer (reg 18) is met by an amended plan naming the next institution: by 15 February
 in the calendar year of a move between school phases, by 31 March for secondary to post-16, five
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from hub.domain.clock import Clock, add_months
+from hub.domain.la_transfers import la_transfer_clocks, review_due_after_transfer
 from hub.domain.state import Case, Review
 from hub.settings import StatutoryRules
 
@@ -34,6 +39,7 @@ def plan_clocks(case: Case, rules: StatutoryRules) -> list[Clock]:
         return []
     clocks = [c for review in sorted(case.reviews.values(), key=_when) for c in review_clocks(case, review, rules)]
     clocks += transfer_clocks(case, rules)
+    clocks += la_transfer_clocks(case, rules)
     if (annual := next_review_clock(case, rules)) is not None:
         clocks.append(annual)
     return clocks
@@ -51,13 +57,38 @@ def next_review_clock(case: Case, rules: StatutoryRules) -> Clock | None:
     born = case.person.date_of_birth if case.person else None
     under_five = born is not None and last < add_months(born, UNDER_FIVE_YEARS * 12)
     months = rules.under_five_review_months if under_five else rules.annual_review_months
-    due = add_months(last, months)
+    due = review_due_after_transfer(case, add_months(last, months), rules)
     if case.ceased_date is not None and case.ceased_date <= due:
         return None
     return _la_clock(case, f"annual-review:{last.isoformat()}", "annual-review", last, due, None)
 
 
+def reassessment_clocks(case: Case, review: Review, rules: StatutoryRules) -> list[Clock]:
+    """The decision whether to reassess (reg 24), then the plan amended or replaced (reg 27(2))."""
+    rid, clocks = review.review_id, []
+    if review.requested_date is not None:
+        due = review.requested_date + timedelta(days=rules.reassessment_decision_days)
+        clocks.append(
+            _la_clock(
+                case,
+                f"reassessment-decision:{rid}",
+                "reassessment-decision",
+                *(review.requested_date, due),
+                review.decision_notified_date,
+            )
+        )
+    decided = review.decision_notified_date
+    if review.decision == "reassess" and decided is not None:
+        due = decided + timedelta(weeks=rules.reassessment_plan_weeks)
+        clocks.append(
+            _la_clock(case, f"reassessment-plan:{rid}", "reassessment-plan", decided, due, review.amended_plan_date)
+        )
+    return clocks
+
+
 def review_clocks(case: Case, review: Review, rules: StatutoryRules) -> list[Clock]:
+    if review.review_type == "reassessment":
+        return reassessment_clocks(case, review, rules)
     rid = review.review_id
     clocks: list[Clock] = []
     meeting = review.meeting()
@@ -246,7 +277,7 @@ def _la_clock(
         due,
         stopped,
         agency=LA,
-        organisation=case.la_code,
+        organisation=case.owner,
         statutory=statutory,
         reminder=reminder,
     )

@@ -83,6 +83,15 @@ SHARING: dict[str, tuple[Share, ...]] = {
             (Agency.CHILDRENS_SOCIAL_CARE, PUBLIC_TASK_STATUTORY),
         )
     ),
+    # reg 15: every agency working on the case learns which council maintains the plan now
+    "la-transfer-recorded": tuple(
+        Share(a, (*CASE, "new_la_code", "step", "step_date", "move_date"), basis)
+        for a, basis in (
+            (Agency.SCHOOL, PUBLIC_TASK_STATUTORY),
+            (Agency.NHS, PUBLIC_TASK_HEALTH),
+            (Agency.CHILDRENS_SOCIAL_CARE, PUBLIC_TASK_STATUTORY),
+        )
+    ),
     "phase-transfer-recorded": (
         Share(
             Agency.SCHOOL,

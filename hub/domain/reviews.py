@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, timedelta
+from typing import TypeVar
 
 from hub.domain.facts import AdviceRequestOpened, CaseUpdate, Outcome, RuleViolation
-from hub.domain.fanout import ADVICE_FROM_AGENCY, curriculum_year
+from hub.domain.fanout import ADVICE_FROM_AGENCY, curriculum_year, request_advice
 from hub.domain.ids import derived_id
 from hub.domain.judging import Judging, judge, not_before
-from hub.domain.state import Case, PhaseTransfer, Review
+from hub.domain.state import Appeal, Case, LaTransfer, PersonalBudget, PhaseTransfer, Review
 from schemas.common import Agency, OrganisationRef
 from schemas.events import (
     AdviceRequested,
     AlertRaised,
+    AssessmentDecisionMade,
     PhaseTransferRecorded,
+    ReassessmentRecorded,
     ReviewDecision,
     ReviewRecorded,
     ReviewStep,
@@ -39,13 +42,16 @@ _STEP_DATE = {
 }
 
 
-def merged(known: Review | None, step: Review) -> Review:
-    """A review with a newly recorded step: what was recorded first stands."""
+Steps = TypeVar("Steps", Review, Appeal, PersonalBudget, LaTransfer)
+
+
+def merged(known: Steps | None, step: Steps) -> Steps:
+    """A review, dispute or budget request with a newly recorded step: what was recorded first stands."""
     if known is None:
         return step
     given = {
         f.name: getattr(step, f.name)
-        for f in dataclasses.fields(Review)
+        for f in dataclasses.fields(step)
         if getattr(known, f.name) is None and getattr(step, f.name) is not None
     }
     return dataclasses.replace(known, **given)
@@ -168,16 +174,19 @@ def transition_consideration(case_id: str, la_code: str, j: Judging) -> AlertRai
 
 
 def amended(case: Case, issued: date, j: Judging, field: str) -> Review | None:
-    """The review a final amended plan (or its notice) completes, checked against the days for
-    representations on the proposed amendments; None for an amendment outside a review."""
+    """The review or reassessment a final amended plan (or its notice) completes, checked against
+    the days for representations on the proposed amendments; None for an amendment outside both."""
     open_reviews = [
         r
         for r in case.reviews.values()
-        if r.amended_plan_date is None and (r.amendments_proposed_date is not None or r.decision == "amend")
+        if r.amended_plan_date is None
+        and (r.amendments_proposed_date is not None or r.decision in ("amend", "reassess"))
     ]
     if not open_reviews:
         return None
-    review = max(open_reviews, key=lambda r: r.amendments_proposed_date or r.held_date or date.min)
+    review = max(
+        open_reviews, key=lambda r: r.amendments_proposed_date or r.held_date or r.decision_notified_date or date.min
+    )
     proposed = review.amendments_proposed_date
     if proposed is not None and issued < proposed + timedelta(days=j.rules.representations_days):
         earliest = proposed + timedelta(days=j.rules.representations_days)
@@ -210,3 +219,40 @@ def _transfer(event: PhaseTransferRecorded, j: Judging, out: Outcome) -> None:
             event.next_institution.code if event.next_institution else None,
         )
     )
+
+
+@judge.register
+def _reassessment(event: ReassessmentRecorded, j: Judging, out: Outcome) -> None:
+    """A reassessment asks for the advice again, as an assessment does (reg 26 applies regs 6-10);
+    the amended or replaced plan is then due within 14 weeks of the decision (reg 27(2))."""
+    case = j.case(event)
+    plan_in_force(case, event.step_date, "data.step_date")
+    known = case.reviews.get(event.reassessment_id)
+    if event.step == "decision-notified" and (known is None or known.requested_date is None):
+        raise RuleViolation(
+            f"no request for reassessment {event.reassessment_id!r} has been recorded",
+            field="data.reassessment_id",
+            rule="reassessment-requested",
+            retryable=True,
+        )
+    if known is not None and known.requested_date is not None:
+        not_before(event.step_date, known.requested_date, "step_date", "the request", "after-request")
+    out.reviews.append(
+        Review(
+            event.reassessment_id,
+            event.case_id,
+            review_type="reassessment",
+            requested_date=event.step_date if event.step == "requested" else None,
+            decision=event.decision,
+            decision_notified_date=event.step_date if event.step == "decision-notified" else None,
+        )
+    )
+    if event.decision == "reassess":
+        decision = AssessmentDecisionMade(
+            case_id=event.case_id,
+            la_code=event.la_code,
+            decision="assess",
+            decision_date=event.step_date,
+            advisers=event.advisers,
+        )
+        request_advice(decision, case, j, out)

@@ -51,11 +51,13 @@ class CaseException:
 
 @dataclass(frozen=True, slots=True)
 class Review:
-    """One review of a plan (CFA s44, regs 18-22), as far as its steps have been recorded."""
+    """One review of a plan (CFA s44, regs 18-22), or a reassessment of its needs (regs 23-27,
+    ``review_type`` reassessment), as far as its steps have been recorded."""
 
     review_id: str
     case_id: str
     review_type: str = "annual"
+    requested_date: date | None = None
     scheduled_date: date | None = None
     meeting_date: date | None = None
     advice_circulated_date: date | None = None
@@ -69,6 +71,55 @@ class Review:
 
     def meeting(self) -> date | None:
         return self.held_date or self.meeting_date
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    """One dispute about the case: mediation, an appeal to the Tribunal, and what the LA did."""
+
+    appeal_id: str
+    case_id: str
+    subject: str
+    mediation_requested_date: date | None = None
+    certificate_date: date | None = None
+    registered_date: date | None = None
+    conceded_date: date | None = None
+    order_date: date | None = None
+    order_due_date: date | None = None
+    concluded_date: date | None = None
+    assessment_notice_date: date | None = None
+    not_to_issue_notice_date: date | None = None
+    draft_plan_date: date | None = None
+    final_plan_date: date | None = None
+    amended_plan_date: date | None = None
+    order_complied_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LaTransfer:
+    """A plan moving to another council (reg 15)."""
+
+    transfer_id: str
+    case_id: str
+    old_la_code: str
+    new_la_code: str
+    move_date: date | None = None
+    aware_date: date | None = None
+    transferred_date: date | None = None
+    notified_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalBudget:
+    """A request for a personal budget and the LA's decision (CFA s49)."""
+
+    budget_id: str
+    case_id: str
+    requested_at: str | None = None
+    requested_date: date | None = None
+    decision: str | None = None
+    decided_date: date | None = None
+    direct_payments: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +157,22 @@ class Case:
     last_review_date: date | None = None
     ceased_date: date | None = None
     cease_decided_date: date | None = None
+    responsible_la_code: str | None = None
+    responsible_since: date | None = None
     plan_sections: PlanSections | None = None
     withheld_from: frozenset[str] = frozenset()
     advice: Mapping[str, AdviceRequest] = field(default_factory=dict)
     exceptions: tuple[CaseException, ...] = ()
     reviews: Mapping[str, Review] = field(default_factory=dict)
     transfers: tuple[PhaseTransfer, ...] = ()
+    appeals: Mapping[str, Appeal] = field(default_factory=dict)
+    budgets: Mapping[str, PersonalBudget] = field(default_factory=dict)
+    la_transfers: Mapping[str, LaTransfer] = field(default_factory=dict)
+
+    @property
+    def owner(self) -> str | None:
+        """The council that maintains the case now: the one it was opened by, until a transfer."""
+        return self.responsible_la_code or self.la_code
 
     def school_on(self, day: date) -> str | None:
         """The school or college the plan names on ``day``: the one the request named, until a

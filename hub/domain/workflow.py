@@ -11,11 +11,17 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
+from typing import Any
 
-from hub.domain import notices, reviews, transitions  # noqa: F401  (register the handlers for their events)
-from hub.domain.facts import AdviceProgress, AdviceRequestOpened, CaseUpdate, Outcome, RuleViolation
-from hub.domain.fanout import add_weeks, plan_advice
-from hub.domain.ids import derived_id
+from hub.domain import (  # noqa: F401  (register the handlers for their events)
+    disputes,
+    la_transfers,
+    notices,
+    reviews,
+    transitions,
+)
+from hub.domain.facts import AdviceProgress, CaseUpdate, Outcome, RuleViolation
+from hub.domain.fanout import request_advice
 from hub.domain.judging import Judging, judge, not_before
 from hub.domain.reviews import amended, merged, plan_in_force, transition_consideration
 from hub.domain.state import AdviceRequest, Case, CaseException, Context
@@ -23,7 +29,6 @@ from hub.domain.transitions import eighteenth_birthday
 from hub.settings import StatutoryRules
 from schemas.common import Agency, OrganisationRef
 from schemas.events import (
-    AdviceRequested,
     AdviceRequestReceived,
     AdviceRequestStatusChanged,
     AdviceSubmitted,
@@ -97,11 +102,13 @@ def evolve(case: Case | None, case_id: str, event: Event, outcome: Outcome) -> C
                 ),
             )
         case = dataclasses.replace(case, advice=advice)
-    if outcome.reviews:
-        reviews = dict(case.reviews)
-        for step in outcome.reviews:
-            reviews[step.review_id] = merged(reviews.get(step.review_id), step)
-        case = dataclasses.replace(case, reviews=reviews)
+    for name in ("reviews", "appeals", "la_transfers", "budgets"):  # each keyed by its first field
+        if steps := getattr(outcome, name):
+            recorded: dict[str, Any] = dict(getattr(case, name))
+            for step in steps:
+                key = getattr(step, dataclasses.fields(step)[0].name)
+                recorded[key] = merged(recorded.get(key), step)
+            case = dataclasses.replace(case, **{name: recorded})  # type: ignore[arg-type]
     if outcome.transfers:
         known = {t.transfer_id for t in case.transfers}
         case = dataclasses.replace(
@@ -148,7 +155,7 @@ def _decision(event: AssessmentDecisionMade, j: Judging, out: Outcome) -> None:
     )
     out.case = CaseUpdate(decision=event.decision, decision_date=event.decision_date)
     if event.decision == "assess":
-        _fan_out(event, case, j, out)
+        request_advice(event, case, j, out)
 
 
 @judge.register
@@ -297,46 +304,5 @@ def _may_cease(event: PlanRecorded, case: Case, j: Judging, out: Outcome) -> Non
                 severity="data-quality",
                 organisation=OrganisationRef(agency=Agency.LA_SEN, code=event.la_code),
                 message="a decision to cease was recorded without its reason (SEN2 cease reason)",
-            )
-        )
-
-
-def _fan_out(decision: AssessmentDecisionMade, case: Case, j: Judging, out: Outcome) -> None:
-    assert case.person is not None, "a case with a received date was opened with its person"
-    plan = plan_advice(decision, case.year_group, j.rules, case.person.date_of_birth)
-    for kind, org in plan.to_request.items():
-        request_id = derived_id(j.event_id, f"advice:{kind.value}")
-        request = AdviceRequested(
-            case_id=decision.case_id,
-            request_id=request_id,
-            advice_kind=kind,
-            recipient=org,
-            person=case.person,
-            requested_date=decision.decision_date,
-            due_date=add_weeks(decision.decision_date, j.rules.advice_weeks),
-        )
-        out.emitted.append(request)
-        out.advice_opened.append(
-            AdviceRequestOpened(request_id, decision.case_id, kind.value, org, decision.decision_date, request=request)
-        )
-    for kind, agreement in plan.reused.items():
-        out.advice_opened.append(
-            AdviceRequestOpened(
-                derived_id(j.event_id, f"reused:{kind.value}"),
-                decision.case_id,
-                kind.value,
-                agreement.adviser.organisation,
-                decision.decision_date,
-                reused=agreement,
-            )
-        )
-    for kind in plan.unassigned:
-        out.emitted.append(
-            j.alert(
-                f"unassigned:{kind.value}",
-                case_id=decision.case_id,
-                kind="advice-adviser-missing",
-                severity="data-quality",
-                message=f"{kind.value} advice is required (reg 6(1)) but no adviser was named",
             )
         )

@@ -60,6 +60,8 @@ cases = Table(
     Column("last_review_date", Date),
     Column("ceased_date", Date, doc="when the plan stops being maintained: the cease notice plus the time to appeal"),
     Column("cease_decided_date", Date),
+    Column("responsible_la_code", String(16), doc="reg 15: the council maintaining the plan since a transfer"),
+    Column("responsible_since", Date),
     Column("plan_sections", JSON(none_as_null=True)),
     Column("plan_sections_date", Date),
     Column("withheld_from", JSON(none_as_null=True), doc="agencies the family objected to sharing with"),
@@ -98,7 +100,8 @@ reviews = Table(
     metadata,
     Column("review_id", String(128), primary_key=True),
     Column("case_id", String(128), nullable=False, index=True),
-    Column("review_type", String(32), nullable=False),
+    Column("review_type", String(32), nullable=False, doc="annual, year-9, phase-transfer, early or reassessment"),
+    Column("requested_date", Date, doc="a reassessment: when it was asked for (reg 24)"),
     Column("scheduled_date", Date, doc="regs 20(3), 21(3): the invitations went out"),
     Column("meeting_date", Date),
     Column("advice_circulated_date", Date, doc="regs 20(4), 21(4): two weeks before the meeting"),
@@ -109,6 +112,52 @@ reviews = Table(
     Column("decision_notified_date", Date, doc="reg 22(2): four weeks after the meeting"),
     Column("amendments_proposed_date", Date),
     Column("amended_plan_date", Date, doc="reg 22(3): eight weeks after the proposed amendments"),
+)
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("appeal_id", String(128), primary_key=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("subject", String(32), nullable=False, doc="the right of appeal used (CFA s51(2))"),
+    Column("mediation_requested_date", Date),
+    Column("certificate_date", Date),
+    Column("registered_date", Date),
+    Column("conceded_date", Date, doc="reg 45: the LA told the Tribunal it will not oppose"),
+    Column("order_date", Date),
+    Column("order_due_date", Date),
+    Column("concluded_date", Date),
+    Column("assessment_notice_date", Date),
+    Column("not_to_issue_notice_date", Date),
+    Column("draft_plan_date", Date),
+    Column("final_plan_date", Date),
+    Column("amended_plan_date", Date),
+    Column("order_complied_date", Date),
+)
+
+la_transfers = Table(
+    "la_transfers",
+    metadata,
+    Column("transfer_id", String(128), primary_key=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("old_la_code", String(16), nullable=False),
+    Column("new_la_code", String(16), nullable=False),
+    Column("move_date", Date),
+    Column("aware_date", Date),
+    Column("transferred_date", Date, doc="reg 15(2): on the move, or 15 working days from becoming aware"),
+    Column("notified_date", Date, doc="reg 15(4): the new council tells the family within 6 weeks"),
+)
+
+personal_budgets = Table(
+    "personal_budgets",
+    metadata,
+    Column("budget_id", String(128), primary_key=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("requested_at", String(16)),
+    Column("requested_date", Date),
+    Column("decision", String(16)),
+    Column("decided_date", Date),
+    Column("direct_payments", Boolean),
 )
 
 phase_transfers = Table(
@@ -337,6 +386,9 @@ ALL_TABLES = (
     case_exceptions,
     reviews,
     phase_transfers,
+    appeals,
+    personal_budgets,
+    la_transfers,
     alerts,
     deliveries,
     dead_letters,

@@ -20,18 +20,21 @@ from hub.domain.facts import (
     ReferralOffers,
     ReferralProgress,
 )
-from hub.domain.state import AssessmentDecision, CareAssessment, Referral, Review, TransitionDetermination
+from hub.domain.state import AssessmentDecision, CareAssessment, Referral, TransitionDetermination
 from hub.store.database import Database, Row
 from hub.store.tables import (
     advice_requests,
     alerts,
+    appeals,
     assessment_decisions,
     care_assessments,
     case_exceptions,
     cases,
     circumstance_changes,
     deliveries,
+    la_transfers,
     person_links,
+    personal_budgets,
     phase_transfers,
     processed_events,
     referrals,
@@ -171,8 +174,14 @@ class EffectWriter:
                 await self._advance_referral(conn, ack)
             for offers in e.outcome.referral_offers:
                 await self._extend_referral(conn, offers)
-            for review in e.outcome.reviews:
-                await self._advance_review(conn, review)
+            for table, facts in (
+                (reviews, e.outcome.reviews),
+                (appeals, e.outcome.appeals),
+                (personal_budgets, e.outcome.budgets),
+                (la_transfers, e.outcome.la_transfers),
+            ):
+                for fact in facts:
+                    await self._merge_steps(conn, table, _columns(fact))
 
     def _case_merge(self, names: tuple[str, ...]) -> Any:
         """The case upsert for effects that set these case fields, built once per shape: replaying the
@@ -200,6 +209,12 @@ class EffectWriter:
             set_["plan_sections_date"] = case((later_plan, x.plan_sections_date), else_=cases.c.plan_sections_date)
         if "withheld_from" in names:  # each restriction adds to those before it
             set_["withheld_from"] = x.withheld_from
+        if "responsible_since" in names:  # the latest transfer decides who maintains the plan
+            later = case(
+                (cases.c.responsible_since.is_(None), True), else_=x.responsible_since > cases.c.responsible_since
+            )
+            set_["responsible_la_code"] = case((later, x.responsible_la_code), else_=cases.c.responsible_la_code)
+            set_["responsible_since"] = case((later, x.responsible_since), else_=cases.c.responsible_since)
         if "panel_date" in names:
             later_panel = case((cases.c.panel_date.is_(None), True), else_=x.panel_date > cases.c.panel_date)
             set_["panel_outcome"] = case((later_panel, x.panel_outcome), else_=cases.c.panel_outcome)
@@ -243,17 +258,17 @@ class EffectWriter:
             )
         )
 
-    async def _advance_review(self, conn: AsyncConnection, review: Review) -> None:
-        """Record a review's step: each date is kept as first recorded, so a step replayed or
-        arriving twice changes nothing."""
-        row = _columns(review)
-        statement = self.db.dialect.insert(reviews)
+    async def _merge_steps(self, conn: AsyncConnection, table: Any, row: Row) -> None:
+        """Record a step of a review, dispute or budget request: each value is kept as first
+        recorded, so a step replayed or arriving twice changes nothing."""
+        statement = self.db.dialect.insert(table)
+        key = list(table.primary_key.columns)
         set_ = {
-            name: func.coalesce(reviews.c[name], statement.excluded[name])
+            name: func.coalesce(table.c[name], statement.excluded[name])
             for name in row
-            if name not in ("review_id", "case_id", "review_type")
+            if name not in table.primary_key.columns
         }
-        await conn.execute(statement.on_conflict_do_update(index_elements=[reviews.c.review_id], set_=set_), row)
+        await conn.execute(statement.on_conflict_do_update(index_elements=key, set_=set_), row)
 
     async def _extend_referral(self, conn: AsyncConnection, u: ReferralOffers) -> None:
         """Append offers a referral did not have (a replay offers nothing twice)."""

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from hub.ops.rebuild import rebuild
+from hub.store import Store
 from tests.helpers import eventually
 from tests.integration.ehc_world import CSC, LA, NHS, OTHER_SCHOOL, SCHOOL, World, ehc_world
 from tests.integration.test_dispatch import _journey
@@ -125,3 +127,108 @@ async def test_an_annual_review_that_amends_the_plan_reaches_every_agency_with_i
         await eventually(next_school_has_it)
         [first] = world.other_school.of_kind("plan-recorded")
         assert set(first["data"]["sections"]) == {"b", "f", "i", "pfa_outcomes"}
+
+
+async def test_a_reassessment_an_unopposed_appeal_a_budget_and_a_move_go_in_over_http_and_rebuild_alike(
+    kafka: str, store_url: str
+) -> None:
+    async with ehc_world(kafka, store_url) as world:
+        runtime = world.runtime
+        await _journey(world, "L-2", [SCHOOL, NHS, CSC], 62)
+        case = {"case_id": "L-2", "la_code": LA}
+
+        async def post(path: str, body: dict[str, Any], expect: int = 202) -> dict[str, Any]:
+            answer = await world.post(path, {**case, **body}, expect=expect)
+            if expect == 202:
+                await world.wait_applied(answer["id"])
+            return answer
+
+        refused = await post(
+            "/api/v1/appeals",
+            {"appeal_id": "A-1", "step": "conceded", "step_date": "2026-09-07", "subject": "plan-contents"},
+            422,
+        )
+        assert "appeal-registered" in json.dumps(refused)
+        for step, day in (("appeal-registered", "2026-08-03"), ("conceded", "2026-09-07")):
+            await post(
+                "/api/v1/appeals", {"appeal_id": "A-1", "step": step, "step_date": day, "subject": "plan-contents"}
+            )
+        await post(
+            "/api/v1/reassessments",
+            {"reassessment_id": "RA-1", "step": "requested", "step_date": "2026-09-01", "requested_by": "parent"},
+        )
+        await post(
+            "/api/v1/reassessments",
+            {
+                "reassessment_id": "RA-1",
+                "step": "decision-notified",
+                "step_date": "2026-09-14",
+                "decision": "reassess",
+                "advisers": [SCHOOL],
+            },
+        )
+        await post(
+            "/api/v1/personal-budgets",
+            {"budget_id": "PB-1", "step": "requested", "step_date": "2026-09-15", "requested_at": "reassessment"},
+        )
+
+        clocks = {c["clock_id"].split(":", 1)[1]: c for c in (await world.client.get("/ops/cases/L-2/clocks")).json()}
+        assert clocks["unopposed-amended-plan:A-1"]["due"] == "2026-10-12", "five weeks from the concession"
+        assert clocks["reassessment-decision:RA-1"]["state"] == "met"
+        assert clocks["reassessment-plan:RA-1"]["due"] == "2026-12-21", "fourteen weeks from the decision"
+
+        async def school_asked_again() -> bool:
+            return len(world.school.of_kind("advice-requested")) == 2
+
+        await eventually(school_asked_again)  # at the assessment, and again for the reassessment
+        await post(
+            "/api/v1/appeals",
+            {
+                "appeal_id": "A-1",
+                "step": "complied",
+                "step_date": "2026-10-09",
+                "subject": "plan-contents",
+                "complied_with": "amended-plan",
+            },
+        )
+        clocks = {c["clock_id"].split(":", 1)[1]: c for c in (await world.client.get("/ops/cases/L-2/clocks")).json()}
+        assert clocks["unopposed-amended-plan:A-1"]["state"] == "met"
+        figure = (await world.client.get("/ops/timeliness", params={"la_code": LA})).json()
+        assert figure["excluded_mediation_or_tribunal"] == 1, (
+            "an appeal about the plan's contents is at the assessment stage"
+        )
+
+        # The family moves to Lambeth: once the plan is transferred, Lambeth owns the case.
+        move = {"transfer_id": "M-1", "new_la_code": "208", "move_date": "2026-10-19"}
+        await post("/api/v1/la-transfers", {**move, "step": "aware", "step_date": "2026-10-01"})
+        await post("/api/v1/la-transfers", {**move, "step": "transferred", "step_date": "2026-10-19"})
+        review = {"review_id": "R-L2", "case_id": "L-2", "la_code": "208", "step": "held", "step_date": "2026-11-02"}
+        refused = await world.post("/api/v1/reviews", {**review, "la_code": LA}, expect=403)
+        assert "belongs to LA 208" in json.dumps(refused)
+        notified = {**case, "la_code": "208", "transfer_id": "M-1", "new_la_code": "208", "step": "new-la-notified"}
+        answer = await world.post("/api/v1/la-transfers", {**notified, "step_date": "2026-11-20"}, by="la-208")
+        await world.wait_applied(answer["id"])
+        clocks = {c["clock_id"].split(":", 1)[1]: c for c in (await world.client.get("/ops/cases/L-2/clocks")).json()}
+        assert clocks["la-transfer:M-1"]["state"] == "met" and clocks["new-la-notice:M-1"]["state"] == "met"
+        assert clocks["new-la-notice:M-1"]["organisation"] == "208"
+
+        async def school_told() -> bool:
+            return any(b["data"].get("new_la_code") == "208" for b in world.school.of_kind("la-transfer-recorded"))
+
+        await eventually(school_told)
+        live = await runtime.store.snapshot()
+        assert live["la_transfers"] and live["appeals"] and live["personal_budgets"] and live["reviews"]
+
+    rebuilt = Store(store_url + ("-rebuilt" if store_url.startswith("sqlite") else ""))
+    try:
+        await rebuild(
+            rebuilt,
+            kafka,
+            runtime.names,
+            runtime.settings.source_uri,
+            runtime.settings.rules,
+            runtime.core.router.directory,
+        )
+        assert await rebuilt.snapshot() == live, "replaying the topics gives the same store"
+    finally:
+        await rebuilt.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from hub.domain.clocks import add_months, case_clocks, timeliness
-from hub.domain.state import AdviceRequest, Case, CaseException
+from hub.domain.state import AdviceRequest, Appeal, Case, CaseException
 from hub.ops.scheduler import alerts_for
 from hub.settings import StatutoryRules
 
@@ -152,13 +152,24 @@ def test_timeliness_excludes_cases_with_exceptions() -> None:
         case(case_id="B", final_plan_date=date(2026, 6, 30)),
         case(case_id="C", final_plan_date=date(2026, 7, 30), exceptions=[closure]),
         case(case_id="D"),
+        case(
+            case_id="E",
+            final_plan_date=date(2026, 9, 30),
+            appeals={"AP": Appeal("AP", "E", "refusal-to-issue", registered_date=date(2026, 6, 1))},
+        ),
+        case(
+            case_id="F",
+            final_plan_date=date(2026, 5, 1),
+            appeals={"AP": Appeal("AP", "F", "refusal-to-amend", registered_date=date(2027, 6, 1))},
+        ),
     ]
     assert timeliness(cases, RULES) == {
-        "plans_issued": 2,
-        "within_20_weeks": 1,
+        "plans_issued": 3,
+        "within_20_weeks": 2,
         "excluded_with_exceptions": 1,
-        "percent_within_20_weeks": 50.0,
-    }
+        "excluded_mediation_or_tribunal": 1,
+        "percent_within_20_weeks": 66.7,
+    }, "SEN2 counts no case with a tribunal at the assessment stage; a later appeal leaves it in"
 
 
 CLOSURE = {

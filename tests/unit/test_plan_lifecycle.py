@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from adapters.access import Organisation
+from hub.domain.authority import refusal
 from hub.domain.clocks import Clock, case_clocks
+from hub.domain.disputes import sen2_flags
 from hub.domain.facts import RuleViolation
-from hub.domain.state import Case, PhaseTransfer
+from hub.domain.state import Case, CaseException, PersonalBudget, PhaseTransfer
 from hub.domain.workflow import evaluate, evolve
 from hub.ops.scheduler import alerts_for
 from hub.pipeline.routing import route
@@ -22,11 +25,15 @@ from schemas.envelope import envelope_for
 from schemas.events import (
     AdviceRequested,
     AlertRaised,
+    AppealRecorded,
     Event,
+    LaTransferRecorded,
     NoticeIssued,
+    PersonalBudgetRecorded,
     PhaseTransferRecorded,
     PlanRecorded,
     PlanSections,
+    ReassessmentRecorded,
     ReviewRecorded,
 )
 from tests.helpers import person
@@ -275,3 +282,178 @@ def test_the_next_school_receives_the_plan_before_the_move_and_alone_after_it() 
 
     assert schools(datetime(2026, 2, 1, 9)) == [b"100001", b"100002"]
     assert schools(datetime(2026, 9, 3, 9)) == [b"100002"]
+
+
+def reassessment(step: str, day: date, **extra: Any) -> ReassessmentRecorded:
+    return ReassessmentRecorded.model_validate(
+        {"reassessment_id": "RA-1", "case_id": "C-1", "la_code": "202", "step": step, "step_date": day, **extra}
+    )
+
+
+def test_a_reassessment_asks_for_advice_again_and_the_plan_follows_within_14_weeks() -> None:
+    case = plan_case(born=date(2016, 3, 10))
+    with pytest.raises(RuleViolation) as early:
+        apply(case, reassessment("decision-notified", date(2026, 3, 16), decision="reassess"), "e0")
+    assert (early.value.rule, early.value.retryable) == ("reassessment-requested", True)
+    case, _ = apply(case, reassessment("requested", date(2026, 3, 2), requested_by="parent"), "e1")
+    assert clocks_of(case)["reassessment-decision"].due == date(2026, 3, 17), "15 days from the request"
+    case, emitted = apply(
+        case, reassessment("decision-notified", date(2026, 3, 16), decision="reassess", advisers=[SCHOOL, NHS]), "e2"
+    )
+    asked = sorted(e.recipient.agency.value for e in emitted if isinstance(e, AdviceRequested))
+    assert asked == ["family", "nhs", "school"], "reg 26: the advice is sought again, the family's included"
+    clocks = clocks_of(case)
+    assert clocks["reassessment-decision"].state(date(2026, 3, 16), 14) == "met"
+    assert clocks["reassessment-plan"].due == date(2026, 6, 22), "14 weeks from the decision"
+    assert {c.kind for c in case_clocks(case, RULES)} >= {"advice", "family-advice"}, "reg 8 applies to the advice"
+    case, _ = apply(case, PlanRecorded(case_id="C-1", la_code="202", kind="amended", event_date=date(2026, 6, 1)), "e3")
+    assert clocks_of(case)["reassessment-plan"].state(date(2026, 6, 1), 14) == "met"
+
+
+def appeal(step: str, day: date, subject: str = "refusal-to-assess", **extra: Any) -> AppealRecorded:
+    return AppealRecorded.model_validate(
+        {"appeal_id": "AP-1", "case_id": "C-1", "la_code": "202", "step": step, "step_date": day, "subject": subject}
+        | extra
+    )
+
+
+def by_appeal_kind(case: Case) -> dict[str, Clock]:
+    return {c.kind: c for c in case_clocks(case, RULES) if c.clock_id.endswith(":AP-1")}
+
+
+def test_a_conceded_refusal_to_assess_runs_the_reg_45_limits_from_the_concession() -> None:
+    refused = replace(plan_case(born=date(2016, 3, 10)), decision="not-assess", final_plan_date=None)
+    with pytest.raises(RuleViolation) as unregistered:
+        apply(refused, appeal("conceded", date(2026, 5, 4)), "e0")
+    assert unregistered.value.rule == "appeal-registered"
+    case, _ = apply(refused, appeal("mediation-requested", date(2026, 3, 2)), "e1")
+    case, _ = apply(case, appeal("appeal-registered", date(2026, 4, 1)), "e2")
+    case, _ = apply(case, appeal("conceded", date(2026, 5, 4)), "e3")
+    clocks = by_appeal_kind(case)
+    assert {k: c.due for k, c in clocks.items()} == {
+        "unopposed-assessment-notice": date(2026, 5, 18),
+        "unopposed-not-to-issue": date(2026, 7, 13),
+        "unopposed-final-plan": date(2026, 8, 10),
+    }
+    case, _ = apply(case, appeal("complied", date(2026, 5, 15), complied_with="assessment-notice"), "e4")
+    case, _ = apply(case, appeal("complied", date(2026, 8, 12), complied_with="final-plan"), "e5")
+    clocks = by_appeal_kind(case)
+    assert clocks["unopposed-assessment-notice"].state(date(2026, 8, 12), 14) == "met"
+    assert "unopposed-not-to-issue" not in clocks, "the LA issued a plan instead"
+    assert ("breach", "unopposed-final-plan-breached") in alerts(clocks["unopposed-final-plan"], date(2026, 8, 12))
+    assert sen2_flags(case) == {
+        "RequestMediation": True,
+        "RequestTribunal": True,
+        "AssessmentMediation": False,
+        "AssessmentTribunal": False,
+        "OtherMediation": False,
+        "OtherTribunal": False,
+    }
+    with pytest.raises(RuleViolation, match="refusal-to-assess"):
+        apply(case, appeal("concluded", date(2026, 9, 1), subject="cease"), "e6")
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("refusal-to-issue", {"unopposed-draft-plan": date(2026, 6, 8), "unopposed-final-plan": date(2026, 7, 20)}),
+        ("plan-contents", {"unopposed-amended-plan": date(2026, 6, 8)}),
+        ("refusal-to-amend", {"unopposed-amended-plan": date(2026, 6, 8)}),
+        ("named-institution", {"unopposed-amended-plan": date(2026, 5, 18)}),
+        ("cease", {}),
+    ],
+)
+def test_each_kind_of_conceded_appeal_has_its_own_limits(subject: str, expected: dict[str, date]) -> None:
+    case = plan_case(born=date(2016, 3, 10))
+    case, _ = apply(case, appeal("appeal-registered", date(2026, 4, 1), subject=subject), "e1")
+    case, _ = apply(case, appeal("conceded", date(2026, 5, 4), subject=subject), "e2")
+    assert {k: c.due for k, c in by_appeal_kind(case).items()} == expected
+
+
+def test_a_tribunal_order_is_due_when_it_says_and_an_absence_can_excuse_an_unopposed_limit() -> None:
+    case = plan_case(born=date(2016, 3, 10))
+    case, _ = apply(case, appeal("appeal-registered", date(2026, 4, 1), subject="plan-contents"), "e1")
+    case, _ = apply(
+        case, appeal("order-made", date(2026, 9, 1), subject="plan-contents", order_due_date=date(2026, 10, 6)), "e2"
+    )
+    order = by_appeal_kind(case)["tribunal-order"]
+    assert (order.due, order.state(date(2026, 10, 7), 14)) == (date(2026, 10, 6), "overdue")
+    case, _ = apply(case, appeal("complied", date(2026, 10, 2), subject="plan-contents", complied_with="order"), "e3")
+    assert by_appeal_kind(case)["tribunal-order"].state(date(2026, 10, 7), 14) == "met"
+
+    away = CaseException(
+        "X", "C-1", "absent-from-area", date(2026, 5, 10), date(2026, 5, 24), "LA", limit_impractical=True
+    )
+    conceded = replace(case, exceptions=(away,))
+    conceded, _ = apply(conceded, appeal("conceded", date(2026, 5, 4), subject="plan-contents"), "e4")
+    limit = by_appeal_kind(conceded)["unopposed-amended-plan"]
+    assert limit.state(date(2026, 6, 20), 14) == "excepted", "two weeks away is enough under reg 45"
+
+
+def budget(step: str, day: date, **extra: Any) -> PersonalBudgetRecorded:
+    return PersonalBudgetRecorded.model_validate(
+        {"budget_id": "PB-1", "case_id": "C-1", "la_code": "202", "step": step, "step_date": day, **extra}
+    )
+
+
+def test_a_personal_budget_is_asked_for_when_a_plan_is_prepared_and_a_refusal_gives_reasons() -> None:
+    undrafted = replace(plan_case(born=date(2016, 3, 10)), final_plan_date=None)
+    with pytest.raises(RuleViolation) as no_draft:
+        apply(undrafted, budget("requested", date(2026, 4, 1), requested_at="draft"), "e1")
+    assert no_draft.value.rule == "budget-when-plan-prepared"
+    drafted = replace(undrafted, draft_date=date(2026, 3, 30))
+    case, _ = apply(drafted, budget("requested", date(2026, 4, 1), requested_at="draft"), "e1")
+    with pytest.raises(ValueError, match="reasons"):
+        budget("decided", date(2026, 4, 20), decision="refused")
+    case, _ = apply(case, budget("decided", date(2026, 4, 20), decision="agreed", direct_payments=True), "e2")
+    assert case.budgets["PB-1"] == PersonalBudget(
+        "PB-1", "C-1", "draft", date(2026, 4, 1), "agreed", date(2026, 4, 20), True
+    )
+    with pytest.raises(RuleViolation) as at_review:
+        apply(plan_case(born=date(2016, 3, 10)), budget("requested", date(2026, 4, 1), requested_at="review"), "e3")
+    assert at_review.value.rule == "budget-when-plan-prepared"
+
+
+def la_move(step: str, day: date, **extra: Any) -> LaTransferRecorded:
+    values = {"transfer_id": "M-1", "case_id": "C-1", "la_code": "202", "new_la_code": "208", "step": step}
+    return LaTransferRecorded.model_validate({**values, "step_date": day, **extra})
+
+
+@pytest.mark.parametrize(
+    ("aware", "move", "due"),
+    [
+        (date(2026, 5, 1), date(2026, 6, 15), date(2026, 6, 15)),  # told in good time: on the day of the move
+        (date(2026, 6, 1), date(2026, 6, 15), date(2026, 6, 19)),  # 15 working days from learning of it
+        (date(2026, 8, 24), date(2026, 8, 28), date(2026, 9, 14)),  # the August bank holiday is not a working day
+    ],
+)
+def test_the_old_council_transfers_the_plan_on_the_move_or_within_15_working_days(
+    aware: date, move: date, due: date
+) -> None:
+    case, _ = apply(plan_case(born=date(2016, 3, 10)), la_move("aware", aware, move_date=move), "e1")
+    [clock] = [c for c in case_clocks(case, RULES) if c.kind == "la-transfer"]
+    assert (clock.due, clock.organisation) == (due, "202")
+
+
+def test_after_a_transfer_the_new_council_owns_the_case_tells_the_family_and_reviews_no_sooner_than_3_months() -> None:
+    case = plan_case(born=date(2016, 3, 10), last_review_date=date(2025, 8, 1))
+    with pytest.raises(RuleViolation) as early:
+        apply(case, la_move("new-la-notified", date(2026, 7, 1), la_code="208"), "e0")
+    assert early.value.rule == "plan-transferred"
+    case, _ = apply(case, la_move("aware", date(2026, 6, 1), move_date=date(2026, 6, 15)), "e1")
+    case, _ = apply(case, la_move("transferred", date(2026, 6, 19), move_date=date(2026, 6, 15)), "e2")
+    assert case.owner == "208"
+    clocks = clocks_of(case)
+    assert clocks["la-transfer"].state(date(2026, 6, 19), 14) == "met"
+    assert (clocks["new-la-notice"].due, clocks["new-la-notice"].organisation) == (date(2026, 7, 31), "208")
+    assert clocks["annual-review"].due == date(2026, 9, 19), "three months from the transfer, later than August"
+    assert clocks["annual-review"].organisation == "208"
+    old, new = Organisation(Agency.LA_SEN, "202", "202"), Organisation(Agency.LA_SEN, "208", "208")
+    held = step("held", date(2026, 9, 1)).model_copy(update={"la_code": "208"})
+    assert refusal(new, held, case) is None
+    assert "belongs to LA 208" in (refusal(old, held, case) or "")
+    case, _ = apply(case, la_move("new-la-notified", date(2026, 7, 20), la_code="208"), "e3")
+    assert clocks_of(case)["new-la-notice"].state(date(2026, 7, 20), 14) == "met"
+    recent = plan_case(born=date(2016, 3, 10), last_review_date=date(2026, 3, 20))
+    recent, _ = apply(recent, la_move("transferred", date(2026, 6, 19), move_date=date(2026, 6, 15)), "e4")
+    assert clocks_of(recent)["annual-review"].due == date(2027, 3, 20), "the usual date, when it is later"
