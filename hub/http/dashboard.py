@@ -16,7 +16,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.access import Reader, current_caller, permit, reads
+from hub.domain.clocks import case_clocks
 from hub.domain.planner import measures
+from hub.http.ops import clock_json
 from hub.http.state import State
 
 router = APIRouter(tags=["dashboard"])
@@ -50,11 +52,24 @@ for _name in ASSETS:
     _serve_asset(_name)
 
 
+ATTENTION = ("due-soon", "overdue", "late", "reminder")
+
+
+async def _needing_attention(state: State, case_ids: list[str]) -> list[dict[str, Any]]:
+    """The clocks of the cases on screen that are due soon, overdue, late, or past a reminder:
+    assessment, review, phase transfer, appeal and transfer limits alike."""
+    today = state.today()
+    contexts = await state.store.case_contexts(case_ids)
+    rows = [clock_json(c, today, state.rules) for ctx in contexts.values() for c in case_clocks(ctx, state.rules)]
+    return sorted((r for r in rows if r["state"] in ATTENTION), key=lambda r: (r["due"], r["clock_id"]))
+
+
 @router.get("/ops/dashboard", tags=["operations"])
 async def dashboard_data(state: State, reader: Reader = reads("ops:read")) -> Any:
     """Everything the dashboard shows, masked for the caller."""
     caller = reader.caller
     store = state.store
+    cases = await store.recent_cases(50)
     return await reader.show(
         {
             "role": ", ".join(caller.roles) or caller.kind,
@@ -64,7 +79,8 @@ async def dashboard_data(state: State, reader: Reader = reads("ops:read")) -> An
             "dead_letters": await store.dead_letters(pending_only=True),
             "alerts": (await store.alerts())[-50:],
             "transitions": jsonable_encoder(measures(await store.referral_sources())),
-            "cases": await store.recent_cases(50),
+            "cases": cases,
+            "clocks": await _needing_attention(state, [c["case_id"] for c in cases]),
             "recipients": await state.dispatch.backlog() if state.dispatch is not None else [],
         }
     )

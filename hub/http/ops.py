@@ -73,7 +73,7 @@ async def case_clock_status(case_id: str, state: State, reader: Reader = reads("
     if case_id not in contexts:
         raise HTTPException(404, f"no case {case_id!r} is known to the hub")
     today = state.today()
-    return await reader.show([_clock_json(c, today, state.rules) for c in case_clocks(contexts[case_id], state.rules)])
+    return await reader.show([clock_json(c, today, state.rules) for c in case_clocks(contexts[case_id], state.rules)])
 
 
 @router.get("/clocks")
@@ -93,7 +93,7 @@ async def clocks_by_organisation(
             for clock in case_clocks(ctx, state.rules):
                 if (agency and clock.agency != agency) or (organisation and clock.organisation != organisation):
                     continue
-                row = _clock_json(clock, today, state.rules)
+                row = clock_json(clock, today, state.rules)
                 if state_filter is None or row["state"] == state_filter:
                     out.append(row)
     return await reader.show(out)
@@ -123,7 +123,8 @@ async def timeliness_figure(state: State, la_code: str | None = None, _: Reader 
     return {"la_code": la_code, **timeliness(list(contexts.values()), state.rules)}
 
 
-def _clock_json(clock: Clock, today: date, rules: StatutoryRules) -> dict[str, Any]:
+def clock_json(clock: Clock, today: date, rules: StatutoryRules) -> dict[str, Any]:
+    """A clock as the ops API and the dashboard show it, with its state today."""
     return {
         "clock_id": clock.clock_id,
         "case_id": clock.case_id,

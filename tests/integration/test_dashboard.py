@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any
 
 import httpx
@@ -77,12 +78,14 @@ async def _audits(world: World, action: str) -> list[dict[str, Any]]:
 async def test_people_sign_in_and_see_what_their_role_allows(kafka: str, sqlite_url: str, tmp_path: Any) -> None:
     async with ehc_world(kafka, sqlite_url) as world, browser() as chromium:
         person = await _seed(world)
+        world.set_today(date(2026, 2, 20))  # the request of 5 January is past its six weeks for a decision
         base = str(world.client.base_url)
 
         viewer = await signed_in(chromium, base, "vera.viewer")
         await viewer.wait_for_selector("#cases td:has-text('D-1')")
         await viewer.wait_for_selector("#dead td:has-text('validate')")
         await viewer.wait_for_selector("#recipients tr:has-text('school:100001'):has-text('webhook')")
+        await viewer.wait_for_selector("#clocks tr:has-text('D-1'):has-text('decision'):has-text('overdue')")
         assert "role: viewer" in await viewer.inner_text("header")
         assert "Vera Viewer" in await viewer.inner_text("header")
         text = await viewer.inner_text("main")

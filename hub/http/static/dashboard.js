@@ -52,6 +52,8 @@ async function load() {
     x.unreachable_alert ? "unreachable since " + x.failing_since : (x.failing_since ? "retrying: " + x.last_error : "ok")],
     x => x.unreachable_alert ? "breach" : (x.failing_since ? "warning" : ""));
   fill("alerts", d.alerts.slice().reverse(), x => [x.severity, x.case_id, x.message, x.due_date], x => x.severity);
+  fill("clocks", d.clocks, x => [x.state, x.case_id, x.kind, [x.agency, x.organisation].filter(Boolean).join(":"), x.due],
+    x => ({ overdue: "breach", late: "breach", "due-soon": "warning" })[x.state] || "");
   fill("cases", d.cases, x => {
     const p = x.person || {};
     return [x.case_id, p.pseudonym || [p.given_name, p.family_name].filter(Boolean).join(" "), p.nhs_number, p.date_of_birth, x.received_date];
