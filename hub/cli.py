@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -487,25 +488,45 @@ def trace(
 
 @app.command()
 def rebuild() -> None:
-    """Rebuild the projection store from the topics."""
+    """Rebuild the projection store from the topics, showing progress: a bar on a terminal, a log
+    line every ten seconds otherwise."""
     from hub.domain.addressing import Directory
+    from hub.ops.rebuild import Progress
     from hub.ops.rebuild import rebuild as do_rebuild
     from hub.pipeline.kafka_client import kafka_client_config
 
     settings = get_settings()
     bootstrap = _bootstrap(settings)
-    counts = _with_store(
-        lambda store: do_rebuild(
-            store,
-            bootstrap,
-            TopicNames(settings.topic_prefix),
-            settings.source_uri,
-            settings.rules,
-            Directory(settings.health_commissioners),
-            **kafka_client_config(settings),
+    with contextlib.ExitStack() as stack:
+        progress: Callable[[int, int], None] = Progress()
+        if sys.stderr.isatty():
+            progress = _bar_for(stack, "replaying the topics")
+        counts = _with_store(
+            lambda store: do_rebuild(
+                store,
+                bootstrap,
+                TopicNames(settings.topic_prefix),
+                settings.source_uri,
+                settings.rules,
+                Directory(settings.health_commissioners),
+                progress=progress,
+                **kafka_client_config(settings),
+            )
         )
-    )
     _print(counts)
+
+
+def _bar_for(stack: contextlib.ExitStack, label: str) -> Callable[[int, int], None]:
+    """A progress bar that learns its length from the first report."""
+    bars: list[Any] = []
+
+    def update(read: int, total: int) -> None:
+        if not bars:
+            bars.append(stack.enter_context(typer.progressbar(length=total, label=label, file=sys.stderr)))
+        if read - bars[0].pos >= 1000 or read == total:  # drawing each record would cost more than reading it
+            bars[0].update(read - bars[0].pos)
+
+    return update
 
 
 @dlq_app.command("list")

@@ -1,7 +1,15 @@
-"""Rebuild the projection store from the topics alone (Kafka is the record; the store is a view)."""
+"""Rebuild the projection store from the topics alone (Kafka is the record; the store is a view).
+
+The canonical topics are replayed merged into the order their records were written, since a
+case's events travel on several topics and a rule may depend on which came first. An event that
+broke a rule only because its prerequisite had not arrived yet (live processing retried it) is
+tried again as the replay moves on, as the retry tiers did.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -9,8 +17,9 @@ from hub.domain.addressing import Directory
 from hub.domain.facts import RaisedAlert
 from hub.domain.judging import case_of
 from hub.domain.workflow import RuleViolation
+from hub.logging import get_logger
 from hub.ops.dlq import audit_row_from_record
-from hub.ops.kafka_io import read_topic
+from hub.ops.kafka_io import read_in_time_order, read_topic
 from hub.pipeline.delivery import waves_by_case
 from hub.pipeline.failures import dead_letter_row
 from hub.pipeline.publisher import TopicNames
@@ -23,22 +32,51 @@ from schemas.envelope import EventRejected, decode
 from schemas.events import INBOUND_EVENTS, AlertRaised
 
 BATCH = 2000
+log = get_logger("hub.ops.rebuild")
 
 
-async def _replay(store: Store, chunk: list[Accepted], router: Router) -> None:
-    """Apply events as live processing did: each judged against its case, rule-breakers skipped
-    (live processing dead-lettered them, and only a redriven copy counts)."""
+class Progress:
+    """Reports a replay's progress: records read against the total, the rate and the time left,
+    as a log line every ``every`` seconds (a terminal may show a bar instead, see ``hub rebuild``)."""
+
+    def __init__(self, every: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self.clock = clock
+        self.started = clock()
+        self.last = self.started
+
+    def figures(self, read: int, total: int) -> dict[str, float | int]:
+        elapsed = max(self.clock() - self.started, 1e-9)
+        rate = read / elapsed
+        left = (total - read) / rate if rate else 0.0
+        return {"read": read, "total": total, "per_second": round(rate), "seconds_left": round(left)}
+
+    def __call__(self, read: int, total: int) -> None:
+        now = self.clock()
+        if now - self.last >= self.every or read == total:
+            self.last = now
+            log.info("rebuild progress", **self.figures(read, total))
+
+
+async def _replay(store: Store, chunk: list[Accepted], router: Router) -> list[Accepted]:
+    """Apply events as live processing did, each judged against its case. Returns those that broke
+    a rule only for want of an earlier fact (tried again later); the others that broke a rule are
+    skipped, as live processing dead-lettered them and only a redriven copy counts."""
     done = await store.processed_ids([a.envelope.id for a in chunk])
+    deferred: list[Accepted] = []
     for wave in waves_by_case([a for a in chunk if a.envelope.id not in done]):
         contexts, identity = await store.contexts_for([a.event for a in wave])
         effects = []
         for a in wave:
             try:
                 result = router.route(a, contexts.get(case_of(a.event) or ""), identity, with_records=False)
-            except RuleViolation:
+            except RuleViolation as exc:
+                if exc.retryable:
+                    deferred.append(a)
                 continue
             effects.append(result.effect)
         await store.apply(effects)
+    return deferred
 
 
 async def rebuild(
@@ -48,6 +86,7 @@ async def rebuild(
     hub_source: str,
     rules: StatutoryRules | None = None,
     directory: Directory | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **client_config: Any,
 ) -> dict[str, int]:
     """Drop and refill every table. Returns the row counts afterwards.
@@ -65,20 +104,28 @@ async def rebuild(
         await store.record_dead_letter(row)
     async for record in read_topic(bootstrap_servers, names.physical(OPS_AUDIT_TOPIC), client_config=client_config):
         await store.record_ops_audit(audit_row_from_record(record))
-    for topic in dict.fromkeys(names.physical(e.topic) for e in INBOUND_EVENTS):
-        chunk: list[Accepted] = []
-        async for record in read_topic(bootstrap_servers, topic, client_config=client_config):
-            if (record.topic, record.partition, record.offset) in dead:
-                continue
-            try:
-                envelope, event = decode(record.value)
-            except EventRejected:
-                continue
-            chunk.append(Accepted(record, Origin.of(record), envelope, event))
-            if len(chunk) >= BATCH:
-                await _replay(store, chunk, router)
-                chunk = []
-        await _replay(store, chunk, router)
+    topics = list(dict.fromkeys(names.physical(e.topic) for e in INBOUND_EVENTS))
+    chunk: list[Accepted] = []
+    waiting: list[Accepted] = []
+    async for record in read_in_time_order(
+        bootstrap_servers, topics, client_config=client_config, progress=progress or Progress()
+    ):
+        if (record.topic, record.partition, record.offset) in dead:
+            continue
+        try:
+            envelope, event = decode(record.value)
+        except EventRejected:
+            continue
+        chunk.append(Accepted(record, Origin.of(record), envelope, event))
+        if len(chunk) >= BATCH:
+            waiting = await _replay(store, waiting + chunk, router)
+            chunk = []
+    waiting = await _replay(store, waiting + chunk, router)
+    while waiting:  # what waited on a later fact, until nothing more applies
+        still = await _replay(store, waiting, router)
+        if len(still) == len(waiting):
+            break
+        waiting = still
     async for record in read_topic(bootstrap_servers, names.physical(ALERTS_TOPIC), client_config=client_config):
         _, alert = decode(record.value)
         assert isinstance(alert, AlertRaised)
