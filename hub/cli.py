@@ -28,6 +28,8 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(idp_app, name="idp")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
+deploy_app = typer.Typer(help="Deployment files generated from the topic catalogue")
+app.add_typer(deploy_app, name="deploy")
 app.add_typer(dlq_app, name="dlq")
 
 T = TypeVar("T")
@@ -527,6 +529,27 @@ def _bar_for(stack: contextlib.ExitStack, label: str) -> Callable[[int, int], No
             bars[0].update(read - bars[0].pos)
 
     return update
+
+
+@deploy_app.command("manifests")
+def deploy_manifests(
+    out: Annotated[Path, typer.Option(help="where to write them")] = Path("deploy/kubernetes"),
+    image: Annotated[str, typer.Option(help="the hub's container image")] = "ghcr.io/ehc-hub/hub:latest",
+    check: Annotated[bool, typer.Option(help="write nothing; exit 1 if the files differ from the catalogue")] = False,
+) -> None:
+    """Kubernetes manifests: Strimzi Kafka, a KafkaTopic per catalogue entry, a KafkaUser per
+    principal with its ACLs, and the hub's Deployments per role."""
+    from hub.ops.manifests import differences, kubernetes_manifests, production_settings, write_manifests
+
+    files = kubernetes_manifests(production_settings(), image)
+    if check:
+        stale = differences(out, files)
+        if stale:
+            _fail(f"{', '.join(stale)} in {out} differ from the catalogue: run `hub deploy manifests`", 1)
+        typer.echo(f"{out}: up to date with the catalogue")
+        return
+    for path in write_manifests(out, files):
+        typer.echo(f"wrote {path}")
 
 
 @dlq_app.command("list")
