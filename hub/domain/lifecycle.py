@@ -66,17 +66,11 @@ def next_review_clock(case: Case, rules: StatutoryRules) -> Clock | None:
 def reassessment_clocks(case: Case, review: Review, rules: StatutoryRules) -> list[Clock]:
     """The decision whether to reassess (reg 24), then the plan amended or replaced (reg 27(2))."""
     rid, clocks = review.review_id, []
-    if review.requested_date is not None:
-        due = review.requested_date + timedelta(days=rules.reassessment_decision_days)
-        clocks.append(
-            _la_clock(
-                case,
-                f"reassessment-decision:{rid}",
-                "reassessment-decision",
-                *(review.requested_date, due),
-                review.decision_notified_date,
-            )
-        )
+    asked = review.requested_date
+    if asked is not None:
+        due = asked + timedelta(days=rules.reassessment_decision_days)
+        kind = "reassessment-decision"
+        clocks.append(_la_clock(case, f"{kind}:{rid}", kind, asked, due, review.decision_notified_date))
     decided = review.decision_notified_date
     if review.decision == "reassess" and decided is not None:
         due = decided + timedelta(weeks=rules.reassessment_plan_weeks)

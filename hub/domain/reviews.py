@@ -1,5 +1,5 @@
-"""The plan after it is issued: its reviews (CFA s44, SEND Regs 18-22), the amended plan a review
-leads to, and moves between phases of education.
+"""The plan after it is issued: its reviews (CFA s44, SEND Regs 18-22) and reassessments (regs
+23-27), the amended plan either leads to, and moves between phases of education.
 
 Each step of a review is recorded as it happens and judged against the plan. Scheduling a
 review asks the invited bodies for their advice through the same fan-out as an assessment, due
@@ -46,7 +46,8 @@ Steps = TypeVar("Steps", Review, Appeal, PersonalBudget, LaTransfer)
 
 
 def merged(known: Steps | None, step: Steps) -> Steps:
-    """A review, dispute or budget request with a newly recorded step: what was recorded first stands."""
+    """A review, dispute, budget request or move with a newly recorded step: what was recorded
+    first stands."""
     if known is None:
         return step
     given = {
