@@ -97,12 +97,12 @@ class StatutoryRules(BaseModel):
     phase_transfer_deadline: str = Field(
         default="02-15",
         pattern=MONTH_DAY,
-        description="reg 18(1): school phases, by this day (MM-DD)",
+        description="reg 18(1)(b): school phases, before this day (MM-DD), so due the day before",
     )
     post_16_transfer_deadline: str = Field(
         default="03-31",
         pattern=MONTH_DAY,
-        description="reg 18(2): secondary to post-16, by this day (MM-DD)",
+        description="reg 18(1)(a): secondary to post-16, before this day (MM-DD), so due the day before",
     )
     post_16_move_months: int = Field(default=5, description="reg 18(2): a post-16 to post-16 move, this long before")
     transfer_review_lead_weeks: int = Field(

@@ -12,8 +12,8 @@ A review (CFA s44, regs 20-22, domain.md 1.3 rows 6-10):
 A reassessment: the decision whether to reassess notified within 15 days of the request (reg
 24), and after a decision to reassess the plan amended or replaced within 14 weeks (reg 27(2)).
 
-A phase transfer (reg 18) is met by an amended plan naming the next institution: by 15 February
-in the calendar year of a move between school phases, by 31 March for secondary to post-16, five
+A phase transfer (reg 18) is met by an amended plan naming the next institution: before 15 February
+(so by the 14th) in the calendar year of a move between school phases, before 31 March for secondary to post-16, five
 months before a post-16 to post-16 move. Moves are predicted from the date of birth (the
 curriculum years a phase starts in are configuration, since only some councils have separate
 infant and junior schools) or recorded by the LA. Two reminders are back-scheduled from the
@@ -205,8 +205,8 @@ def transfers(case: Case, rules: StatutoryRules) -> list[Transfer]:
 def transfer_deadline(kind: str, moves_on: date, rules: StatutoryRules) -> date:
     if kind == "post-16-to-post-16":
         return add_months(moves_on, -rules.post_16_move_months)
-    by = rules.post_16_transfer_deadline if kind == "secondary-to-post-16" else rules.phase_transfer_deadline
-    return date.fromisoformat(f"{moves_on.year}-{by}")
+    before = rules.post_16_transfer_deadline if kind == "secondary-to-post-16" else rules.phase_transfer_deadline
+    return date.fromisoformat(f"{moves_on.year}-{before}") - timedelta(days=1)  # "before 15 February": the 14th
 
 
 def _school_year(day: date) -> int:

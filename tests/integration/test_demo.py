@@ -52,12 +52,12 @@ async def test_demo_shows_every_flow_a_late_advice_and_a_dead_letter(kafka: str,
             c["clock_id"].split(":", 1)[1]: c for c in (await world.client.get("/ops/cases/DEMO-NOAH/clocks")).json()
         }
         transfer = noah["phase-transfer:DEMO-NOAH-year-7"]
-        assert (transfer["due"], transfer["state"]) == ("2027-02-15", "running")
+        assert (transfer["due"], transfer["state"]) == ("2027-02-14", "running"), "before 15 February"
         review = "DEMO-NOAH-review-1"
         assert (
             noah[f"amended-plan:{review}"]["state"] == "running" and noah[f"review-decision:{review}"]["state"] == "met"
         )
-        assert any("Journey 4" in line for line in said) and any("2027-02-15" in line for line in said)
+        assert any("Journey 4" in line for line in said) and any("2027-02-14" in line for line in said)
 
         async def next_school_told() -> bool:
             return {"review-recorded"} <= {kind_of(b) for b in world.other_school.received}

@@ -184,22 +184,22 @@ def test_phase_transfers_fall_due_on_their_reg_18_dates() -> None:
     # born June 2015: Year 7 from September 2026, Year 12 from September 2031
     case = plan_case(born=date(2015, 6, 10), issued=date(2024, 6, 3))
     transfers = [c for c in case_clocks(case, RULES) if c.kind == "phase-transfer"]
-    assert [c.due for c in transfers] == [date(2026, 2, 15), date(2031, 3, 31)]
+    assert [c.due for c in transfers] == [date(2026, 2, 14), date(2031, 3, 30)], "before 15 February, 31 March"
     infant_junior = StatutoryRules(phase_transfer_years=[0, 3, 7, 12])
     born_2019 = plan_case(born=date(2019, 10, 1), issued=date(2023, 11, 1))
     due = [c.due for c in case_clocks(born_2019, infant_junior) if c.kind == "phase-transfer"]
-    assert due == [date(2024, 2, 15), date(2027, 2, 15), date(2031, 2, 15), date(2036, 3, 31)]
+    assert due == [date(2024, 2, 14), date(2027, 2, 14), date(2031, 2, 14), date(2036, 3, 30)]
 
     reminders = {c.kind: c for c in case_clocks(case, RULES) if c.clock_id.endswith(":year-7:2026")}
-    assert reminders["phase-transfer-review"].due == date(2025, 11, 23), "twelve weeks before 15 February"
-    assert reminders["phase-transfer-amendments"].due == date(2026, 1, 18)
-    assert alerts(reminders["phase-transfer-review"], date(2025, 11, 24)) == [
+    assert reminders["phase-transfer-review"].due == date(2025, 11, 22), "twelve weeks before the deadline"
+    assert reminders["phase-transfer-amendments"].due == date(2026, 1, 17)
+    assert alerts(reminders["phase-transfer-review"], date(2025, 11, 23)) == [
         ("info", "phase-transfer-review-reminder")
     ]
 
 
 @pytest.mark.parametrize(
-    ("amended_on", "state"), [(date(2026, 2, 14), "met"), (date(2026, 2, 15), "met"), (date(2026, 2, 16), "late")]
+    ("amended_on", "state"), [(date(2026, 2, 13), "met"), (date(2026, 2, 14), "met"), (date(2026, 2, 15), "late")]
 )
 def test_the_15_february_boundary(amended_on: date, state: str) -> None:
     case = plan_case(born=date(2015, 6, 10), issued=date(2024, 6, 3))
