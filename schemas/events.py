@@ -631,6 +631,9 @@ class OfferedAssessment(Contract):
     status: Literal["completed", "refused"] = Field(
         default="completed", description="a refusal is offered only when circumstances changed since (s60(3))"
     )
+    assessed_by_la: LaCode | None = Field(
+        default=None, description="the council whose children's services did the assessment"
+    )
 
 
 class TransitionReferralIssued(Event):

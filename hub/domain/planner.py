@@ -205,6 +205,7 @@ def offers_for(
                 cared_for=person if a.assessment_type == "s60-childs-carers" else None,
                 client_type="Carer" if carer_kind else "Service User",
                 status=a.status,
+                assessed_by_la=a.la_code,
             )
         )
     return offers

@@ -24,7 +24,7 @@ from hub.domain.state import (
     TransitionDetermination,
 )
 from hub.settings import TransitionRules
-from schemas.common import PersonRef
+from schemas.common import Agency, OrganisationRef, PersonRef
 from schemas.events import (
     CareAssessmentRecorded,
     CareAssessmentRequested,
@@ -208,6 +208,19 @@ def _treat_as_adult(event: TreatAsAdultAssessmentDecision, j: Judging, out: Outc
             f"a decision on assessment {event.assessment_id!r} was already recorded",
             field="data.assessment_id",
             rule="single-decision",
+        )
+    other = offered[event.assessment_id].assessed_by_la
+    if other is not None and other != referral.la_code:
+        out.emitted.append(
+            j.alert(
+                "treat-as-other-authority",
+                case_id=event.referral_id,
+                kind="treat-as-by-another-authority",
+                severity="data-quality",
+                organisation=OrganisationRef(agency=Agency.ADULT_SOCIAL_CARE, code=referral.la_code),
+                message=f"assessment {event.assessment_id} was done by LA {other}: the decision to treat it as the "
+                "adult one belongs to the authority that did it (Care Act ss59, 61, 64)",
+            )
         )
     out.decisions.append(
         AssessmentDecision(

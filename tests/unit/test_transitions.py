@@ -252,3 +252,41 @@ def test_an_assessment_recorded_after_the_referral_is_offered_in_an_update_until
     assert plan_referral_updates(dataclasses.replace(found, referrals=(offered_already,)), today, RULES) == []
     settled = dataclasses.replace(referral, support_in_place_date=date(2026, 9, 30))
     assert plan_referral_updates(dataclasses.replace(found, referrals=(settled,)), today, RULES) == []
+
+
+def test_a_treat_as_decision_on_another_authoritys_assessment_is_flagged() -> None:
+    from hub.domain.state import Referral
+    from hub.domain.workflow import evaluate
+    from hub.settings import StatutoryRules
+    from schemas.events import AlertRaised, OfferedAssessment, TreatAsAdultAssessmentDecision
+
+    birthday = date(2026, 12, 10)
+
+    def decided(assessed_by: str) -> list[AlertRaised]:
+        offer = OfferedAssessment(
+            assessment_id="S58",
+            assessment_type="s58-childs-needs",
+            completed_date=date(2026, 5, 1),
+            assessor=ASSESSOR,
+            eligibility_indication="likely-eligible",
+            recommendation=ReuseRecommendation.REUSE,
+            recommendation_reason="recent",
+            assessed_by_la=assessed_by,
+        )
+        referral = Referral("R", "YP", "202", birthday, date(2025, 12, 10), offered=(offer,))
+        decision = TreatAsAdultAssessmentDecision(
+            referral_id="R",
+            assessment_id="S58",
+            accepted=True,
+            reason="current",
+            decided_by="manager",
+            decision_date=birthday,
+        )
+        outcome = evaluate(decision, referral, StatutoryRules(), event_id="d")
+        assert [d.assessment_id for d in outcome.decisions] == ["S58"], "recorded either way"
+        return [e for e in outcome.emitted if isinstance(e, AlertRaised)]
+
+    assert decided("202") == []
+    [flag] = decided("208")
+    assert flag.kind == "treat-as-by-another-authority" and "LA 208" in flag.message
+    assert flag.organisation is not None and flag.organisation.code == "202"
