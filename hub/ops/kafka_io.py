@@ -27,6 +27,17 @@ async def partitions_of(bootstrap_servers: str, topic: str, client_config: dict[
     return []
 
 
+def _reader(bootstrap_servers: str, client_config: dict[str, Any] | None) -> AIOKafkaConsumer:
+    """A consumer with no group: it reads from the beginning and never moves anyone's offsets."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        **(client_config or {}),
+    )
+
+
 async def read_topic(
     bootstrap_servers: str,
     topic: str,
@@ -38,13 +49,7 @@ async def read_topic(
 
     Reads without a consumer group, so it never moves anyone's committed offsets.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        **(client_config or {}),
-    )
+    consumer = _reader(bootstrap_servers, client_config)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap_servers, topic, client_config)]
@@ -89,13 +94,7 @@ async def read_in_time_order(
     so memory holds a batch per partition, not the topics. ``progress(read, total)`` is called as
     records are yielded.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        **(client_config or {}),
-    )
+    consumer = _reader(bootstrap_servers, client_config)
     await consumer.start()
     try:
         rank = {topic: i for i, topic in enumerate(topics)}
