@@ -125,6 +125,27 @@ def consideration_alerts(sources: TransitionSources, today: date, rules: Transit
     return list(alerts.values())
 
 
+def telling_them(referral: TransitionReferralIssued) -> AlertRaised:
+    """Children's services are asked to tell the young person that they were referred, why, and what
+    was shared with the adult service (UK GDPR Art 14): the referral is about them, and most of it
+    came from their plan and assessments rather than from them."""
+    shared = ["their details", *(["plan sections D, H1, H2, E and PfA outcomes"] if referral.plan_sections else [])]
+    offered = len(referral.offered_assessments)
+    if offered:
+        shared.append(f"{offered} earlier assessment(s)")
+    why = ", ".join(referral.reasons) or "no reason given"
+    return AlertRaised(
+        alert_id=derived_id(referral.referral_id, "tell-the-young-person"),
+        case_id=referral.referral_id,
+        kind="tell-the-young-person",
+        severity="info",
+        organisation=OrganisationRef(agency=Agency.CHILDRENS_SOCIAL_CARE, code=referral.la_code),
+        due_date=referral.issued_date,
+        message=f"referral {referral.referral_id} went to adult social care ({why}); tell the young person, "
+        f"and say what was shared: {', '.join(shared)}",
+    )
+
+
 def referral_due(date_of_birth: date, today: date, rules: TransitionRules) -> bool:
     """Whether a referral for someone born on this day is due (lead months before their 18th birthday)."""
     return today >= add_months(eighteenth_birthday(date_of_birth), -rules.lead_months)

@@ -21,6 +21,7 @@ from hub.domain.planner import (
     may_need_referral,
     plan_referral_updates,
     plan_referrals,
+    telling_them,
 )
 from hub.logging import get_logger
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
@@ -140,7 +141,8 @@ class ClockWatcher:
         sources = await self.store.transition_sources(
             lambda case: may_need_referral(case, today, self.transition_rules), on=today
         )
-        for referral in plan_referrals(sources, today, self.transition_rules):
+        issued = plan_referrals(sources, today, self.transition_rules)
+        for referral in issued:
             env = envelope_for(referral, source=self.hub_source, event_id=referral.referral_id)
             await (await self.publisher.event(referral, env))
             log.info(
@@ -160,6 +162,7 @@ class ClockWatcher:
         candidates = [
             *consideration_alerts(sources, today, self.transition_rules),
             *continuity_alerts(sources, today, self.transition_rules),
+            *(telling_them(referral) for referral in issued),
         ]
         known = {r["alert_id"] for r in await self.store.alerts_by_id([a.alert_id for a in candidates])}
         fresh = [a for a in candidates if a.alert_id not in known]

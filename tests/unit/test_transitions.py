@@ -290,3 +290,26 @@ def test_a_treat_as_decision_on_another_authoritys_assessment_is_flagged() -> No
     [flag] = decided("208")
     assert flag.kind == "treat-as-by-another-authority" and "LA 208" in flag.message
     assert flag.organisation is not None and flag.organisation.code == "202"
+
+
+def test_childrens_services_are_asked_to_tell_the_young_person_what_the_referral_shared() -> None:
+    from hub.domain.planner import telling_them
+    from schemas.events import PlanSections, TransitionReferralIssued
+
+    referral = TransitionReferralIssued(
+        referral_id="R-1",
+        la_code="202",
+        person=person("Zebedee"),
+        eighteenth_birthday=date(2026, 12, 10),
+        issued_date=date(2025, 12, 10),
+        reasons=["s58-likely-eligible"],
+        plan_sections=PlanSections(d="care"),
+    )
+    alert = telling_them(referral)
+    assert (alert.kind, alert.organisation and alert.organisation.agency.value) == (
+        "tell-the-young-person",
+        "childrens-social-care",
+    )
+    assert "s58-likely-eligible" in alert.message and "plan sections" in alert.message
+    assert telling_them(referral).alert_id == alert.alert_id, "raised once however often the sweep runs"
+    assert "Zebedee" not in alert.message and "2008" not in alert.message, "no personal details"
