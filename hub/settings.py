@@ -161,6 +161,11 @@ class TransitionRules(BaseModel):
     )
     reuse_max_age_months: int = Field(default=12, description="younger than this and unchanged: recommend reuse")
     reassess_after_months: int = Field(default=24, description="older than this: recommend a new assessment")
+    plan_extract_ground: str | None = Field(
+        default="SEND Regs 2014 reg 17: disclosure of the EHC plan in the interests of the young person, for the "
+        "assessment of their needs for care and support after 18",
+        description="the lawful ground recorded for sending plan extracts with a referral; unset: none are sent",
+    )
 
 
 class OrganisationConfig(BaseModel):

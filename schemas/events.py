@@ -651,6 +651,9 @@ class TransitionReferralIssued(Event):
     issued_date: date | None = None
     reasons: list[str] = Field(default_factory=list, description="why adult needs are likely: ehc-plan, s58, ...")
     plan_sections: PlanSections | None = Field(default=None, description="only D, H1, H2, E and PfA outcomes")
+    plan_extract_ground: str | None = Field(
+        default=None, description="the lawful ground on which the plan extracts are shared (sent with them)"
+    )
     offered_assessments: list[OfferedAssessment] = Field(default_factory=list)
 
 

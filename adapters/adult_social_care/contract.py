@@ -48,6 +48,7 @@ class AdultTransitionReferral(BaseModel):
     eighteenth_birthday: date
     reasons: list[str]
     ehc_plan_sections: dict[str, object] = Field(description="sections D, H1, H2, E and PfA outcomes only")
+    plan_extract_ground: str | None = Field(default=None, description="the lawful ground for sharing the sections")
     offered_assessments: list[OfferedAssessmentOut]
     acknowledge_url: str = Field(description="POST a ReferralAcknowledgement here")
     decisions_url: str = Field(description="POST one AssessmentReuseDecision per offered assessment here")

@@ -83,6 +83,7 @@ def referral_out(event: TransitionReferralIssued, callback_base: str) -> AdultTr
         eighteenth_birthday=event.eighteenth_birthday,
         reasons=event.reasons,
         ehc_plan_sections={k: v for k, v in sections.items() if v},
+        plan_extract_ground=event.plan_extract_ground,
         offered_assessments=[offered_out(o, event.person) for o in event.offered_assessments],
         acknowledge_url=f"{base}/acknowledgement",
         decisions_url=f"{base}/decisions",

@@ -166,7 +166,8 @@ def build_referral(
 ) -> TransitionReferralIssued:
     offers = offers_for(c.person_key, c.person, sources, today, rules)
     sections = None
-    if c.case is not None and c.case.plan_sections is not None:
+    ground = rules.plan_extract_ground  # a plan is shared only on a ground recorded with it (reg 17)
+    if ground and c.case is not None and c.case.plan_sections is not None:
         sections = PlanSections.model_validate(c.case.plan_sections.model_dump(include=set(ADULT_SECTIONS)))
     return TransitionReferralIssued(
         referral_id=derived_id(c.person_key, "transition-referral"),
@@ -177,6 +178,7 @@ def build_referral(
         issued_date=today,
         reasons=sorted(c.reasons),
         plan_sections=sections,
+        plan_extract_ground=ground if sections is not None else None,
         offered_assessments=offers,
     )
 

@@ -121,6 +121,12 @@ def test_no_date_of_birth_no_referral_and_the_adult_contract_keeps_only_adult_se
     assert out.route_of_access == "Planned Entry (Transition)"
     assert out.reasons == ["ehc-plan", "likely-need-determined"]
     assert out.acknowledge_url.endswith(f"/referrals/{referral.referral_id}/acknowledgement")
+    assert out.plan_extract_ground and "reg 17" in out.plan_extract_ground, "sent with the ground it is shared on"
+    no_ground = RULES.model_copy(update={"plan_extract_ground": None})
+    [bare] = plan_referrals(
+        TransitionSources(cases=(case,), determinations=(determined,)), date(2026, 9, 15), no_ground
+    )
+    assert (bare.plan_sections, bare.plan_extract_ground) == (None, None), "no recorded ground, no plan extracts"
 
 
 def test_a_referral_without_date_of_birth_is_refused() -> None:
