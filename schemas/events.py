@@ -634,6 +634,10 @@ class OfferedAssessment(Contract):
     assessed_by_la: LaCode | None = Field(
         default=None, description="the council whose children's services did the assessment"
     )
+    review_from: date | None = Field(
+        default=None, description="from this day the recommendation is at least review, on age alone"
+    )
+    reassess_from: date | None = Field(default=None, description="from this day the recommendation is reassess")
 
 
 class TransitionReferralIssued(Event):

@@ -17,7 +17,7 @@ from statistics import median
 from hub.domain.clocks import add_months
 from hub.domain.ids import derived_id
 from hub.domain.state import CareAssessment, Case, TransitionDetermination, TransitionSources
-from hub.domain.transitions import eighteenth_birthday, recommend
+from hub.domain.transitions import eighteenth_birthday, first_day_over, recommend
 from hub.settings import TransitionRules
 from schemas.common import Agency, OrganisationRef, PersonRef
 from schemas.events import (
@@ -229,6 +229,8 @@ def offers_for(
                 client_type="Carer" if carer_kind else "Service User",
                 status=a.status,
                 assessed_by_la=a.la_code,
+                review_from=first_day_over(a.completed_date, rules.reuse_max_age_months),
+                reassess_from=first_day_over(a.completed_date, rules.reassess_after_months),
             )
         )
     return offers

@@ -10,7 +10,7 @@ loop. A carer who refused an assessment before is asked again only when circumst
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from hub.domain.clocks import add_months
 from hub.domain.facts import Outcome, ReferralOffers, ReferralProgress, RuleViolation
@@ -60,6 +60,25 @@ def recommend(
     if age > rules.reuse_max_age_months:
         return ReuseRecommendation.REVIEW, f"done {age} months ago (over {rules.reuse_max_age_months})"
     return ReuseRecommendation.REUSE, f"done {age} months ago, no change of circumstances recorded"
+
+
+def first_day_over(completed: date, months: int) -> date:
+    """The first day on which an assessment completed on ``completed`` is more than ``months`` old,
+    as ``recommend`` counts months."""
+    day = add_months(completed, months + 1)
+    if months_between(completed, day) <= months:  # clamped to a shorter month's end: the next 1st
+        day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return day
+
+
+def recommendation_on(offer: OfferedAssessment, day: date) -> ReuseRecommendation:
+    """The offer's recommendation as it stands on ``day``: an assessment offered as current may have
+    aged past the local limits by the time the adult service decides."""
+    if offer.reassess_from is not None and day >= offer.reassess_from:
+        return ReuseRecommendation.REASSESS
+    if offer.changes_since or (offer.review_from is not None and day >= offer.review_from):
+        return ReuseRecommendation.REVIEW
+    return ReuseRecommendation.REUSE
 
 
 @judge.register
@@ -209,7 +228,21 @@ def _treat_as_adult(event: TreatAsAdultAssessmentDecision, j: Judging, out: Outc
             field="data.assessment_id",
             rule="single-decision",
         )
-    other = offered[event.assessment_id].assessed_by_la
+    offer = offered[event.assessment_id]
+    now = recommendation_on(offer, event.decision_date)
+    if event.accepted and now != offer.recommendation and offer.recommendation == ReuseRecommendation.REUSE:
+        out.emitted.append(
+            j.alert(
+                "recommendation-aged",
+                case_id=event.referral_id,
+                kind="reuse-recommendation-changed",
+                severity="warning",
+                organisation=OrganisationRef(agency=Agency.ADULT_SOCIAL_CARE, code=referral.la_code),
+                message=f"assessment {event.assessment_id} was offered for reuse; on {event.decision_date}, when it "
+                f"was accepted, the recommendation is {now.value} (completed {offer.completed_date})",
+            )
+        )
+    other = offer.assessed_by_la
     if other is not None and other != referral.la_code:
         out.emitted.append(
             j.alert(
@@ -234,7 +267,6 @@ def _treat_as_adult(event: TreatAsAdultAssessmentDecision, j: Judging, out: Outc
         )
     )
     if not event.accepted:
-        offer = offered[event.assessment_id]
         person = offer.assessed_person or PersonRef(la_person_id="unknown", la_code=referral.la_code)
         out.emitted.append(
             _new_assessment(

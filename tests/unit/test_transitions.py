@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 
 from adapters.adult_social_care.mapping import referral_out
 from hub.domain.planner import consideration_alerts, continuity_alerts, plan_referrals
@@ -319,3 +319,49 @@ def test_childrens_services_are_asked_to_tell_the_young_person_what_the_referral
     assert "s58-likely-eligible" in alert.message and "plan sections" in alert.message
     assert telling_them(referral).alert_id == alert.alert_id, "raised once however often the sweep runs"
     assert "Zebedee" not in alert.message and "2008" not in alert.message, "no personal details"
+
+
+def test_the_reuse_recommendation_is_recomputed_on_the_decision_date() -> None:
+    from hub.domain.state import Referral
+    from hub.domain.transitions import first_day_over, months_between, recommendation_on
+    from hub.domain.workflow import evaluate
+    from hub.settings import StatutoryRules
+    from schemas.events import AlertRaised, OfferedAssessment, TreatAsAdultAssessmentDecision
+
+    assert first_day_over(date(2025, 12, 10), 12) == date(2027, 1, 10)
+    assert first_day_over(date(2025, 1, 31), 12) == date(2026, 3, 1), "no 31 February: the next day that counts"
+    for completed in (date(2025, 1, 31), date(2024, 2, 29), date(2025, 6, 15)):
+        first = first_day_over(completed, 12)
+        assert months_between(completed, first) > 12 >= months_between(completed, first - timedelta(days=1))
+
+    birthday = date(2026, 12, 10)
+    offer = OfferedAssessment(
+        assessment_id="S58",
+        assessment_type="s58-childs-needs",
+        completed_date=date(2025, 12, 1),
+        assessor=ASSESSOR,
+        eligibility_indication="likely-eligible",
+        recommendation=ReuseRecommendation.REUSE,
+        recommendation_reason="done 0 months ago",
+        review_from=first_day_over(date(2025, 12, 1), 12),
+        reassess_from=first_day_over(date(2025, 12, 1), 24),
+    )
+    assert recommendation_on(offer, birthday) == ReuseRecommendation.REUSE
+    assert recommendation_on(offer, date(2027, 1, 1)) == ReuseRecommendation.REVIEW
+    assert recommendation_on(offer, date(2028, 1, 1)) == ReuseRecommendation.REASSESS
+    referral = Referral("R", "YP", "202", birthday, date(2025, 12, 10), offered=(offer,))
+
+    def alerts_when_accepted(on: date) -> list[str]:
+        decision = TreatAsAdultAssessmentDecision(
+            referral_id="R",
+            assessment_id="S58",
+            accepted=True,
+            reason="current",
+            decided_by="manager",
+            decision_date=on,
+        )
+        emitted = evaluate(decision, referral, StatutoryRules(), event_id="d").emitted
+        return [e.kind for e in emitted if isinstance(e, AlertRaised)]
+
+    assert alerts_when_accepted(birthday) == []
+    assert alerts_when_accepted(date(2027, 1, 5)) == ["reuse-recommendation-changed"]
