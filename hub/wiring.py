@@ -96,7 +96,8 @@ class HubRuntime:
             stage_hook=stage_hook,
         )
         self.broker = KafkaBroker(
-            bootstrap_servers,
+            # a list: FastStream wraps a string in one, and "a:9092,b:9092" would then be one host
+            [host.strip() for host in bootstrap_servers.split(",") if host.strip()],
             client_id="ehc-hub",
             logger=logging.getLogger("hub.faststream"),
             security=faststream_security(settings),

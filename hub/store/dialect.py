@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+SCHEMA_LOCK_KEY = 0x45484300  # "EHC" + 0: creating the schema, one instance at a time
+
 
 class Dialect:
     name = ""
@@ -75,6 +77,11 @@ class PostgresDialect(Dialect):
 
     def greatest(self, a: Any, b: Any) -> Any:
         return func.greatest(a, b)
+
+    async def prepare(self, conn: AsyncConnection) -> None:
+        """Instances starting together would race to create the same tables (and fail on the
+        catalogue's unique index): the first takes this lock, the rest wait and find them made."""
+        await conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
 
     async def try_leader_lock(self, conn: AsyncConnection, key: int) -> bool:
         return bool((await conn.execute(select(func.pg_try_advisory_lock(key)))).scalar_one())

@@ -1,7 +1,8 @@
 """Three hub instances on PostgreSQL and a three-broker cluster, under steady load, losing one
 instance to kill -9, then one broker, then restarted one by one: every accepted event has its
 effect once, every copy reaches its outbound topic, the clock watcher runs on one instance at a
-time and is taken over when its holder dies, and no alert is raised twice.
+time and is taken over when its holder dies, and no alert is raised twice (one published again
+after its holder died is the same alert, under the same id).
 
 Bounded for CI (``HUB_TEST_MULTI_SECONDS``, 45 s of load by default); run it longer by hand."""
 
@@ -157,9 +158,17 @@ async def test_three_instances_survive_a_kill_a_broker_loss_and_a_rolling_restar
             return set(accepted) <= {r["case_id"] for r in raised}
 
         await eventually(every_case_alerted, timeout=120)
-        published = await topic_records(info.bootstrap_servers, settings.topic_prefix + "hub.alerts.v1")
-        per_alert = Counter(json.loads(r.value or b"")["id"] for r in published)
-        assert max(per_alert.values()) == 1, [a for a, n in per_alert.items() if n > 1][:5]
+        breaches = Counter(
+            r["case_id"] for r in await rows(select(alerts.c.case_id).where(alerts.c.kind == "decision-breached"))
+        )
+        assert set(breaches.values()) == {1}, "each clock's breach raised once, whichever instance swept"
+        # A holder killed between publishing an alert and recording it leaves the next holder to publish
+        # it again: the same alert under the same id (receivers and the dispatcher keep ids), not a second.
+        published: dict[str, set[str]] = {}
+        for r in await topic_records(info.bootstrap_servers, settings.topic_prefix + "hub.alerts.v1"):
+            doc = json.loads(r.value or b"")
+            published.setdefault(doc["id"], set()).add(json.dumps(doc["data"], sort_keys=True))
+        assert all(len(copies) == 1 for copies in published.values()), "a copy is always the same alert"
         print(f"\nrecovery seconds: {recovered}; clock watcher taken over in {takeover} s; {len(accepted)} accepted")
         assert takeover and takeover[0] < TAKEOVER_BOUND, takeover
         assert all(seconds < 120 for seconds in recovered.values()), recovered
