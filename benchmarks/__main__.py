@@ -21,7 +21,7 @@ from typing import Any
 
 import uvloop
 
-from benchmarks import csv_import, delivery, fhir_ingest, latency, memory, replay, router
+from benchmarks import csv_import, delivery, fhir_ingest, latency, memory, national, replay, router
 from benchmarks.common import Figure, identity_provider, quiet_logging
 from tests.kafka_broker import kafka_bootstrap
 
@@ -35,6 +35,7 @@ FULL = {
     "replay": 1_000_000,
     "csv": 1_000_000,
     "cases": 1_000_000,
+    "national_percent": 100,
 }
 QUICK = {
     "router": 1_000,
@@ -46,6 +47,7 @@ QUICK = {
     "replay": 5_000,
     "csv": 2_000,
     "cases": 20_000,
+    "national_percent": 5,
 }
 
 
@@ -61,6 +63,7 @@ def scenarios(sizes: dict[str, int], workdir: Path) -> dict[str, Callable[[str],
         "replay": lambda b: replay.run(b, workdir, sizes["replay"]),
         "csv": lambda b: csv_import.run(b, workdir, sizes["csv"]),
         "memory": lambda b: memory.run(b, workdir, sizes["cases"]),
+        "national": lambda b: national.run(b, workdir, sizes["national_percent"] / 100),
     }
 
 

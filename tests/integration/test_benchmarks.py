@@ -34,6 +34,7 @@ def test_quick_benchmarks_run_every_scenario_and_write_the_table(kafka: str, tmp
         "replay",
         "CSV import",
         "memory",
+        "national",
     }
     assert all(f["peak_rss_mib"] > 0 for f in figures)
     assert all(f["hub"] > 0 for f in figures if f["unit"] != "records"), "a backlog may be empty"
