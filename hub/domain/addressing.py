@@ -19,7 +19,7 @@ from datetime import date
 
 from hub.domain.state import Case, Context
 from schemas.common import LA_SERVICES, Agency, OrganisationRef
-from schemas.events import AssessmentDecisionMade, AssessmentRequested, Event
+from schemas.events import AssessmentDecisionMade, AssessmentRequested, Event, PhaseTransferRecorded
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,16 @@ def addressee(
     return None
 
 
-def also_to(agency: Agency, context: Context | None, on: date) -> list[str]:
+def also_to(agency: Agency, event: Event, context: Context | None, on: date) -> list[str]:
     """Who receives a school's share as well as the school: the institutions a recorded move
-    will take the young person to (reg 18), so the next school has the plan before the move."""
-    return context.incoming_on(on) if agency == Agency.SCHOOL and isinstance(context, Case) else []
+    will take the young person to (reg 18), so the next school has the plan before the move,
+    and the one a move being recorded now names."""
+    if agency != Agency.SCHOOL:
+        return []
+    incoming = context.incoming_on(on) if isinstance(context, Case) else []
+    if isinstance(event, PhaseTransferRecorded) and event.next_institution and event.transfer_date > on:
+        incoming = sorted({*incoming, event.next_institution.code})
+    return incoming
 
 
 def _named_in(event: Event) -> list[OrganisationRef]:

@@ -125,7 +125,7 @@ def route(
             outcome.emitted.append(_unaddressed(envelope.id, event, share.recipient))
             continue
         builder.deliver(envelope, event.key(), share.recipient, org, share.fields, share.lawful_basis)
-        for other in also_to(share.recipient, context, day):
+        for other in also_to(share.recipient, event, context, day):
             if other != org:
                 builder.deliver(envelope, event.key(), share.recipient, other, share.fields, share.lawful_basis, True)
     alerts: list[RaisedAlert] = []

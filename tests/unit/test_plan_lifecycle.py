@@ -457,3 +457,21 @@ def test_after_a_transfer_the_new_council_owns_the_case_tells_the_family_and_rev
     recent = plan_case(born=date(2016, 3, 10), last_review_date=date(2026, 3, 20))
     recent, _ = apply(recent, la_move("transferred", date(2026, 6, 19), move_date=date(2026, 6, 15)), "e4")
     assert clocks_of(recent)["annual-review"].due == date(2027, 3, 20), "the usual date, when it is later"
+
+
+def test_the_next_school_hears_of_the_move_that_names_it() -> None:
+    case = plan_case(born=date(2015, 6, 10))
+    move = PhaseTransferRecorded(
+        transfer_id="T-1",
+        case_id="C-1",
+        la_code="202",
+        transfer_kind="school-phase",
+        transfer_date=date(2026, 9, 2),
+        next_institution=NEXT_SCHOOL,
+    )
+    env = envelope_for(move, source="/la/202").model_copy(update={"time": datetime(2026, 1, 20, 9)})
+    result = route(env, move, topic="ehc.reviews.v1", hub_source="/hub", context=case)
+    told = sorted(dict(r.headers)["hub-recipient-org"] for r in result.records if r.topic == "out.school.v1")
+    assert told == [b"100001", b"100002"], "the school now, and the one named for the move"
+    audited = {r.envelope.data["recipient"] for r in result.records if r.topic == "hub.audit.v1"}
+    assert audited == {"school:100001", "school:100002"}
