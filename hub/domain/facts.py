@@ -66,8 +66,6 @@ class CaseUpdate:
     last_review_date: date | None = None
     ceased_date: date | None = None
     cease_decided_date: date | None = None
-    responsible_la_code: str | None = None
-    responsible_since: date | None = None
     plan_sections: PlanSections | None = None
     plan_sections_date: date | None = None
     withheld_from: frozenset[str] | None = None

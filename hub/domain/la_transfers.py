@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from hub.domain.clock import Clock, add_months
-from hub.domain.facts import CaseUpdate, Outcome, RuleViolation
+from hub.domain.facts import Outcome, RuleViolation
 from hub.domain.judging import Judging, judge, not_before
 from hub.domain.state import Case, LaTransfer
 from hub.settings import StatutoryRules
@@ -51,8 +51,6 @@ def _la_transfer(event: LaTransferRecorded, j: Judging, out: Outcome) -> None:
             **{_STEP_DATE[event.step]: event.step_date},  # type: ignore[arg-type]
         )
     )
-    if event.step == "transferred":
-        out.case = CaseUpdate(responsible_la_code=event.new_la_code, responsible_since=event.step_date)
 
 
 def working_days_from(start: date, days: int, holidays: frozenset[date]) -> date:

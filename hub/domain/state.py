@@ -157,8 +157,6 @@ class Case:
     last_review_date: date | None = None
     ceased_date: date | None = None
     cease_decided_date: date | None = None
-    responsible_la_code: str | None = None
-    responsible_since: date | None = None
     plan_sections: PlanSections | None = None
     withheld_from: frozenset[str] = frozenset()
     advice: Mapping[str, AdviceRequest] = field(default_factory=dict)
@@ -171,8 +169,10 @@ class Case:
 
     @property
     def owner(self) -> str | None:
-        """The council that maintains the case now: the one it was opened by, until a transfer."""
-        return self.responsible_la_code or self.la_code
+        """The council that maintains the case now: the one it was opened by, until a transfer
+        (reg 15), then the council of the latest transfer."""
+        moved = [m for m in self.la_transfers.values() if m.transferred_date is not None]
+        return max(moved, key=lambda m: (m.transferred_date, m.transfer_id)).new_la_code if moved else self.la_code
 
     def school_on(self, day: date) -> str | None:
         """The school or college the plan names on ``day``: the one the request named, until a

@@ -229,15 +229,16 @@ def _treat_as_adult(event: TreatAsAdultAssessmentDecision, j: Judging, out: Outc
             rule="single-decision",
         )
     offer = offered[event.assessment_id]
+    adult = OrganisationRef(agency=Agency.ADULT_SOCIAL_CARE, code=referral.la_code)
     now = recommendation_on(offer, event.decision_date)
-    if event.accepted and now != offer.recommendation and offer.recommendation == ReuseRecommendation.REUSE:
+    if event.accepted and offer.recommendation == ReuseRecommendation.REUSE and now != ReuseRecommendation.REUSE:
         out.emitted.append(
             j.alert(
                 "recommendation-aged",
                 case_id=event.referral_id,
                 kind="reuse-recommendation-changed",
                 severity="warning",
-                organisation=OrganisationRef(agency=Agency.ADULT_SOCIAL_CARE, code=referral.la_code),
+                organisation=adult,
                 message=f"assessment {event.assessment_id} was offered for reuse; on {event.decision_date}, when it "
                 f"was accepted, the recommendation is {now.value} (completed {offer.completed_date})",
             )
@@ -250,7 +251,7 @@ def _treat_as_adult(event: TreatAsAdultAssessmentDecision, j: Judging, out: Outc
                 case_id=event.referral_id,
                 kind="treat-as-by-another-authority",
                 severity="data-quality",
-                organisation=OrganisationRef(agency=Agency.ADULT_SOCIAL_CARE, code=referral.la_code),
+                organisation=adult,
                 message=f"assessment {event.assessment_id} was done by LA {other}: the decision to treat it as the "
                 "adult one belongs to the authority that did it (Care Act ss59, 61, 64)",
             )

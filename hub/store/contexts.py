@@ -35,20 +35,17 @@ from hub.domain.state import (
 from hub.store.database import Database, Row, keyed, parts
 from hub.store.tables import (
     ALL_TABLES,
+    STEP_TABLES,
     advice_requests,
-    appeals,
     assessment_decisions,
     care_assessments,
     case_exceptions,
     cases,
     circumstance_changes,
-    la_transfers,
     person_links,
-    personal_budgets,
     phase_transfers,
     processed_events,
     referrals,
-    reviews,
     transition_determinations,
 )
 from schemas.common import Adviser, PersonRef
@@ -60,10 +57,11 @@ _PROCESSED = keyed(select(processed_events.c.event_id), processed_events.c.event
 _CASES = keyed(select(cases), cases.c.case_id)
 _ADVICE_BY_CASE = keyed(select(advice_requests), advice_requests.c.case_id)
 _EXCEPTIONS_BY_CASE = keyed(select(case_exceptions), case_exceptions.c.case_id)
-_REVIEWS_BY_CASE = keyed(select(reviews), reviews.c.case_id)
-_APPEALS_BY_CASE = keyed(select(appeals), appeals.c.case_id)
-_BUDGETS_BY_CASE = keyed(select(personal_budgets), personal_budgets.c.case_id)
-_LA_TRANSFERS_BY_CASE = keyed(select(la_transfers), la_transfers.c.case_id)
+_STEP_STATE = {"reviews": Review, "appeals": Appeal, "budgets": PersonalBudget, "la_transfers": LaTransfer}
+_STEPS_BY_CASE = {
+    name: (keyed(select(table), table.c.case_id), next(iter(table.primary_key.columns)).name, _STEP_STATE[name])
+    for name, table in STEP_TABLES.items()
+}
 _TRANSFERS_BY_CASE = keyed(select(phase_transfers), phase_transfers.c.case_id)
 _REFERRALS = keyed(select(referrals), referrals.c.referral_id)
 _DECISIONS_BY_REFERRAL = keyed(select(assessment_decisions), assessment_decisions.c.referral_id)
@@ -104,28 +102,18 @@ class ContextReader:
         exceptions: dict[str, list[CaseException]] = {}
         for r in await self.db.lookup_by(_EXCEPTIONS_BY_CASE, case_ids, conn):
             exceptions.setdefault(r["case_id"], []).append(case_exception(r))
-        held: dict[str, dict[str, Review]] = {}
-        for r in await self.db.lookup_by(_REVIEWS_BY_CASE, case_ids, conn):
-            held.setdefault(r["case_id"], {})[r["review_id"]] = _state(Review, r)
-        disputes: dict[str, dict[str, Appeal]] = {}
-        for r in await self.db.lookup_by(_APPEALS_BY_CASE, case_ids, conn):
-            disputes.setdefault(r["case_id"], {})[r["appeal_id"]] = _state(Appeal, r)
-        budgets: dict[str, dict[str, PersonalBudget]] = {}
-        for r in await self.db.lookup_by(_BUDGETS_BY_CASE, case_ids, conn):
-            budgets.setdefault(r["case_id"], {})[r["budget_id"]] = _state(PersonalBudget, r)
-        moves: dict[str, dict[str, LaTransfer]] = {}
-        for r in await self.db.lookup_by(_LA_TRANSFERS_BY_CASE, case_ids, conn):
-            moves.setdefault(r["case_id"], {})[r["transfer_id"]] = _state(LaTransfer, r)
+        steps: dict[str, dict[str, dict[str, Any]]] = {}
+        for name, (query, key, state) in _STEPS_BY_CASE.items():
+            per_case = steps[name] = {}
+            for r in await self.db.lookup_by(query, case_ids, conn):
+                per_case.setdefault(r["case_id"], {})[r[key]] = _state(state, r)
         transfers: dict[str, list[PhaseTransfer]] = {}
         for r in await self.db.lookup_by(_TRANSFERS_BY_CASE, case_ids, conn):
             transfers.setdefault(r["case_id"], []).append(_state(PhaseTransfer, r))
         return {
             case_id: dataclasses.replace(
                 case_from_row(row, advice.get(case_id, {}), tuple(exceptions.get(case_id, ()))),
-                reviews=held.get(case_id, {}),
-                appeals=disputes.get(case_id, {}),
-                budgets=budgets.get(case_id, {}),
-                la_transfers=moves.get(case_id, {}),
+                **{name: per_case.get(case_id, {}) for name, per_case in steps.items()},  # type: ignore[arg-type]
                 transfers=tuple(sorted(transfers.get(case_id, ()), key=lambda t: t.transfer_date)),
             )
             for case_id, row in found.items()

@@ -60,8 +60,6 @@ cases = Table(
     Column("last_review_date", Date),
     Column("ceased_date", Date, doc="when the plan stops being maintained: the cease notice plus the time to appeal"),
     Column("cease_decided_date", Date),
-    Column("responsible_la_code", String(16), doc="reg 15: the council maintaining the plan since a transfer"),
-    Column("responsible_since", Date),
     Column("plan_sections", JSON(none_as_null=True)),
     Column("plan_sections_date", Date),
     Column("withheld_from", JSON(none_as_null=True), doc="agencies the family objected to sharing with"),
@@ -372,6 +370,15 @@ heartbeat = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     comment="written by each readiness probe: a store that can be read but not written is not ready",
 )
+
+STEP_TABLES = {
+    "reviews": reviews,
+    "appeals": appeals,
+    "budgets": personal_budgets,
+    "la_transfers": la_transfers,
+}
+"""Processes recorded a step at a time, each row keyed by its own id and merged as steps arrive:
+named as the case's field and the outcome's list that carry them."""
 
 ALL_TABLES = (
     processed_events,

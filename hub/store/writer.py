@@ -23,22 +23,19 @@ from hub.domain.facts import (
 from hub.domain.state import AssessmentDecision, CareAssessment, Referral, TransitionDetermination
 from hub.store.database import Database, Row
 from hub.store.tables import (
+    STEP_TABLES,
     advice_requests,
     alerts,
-    appeals,
     assessment_decisions,
     care_assessments,
     case_exceptions,
     cases,
     circumstance_changes,
     deliveries,
-    la_transfers,
     person_links,
-    personal_budgets,
     phase_transfers,
     processed_events,
     referrals,
-    reviews,
     transition_determinations,
 )
 
@@ -174,13 +171,8 @@ class EffectWriter:
                 await self._advance_referral(conn, ack)
             for offers in e.outcome.referral_offers:
                 await self._extend_referral(conn, offers)
-            for table, facts in (
-                (reviews, e.outcome.reviews),
-                (appeals, e.outcome.appeals),
-                (personal_budgets, e.outcome.budgets),
-                (la_transfers, e.outcome.la_transfers),
-            ):
-                for fact in facts:
+            for name, table in STEP_TABLES.items():
+                for fact in getattr(e.outcome, name):
                     await self._merge_steps(conn, table, _columns(fact))
 
     def _case_merge(self, names: tuple[str, ...]) -> Any:
@@ -209,12 +201,6 @@ class EffectWriter:
             set_["plan_sections_date"] = case((later_plan, x.plan_sections_date), else_=cases.c.plan_sections_date)
         if "withheld_from" in names:  # each restriction adds to those before it
             set_["withheld_from"] = x.withheld_from
-        if "responsible_since" in names:  # the latest transfer decides who maintains the plan
-            later = case(
-                (cases.c.responsible_since.is_(None), True), else_=x.responsible_since > cases.c.responsible_since
-            )
-            set_["responsible_la_code"] = case((later, x.responsible_la_code), else_=cases.c.responsible_la_code)
-            set_["responsible_since"] = case((later, x.responsible_since), else_=cases.c.responsible_since)
         if "panel_date" in names:
             later_panel = case((cases.c.panel_date.is_(None), True), else_=x.panel_date > cases.c.panel_date)
             set_["panel_outcome"] = case((later_panel, x.panel_outcome), else_=cases.c.panel_outcome)

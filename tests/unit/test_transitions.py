@@ -6,6 +6,7 @@ import dataclasses
 from datetime import date, timedelta
 
 from adapters.adult_social_care.mapping import referral_out
+from hub.domain.facts import Outcome
 from hub.domain.planner import consideration_alerts, continuity_alerts, plan_referrals
 from hub.domain.state import (
     CareAssessment,
@@ -15,10 +16,17 @@ from hub.domain.state import (
     TransitionDetermination,
     TransitionSources,
 )
-from hub.domain.transitions import eighteenth_birthday, months_between, recommend
-from hub.settings import TransitionRules
+from hub.domain.transitions import eighteenth_birthday, first_day_over, months_between, recommend, recommendation_on
+from hub.domain.workflow import evaluate
+from hub.settings import StatutoryRules, TransitionRules
 from schemas.common import Adviser, PersonRef
-from schemas.events import PlanSections, ReuseRecommendation
+from schemas.events import (
+    AlertRaised,
+    OfferedAssessment,
+    PlanSections,
+    ReuseRecommendation,
+    TreatAsAdultAssessmentDecision,
+)
 
 RULES = TransitionRules()
 ASSESSOR = Adviser.model_validate(
@@ -260,37 +268,43 @@ def test_an_assessment_recorded_after_the_referral_is_offered_in_an_update_until
     assert plan_referral_updates(dataclasses.replace(found, referrals=(settled,)), today, RULES) == []
 
 
+BIRTHDAY = date(2026, 12, 10)
+
+
+def s58_offer(completed: date, **extra: object) -> OfferedAssessment:
+    """The young person's own s58 assessment, offered for reuse."""
+    return OfferedAssessment.model_validate(
+        {
+            "assessment_id": "S58",
+            "assessment_type": "s58-childs-needs",
+            "completed_date": completed,
+            "assessor": ASSESSOR,
+            "eligibility_indication": "likely-eligible",
+            "recommendation": ReuseRecommendation.REUSE,
+            "recommendation_reason": "recent",
+            **extra,
+        }
+    )
+
+
+def accepted_on(offer: OfferedAssessment, day: date) -> Outcome:
+    """The adult service treats the offered assessment as the adult one on ``day``."""
+    referral = Referral("R", "YP", "202", BIRTHDAY, date(2025, 12, 10), offered=(offer,))
+    decision = TreatAsAdultAssessmentDecision(
+        referral_id="R", assessment_id="S58", accepted=True, reason="current", decided_by="manager", decision_date=day
+    )
+    return evaluate(decision, referral, StatutoryRules(), event_id="d")
+
+
+def alerts_in(outcome: Outcome) -> list[AlertRaised]:
+    return [e for e in outcome.emitted if isinstance(e, AlertRaised)]
+
+
 def test_a_treat_as_decision_on_another_authoritys_assessment_is_flagged() -> None:
-    from hub.domain.state import Referral
-    from hub.domain.workflow import evaluate
-    from hub.settings import StatutoryRules
-    from schemas.events import AlertRaised, OfferedAssessment, TreatAsAdultAssessmentDecision
-
-    birthday = date(2026, 12, 10)
-
     def decided(assessed_by: str) -> list[AlertRaised]:
-        offer = OfferedAssessment(
-            assessment_id="S58",
-            assessment_type="s58-childs-needs",
-            completed_date=date(2026, 5, 1),
-            assessor=ASSESSOR,
-            eligibility_indication="likely-eligible",
-            recommendation=ReuseRecommendation.REUSE,
-            recommendation_reason="recent",
-            assessed_by_la=assessed_by,
-        )
-        referral = Referral("R", "YP", "202", birthday, date(2025, 12, 10), offered=(offer,))
-        decision = TreatAsAdultAssessmentDecision(
-            referral_id="R",
-            assessment_id="S58",
-            accepted=True,
-            reason="current",
-            decided_by="manager",
-            decision_date=birthday,
-        )
-        outcome = evaluate(decision, referral, StatutoryRules(), event_id="d")
+        outcome = accepted_on(s58_offer(date(2026, 5, 1), assessed_by_la=assessed_by), BIRTHDAY)
         assert [d.assessment_id for d in outcome.decisions] == ["S58"], "recorded either way"
-        return [e for e in outcome.emitted if isinstance(e, AlertRaised)]
+        return alerts_in(outcome)
 
     assert decided("202") == []
     [flag] = decided("208")
@@ -322,46 +336,16 @@ def test_childrens_services_are_asked_to_tell_the_young_person_what_the_referral
 
 
 def test_the_reuse_recommendation_is_recomputed_on_the_decision_date() -> None:
-    from hub.domain.state import Referral
-    from hub.domain.transitions import first_day_over, months_between, recommendation_on
-    from hub.domain.workflow import evaluate
-    from hub.settings import StatutoryRules
-    from schemas.events import AlertRaised, OfferedAssessment, TreatAsAdultAssessmentDecision
-
     assert first_day_over(date(2025, 12, 10), 12) == date(2027, 1, 10)
     assert first_day_over(date(2025, 1, 31), 12) == date(2026, 3, 1), "no 31 February: the next day that counts"
     for completed in (date(2025, 1, 31), date(2024, 2, 29), date(2025, 6, 15)):
         first = first_day_over(completed, 12)
         assert months_between(completed, first) > 12 >= months_between(completed, first - timedelta(days=1))
 
-    birthday = date(2026, 12, 10)
-    offer = OfferedAssessment(
-        assessment_id="S58",
-        assessment_type="s58-childs-needs",
-        completed_date=date(2025, 12, 1),
-        assessor=ASSESSOR,
-        eligibility_indication="likely-eligible",
-        recommendation=ReuseRecommendation.REUSE,
-        recommendation_reason="done 0 months ago",
-        review_from=first_day_over(date(2025, 12, 1), 12),
-        reassess_from=first_day_over(date(2025, 12, 1), 24),
-    )
-    assert recommendation_on(offer, birthday) == ReuseRecommendation.REUSE
+    completed = date(2025, 12, 1)
+    offer = s58_offer(completed, review_from=first_day_over(completed, 12), reassess_from=first_day_over(completed, 24))
+    assert recommendation_on(offer, BIRTHDAY) == ReuseRecommendation.REUSE
     assert recommendation_on(offer, date(2027, 1, 1)) == ReuseRecommendation.REVIEW
     assert recommendation_on(offer, date(2028, 1, 1)) == ReuseRecommendation.REASSESS
-    referral = Referral("R", "YP", "202", birthday, date(2025, 12, 10), offered=(offer,))
-
-    def alerts_when_accepted(on: date) -> list[str]:
-        decision = TreatAsAdultAssessmentDecision(
-            referral_id="R",
-            assessment_id="S58",
-            accepted=True,
-            reason="current",
-            decided_by="manager",
-            decision_date=on,
-        )
-        emitted = evaluate(decision, referral, StatutoryRules(), event_id="d").emitted
-        return [e.kind for e in emitted if isinstance(e, AlertRaised)]
-
-    assert alerts_when_accepted(birthday) == []
-    assert alerts_when_accepted(date(2027, 1, 5)) == ["reuse-recommendation-changed"]
+    assert alerts_in(accepted_on(offer, BIRTHDAY)) == []
+    assert [a.kind for a in alerts_in(accepted_on(offer, date(2027, 1, 5)))] == ["reuse-recommendation-changed"]
