@@ -117,5 +117,11 @@ def bind_message_context(**ids: str | None) -> None:
     structlog.contextvars.bind_contextvars(**{k: v for k, v in ids.items() if v is not None})
 
 
+def logs_info() -> bool:
+    """Whether info lines are written: per-event lines are skipped whole (context binding and
+    formatting included) where they would only be filtered out."""
+    return logging.getLogger().isEnabledFor(logging.INFO)
+
+
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)

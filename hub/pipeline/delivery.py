@@ -20,6 +20,7 @@ committed, and the batch is read again.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -29,7 +30,7 @@ from hub.domain.identity import IdentityContext
 from hub.domain.judging import case_of
 from hub.domain.state import Context
 from hub.domain.workflow import RuleViolation
-from hub.logging import bind_message_context, get_logger
+from hub.logging import bind_message_context, get_logger, logs_info
 from hub.pipeline.cooperative import share_the_loop
 from hub.pipeline.failures import DeadLetterStore, FailurePath
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
@@ -156,16 +157,17 @@ class DeliveryCore:
                 await self.failures.retry_or_dead_letter(a, "store", exc)
             return
         self.processed += applied
-        for a in published or ():
-            bind_message_context(
-                event_id=a.envelope.id, correlation_id=a.envelope.correlationid, causation_id=a.envelope.causationid
-            )
-            log.info(
-                "event routed",
-                event_type=a.event.event_type,
-                case_id=case_of(a.event),
-                recipients=len(a.routing.effect.deliveries) if a.routing else 0,
-            )
+        if logs_info():
+            for a in published or ():
+                bind_message_context(
+                    event_id=a.envelope.id, correlation_id=a.envelope.correlationid, causation_id=a.envelope.causationid
+                )
+                log.info(
+                    "event routed",
+                    event_type=a.event.event_type,
+                    case_id=case_of(a.event),
+                    recipients=len(a.routing.effect.deliveries) if a.routing else 0,
+                )
 
     async def _send_all(self, routed: list[Accepted]) -> list[tuple[Accepted, list[Awaitable[Any]]]]:
         """Hand every outbound record to the producer; the acknowledgements are awaited later."""
@@ -181,21 +183,23 @@ class DeliveryCore:
         return sent
 
     async def _acknowledged(self, sent: list[tuple[Accepted, list[Awaitable[Any]]]]) -> list[Accepted]:
-        """The events whose every outbound record the broker acknowledged; the others go to retry."""
-
-        async def acked(a: Accepted, futures: list[Awaitable[Any]]) -> Accepted | None:
-            try:
-                await asyncio.gather(*futures)
-                return a
-            except Exception as exc:
-                await self.failures.retry_or_dead_letter(a, "publish", exc)
-                return None
-
-        results = await asyncio.gather(*(acked(a, futures) for a, futures in sent))
-        return [a for a in results if a is not None]
+        """The events whose every outbound record the broker acknowledged; the others go to retry.
+        One wait for the whole wave: a task per event cost more than the wait itself."""
+        results = iter(await asyncio.gather(*(f for _, futures in sent for f in futures), return_exceptions=True))
+        published: list[Accepted] = []
+        for a, futures in sent:
+            outcomes = list(itertools.islice(results, len(futures)))
+            failure = next((r for r in outcomes if isinstance(r, BaseException)), None)
+            if failure is None:
+                published.append(a)
+            elif isinstance(failure, Exception):
+                await self.failures.retry_or_dead_letter(a, "publish", failure)
+            else:
+                raise failure  # a send cancelled: the batch is read again
+        return published
 
     async def _send(self, o: OutboundRecord) -> Awaitable[Any]:
-        return await self.publisher.envelope(o.topic, o.envelope, o.key, o.headers)
+        return await self.publisher.cloudevent(o.topic, o.value(), o.key, o.headers)
 
     async def _hook(self, stage: str, envelope: Envelope) -> None:
         if self.stage_hook is not None:

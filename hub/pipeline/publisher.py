@@ -48,9 +48,11 @@ class EventPublisher:
 
     async def envelope(self, topic: str, envelope: Envelope, key: str, headers: Headers = ()) -> Awaitable[Any]:
         """A CloudEvent in structured mode on ``topic``."""
-        return await self.producer.send(
-            self.names.physical(topic), encode(envelope), key.encode(), [CLOUDEVENTS, *headers]
-        )
+        return await self.cloudevent(topic, encode(envelope), key, headers)
+
+    async def cloudevent(self, topic: str, value: bytes, key: str, headers: Headers = ()) -> Awaitable[Any]:
+        """A CloudEvent already written as JSON, in structured mode on ``topic``."""
+        return await self.producer.send(self.names.physical(topic), value, key.encode(), [CLOUDEVENTS, *headers])
 
     async def event(self, event: Event, envelope: Envelope, headers: Headers = ()) -> Awaitable[Any]:
         """A canonical event on its own topic, keyed by its case (or person, referral, ...)."""

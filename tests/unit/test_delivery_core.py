@@ -88,3 +88,40 @@ async def test_routed_retried_and_dead_lettered_without_a_broker(sqlite_url: str
         assert json.loads(exhausted[0][1] or b"")["id"] == orphan.id
     finally:
         await store.close()
+
+
+class RefusesOneKey(MemoryProducer):
+    """Acknowledges every record except those keyed ``refused``, which the broker refuses."""
+
+    def __init__(self, refused: bytes) -> None:
+        super().__init__()
+        self.refused = refused
+
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> Awaitable[Any]:
+        done = await super().send(topic, value, key, headers)
+        if key == self.refused and "retry" not in topic:
+            failed: asyncio.Future[Acknowledged] = asyncio.get_running_loop().create_future()
+            failed.set_exception(RuntimeError("NOT_ENOUGH_REPLICAS"))
+            return failed
+        return done
+
+
+async def test_one_refused_acknowledgement_sends_only_its_own_event_to_retry(sqlite_url: str) -> None:
+    """The wave's acknowledgements are awaited together; a refusal in the middle of it must still
+    be charged to the event whose record it was, and to no other."""
+    store = Store(sqlite_url)
+    await store.create_schema()
+    producer = RefusesOneKey(b"C-2")
+    core = DeliveryCore(store, producer, names=TopicNames(), retry_delays=[1.0], hub_source="/hub")
+    try:
+        opened = [envelope_for(assessment_requested(f"C-{n}", n), source="/la-sen/202") for n in range(1, 4)]
+        await core.handle_batch(
+            [_record("ehc.assessment-requests.v1", encode(e), n, e.subject.encode()) for n, e in enumerate(opened)]
+        )
+        assert await store.processed_ids([e.id for e in opened]) == {opened[0].id, opened[2].id}
+        [retried] = producer.to("hub.retry-1.v1")
+        assert retried[1] == encode(opened[1]) and dict(retried[3])[h.H_STAGE] == b"publish"
+    finally:
+        await store.close()

@@ -173,3 +173,28 @@ def test_an_objection_to_sharing_withholds_later_disclosures_to_those_organisati
     )
     outcome = evaluate(restriction, objected, StatutoryRules(), event_id="r1")
     assert outcome.case is not None and outcome.case.withheld_from == {"school", "nhs"}, "restrictions add up"
+
+
+def test_outbound_records_are_written_as_the_envelope_model_writes_them() -> None:
+    """Copies, audits and derived events are built as JSON documents, not models: every byte, the
+    key order and the time's format included, must be what the contract's models would write."""
+    from schemas.envelope import Envelope, decode, encode
+    from schemas.events import EVENTS_BY_TYPE, RecordDisclosed
+
+    requested = assessment_requested("C-9")
+    env = envelope_for(requested, source="/la/202", causation_id=None)
+    result = route(env, requested, topic="ehc.assessment-requests.v1", hub_source="/hub")
+    outcome = envelope_for(panel_outcome("C-1"), source="/la/202")
+    result2 = route(outcome, panel_outcome("C-1"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=KNOWN_CASE)
+    records = result.records + result2.records
+    assert {r.topic for r in records} >= {"hub.audit.v1", "out.nhs.v1", "hub.alerts.v1"}
+    for r in records:
+        model = Envelope.model_validate(r.document)
+        assert r.value() == encode(model), r.topic
+        assert model.time == env.time or model.time == outcome.time
+        if r.topic == "hub.audit.v1":
+            assert model.type == RecordDisclosed.cloudevent_type()
+            assert RecordDisclosed.model_validate(model.data).key() == model.subject == r.key
+        elif not r.topic.startswith("out."):
+            decode(r.value())  # a derived canonical event is a whole, valid event
+            assert model.type in {m.cloudevent_type() for m in EVENTS_BY_TYPE.values()}
