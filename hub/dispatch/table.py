@@ -40,7 +40,7 @@ class DispatchTable:
     async def add(self, rows: list[Row], lanes: dict[str, str], redriven: Sequence[str] = ()) -> None:
         """Rows for records not seen before (a record consumed twice adds nothing); a redriven record
         makes its dead row pending again. ``lanes`` names each pushed-to recipient's channel."""
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             if rows:
                 await conn.execute(self.db.dialect.insert(dispatches).on_conflict_do_nothing(), rows)
             if lanes:
@@ -69,7 +69,7 @@ class DispatchTable:
         """Hold a recipient's lane until ``until``, unless another instance holds it now. Returns
         how many times in a row delivering to it has failed, or None if it is not ours."""
         lane_row = dispatch_lanes.c.recipient == recipient
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             result = await conn.execute(
                 update(dispatch_lanes)
                 .where(lane_row, or_(dispatch_lanes.c.owner == owner, dispatch_lanes.c.lease_until < now))
@@ -82,7 +82,7 @@ class DispatchTable:
 
     async def release(self, recipients: list[str], owner: str) -> None:
         """Let other instances take these lanes at once (an instance stopping)."""
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 update(dispatch_lanes)
                 .where(dispatch_lanes.c.recipient.in_(recipients), dispatch_lanes.c.owner == owner)
@@ -103,7 +103,7 @@ class DispatchTable:
         if not outcomes:
             return
         seq: Any = bindparam("b_seq")
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 update(dispatches)
                 .where(dispatches.c.seq == seq)
@@ -133,7 +133,7 @@ class DispatchTable:
         """Hold a recipient's rows for the next delay of its backoff; returns the lane, with how long
         it has been failing and until when it is parked."""
         lane_row = dispatch_lanes.c.recipient == recipient
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 update(dispatch_lanes)
                 .where(lane_row)
@@ -150,13 +150,13 @@ class DispatchTable:
         return lane
 
     async def mark_alerted(self, recipient: str) -> None:
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 update(dispatch_lanes).where(dispatch_lanes.c.recipient == recipient).values(alerted=True)
             )
 
     async def recovered(self, recipient: str) -> None:
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(
                 update(dispatch_lanes)
                 .where(dispatch_lanes.c.recipient == recipient, dispatch_lanes.c.failures > 0)
@@ -194,7 +194,7 @@ class DispatchTable:
 
     async def _pulled(self, at: datetime, *which: Any) -> int:
         """Pending rows the recipient has taken itself, marked delivered; how many."""
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             result = await conn.execute(
                 update(dispatches)
                 .where(*which, dispatches.c.status == PENDING)

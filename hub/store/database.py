@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, bindparam
+from sqlalchemy import Connection, Engine, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hub.store.dialect import Dialect, dialect_for
@@ -18,6 +19,23 @@ IN_LIST_SIZE = 5000  # SQLite allows 32,766 bound parameters per statement; a CS
 Row = dict[str, Any]
 
 
+class Executes(Protocol):
+    """What a write transaction offers: ``AsyncConnection``, or an inline SQLite connection."""
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any: ...
+
+
+class InlineConnection:
+    """A synchronous connection behind the asynchronous ``execute`` the writer awaits: each
+    statement runs at once in the calling thread, with no hop to a driver thread."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.execute(statement, parameters)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -26,21 +44,52 @@ class Database:
         # Point reads on the hot paths may run on a synchronous connection in the calling thread (see lookup).
         self._inline = self.dialect.inline_engine(url)
         self._inline_conn: Connection | None = None
+        self._inline_writer: Engine | None = self.dialect.inline_engine(url, autocommit=False)
+        self._writer_conn: Connection | None = None
+        self._writes = asyncio.Lock()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. On SQLite the process's write transactions take turns (see
+        ``writing``); PostgreSQL runs them side by side."""
+        if self._inline_writer is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._writes, self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[Executes]:
+        """A write transaction for the hot path (the effects of each wave of events). With SQLite it
+        runs inline on a synchronous connection, as reads by key do: the hop to aiosqlite's thread
+        for every statement cost more than the statements. A statement waiting there for SQLite's
+        lock would stall the event loop, and with it whoever holds the lock across an await, so
+        every write transaction of the process takes its turn behind one asyncio lock instead."""
+        if self._inline_writer is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._writes:
+            if self._writer_conn is None:
+                self._writer_conn = self._inline_writer.connect()
+            with self._writer_conn.begin():
+                yield InlineConnection(self._writer_conn)
 
     async def create_schema(self) -> None:
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await self.dialect.prepare(conn)
             await conn.run_sync(metadata.create_all)
 
     async def drop_schema(self) -> None:
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.run_sync(metadata.drop_all)
 
     async def ping(self) -> None:
         """A committed write: raises when the database cannot be reached, or can be read but not
         written (a full disk, a read-only replica), either of which makes the hub unable to work."""
         row = {"id": 1, "at": datetime.now(UTC)}
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(
                 self.dialect.insert(heartbeat).on_conflict_do_update(index_elements=["id"], set_=row), row
             )
@@ -50,8 +99,12 @@ class Database:
         if self._inline_conn is not None:
             self._inline_conn.close()
             self._inline_conn = None
-        if self._inline is not None:
-            self._inline.dispose()
+        if self._writer_conn is not None:
+            self._writer_conn.close()
+            self._writer_conn = None
+        for engine in (self._inline, self._inline_writer):
+            if engine is not None:
+                engine.dispose()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection | None]:

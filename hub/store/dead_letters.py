@@ -13,12 +13,12 @@ class DeadLetterIndex:
         self.db = db
 
     async def record_dead_letter(self, row: Row) -> None:
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             await conn.execute(self.db.dialect.insert(dead_letters).values(**row).on_conflict_do_nothing())
 
     async def record_ops_audit(self, row: Row) -> bool:
         """Record an operator action once; a redrive also bumps its dead letter's redrive count."""
-        async with self.db.engine.begin() as conn:
+        async with self.db.begin() as conn:
             result = await conn.execute(self.db.dialect.insert(ops_audit).values(**row).on_conflict_do_nothing())
             if result.rowcount and row["action"] == "redrive":
                 await conn.execute(

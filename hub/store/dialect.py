@@ -36,8 +36,9 @@ class Dialect:
         """Take the lock for work that must run on one instance at a time, if free."""
         raise NotImplementedError
 
-    def inline_engine(self, url: str) -> Engine | None:
-        """A synchronous engine for point reads in the calling thread, where that is cheaper."""
+    def inline_engine(self, url: str, autocommit: bool = True) -> Engine | None:
+        """A synchronous engine for the calling thread, where that is cheaper: point reads
+        (autocommit) and the hot path's write transactions."""
         return None
 
 
@@ -59,12 +60,12 @@ class SqliteDialect(Dialect):
     async def try_leader_lock(self, conn: AsyncConnection, key: int) -> bool:
         return True  # one process owns an SQLite file
 
-    def inline_engine(self, url: str) -> Engine | None:
+    def inline_engine(self, url: str, autocommit: bool = True) -> Engine | None:
         if not url.startswith("sqlite+aiosqlite:///") or ":memory:" in url:
             return None
         return create_engine(
             url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1),
-            isolation_level="AUTOCOMMIT",
+            isolation_level="AUTOCOMMIT" if autocommit else "SERIALIZABLE",
             connect_args={"timeout": 30, "check_same_thread": False},  # only ever used from the event loop
         )
 

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.domain.facts import (
     AdviceProgress,
@@ -21,7 +20,7 @@ from hub.domain.facts import (
     ReferralProgress,
 )
 from hub.domain.state import AssessmentDecision, CareAssessment, Referral, TransitionDetermination
-from hub.store.database import Database, Row
+from hub.store.database import Database, Executes, Row
 from hub.store.tables import (
     STEP_TABLES,
     advice_requests,
@@ -78,7 +77,7 @@ class EffectWriter:
         if not effects:
             return 0
         try:
-            async with self.db.engine.begin() as conn:
+            async with self.db.writing() as conn:
                 fresh = await self._claim(conn, effects)
                 await self._write(conn, fresh)
                 if confirm is not None:
@@ -94,7 +93,7 @@ class EffectWriter:
         if not raised:
             return []
         rows = [alert_row(a) for a in raised]
-        async with self.db.engine.begin() as conn:
+        async with self.db.writing() as conn:
             existing = {
                 r[0]
                 for r in await conn.execute(
@@ -106,7 +105,7 @@ class EffectWriter:
                 await conn.execute(self.db.dialect.insert(alerts).on_conflict_do_nothing(), fresh)
             return [r["alert_id"] for r in fresh]
 
-    async def _claim(self, conn: AsyncConnection, effects: Sequence[CaseEffect]) -> list[CaseEffect]:
+    async def _claim(self, conn: Executes, effects: Sequence[CaseEffect]) -> list[CaseEffect]:
         ids = [e.event_id for e in effects]
         done = {
             r[0]
@@ -138,7 +137,7 @@ class EffectWriter:
             )
         return fresh
 
-    async def _write(self, conn: AsyncConnection, fresh: Sequence[CaseEffect]) -> None:
+    async def _write(self, conn: Executes, fresh: Sequence[CaseEffect]) -> None:
         merges: dict[tuple[str, ...], list[Row]] = {}
         for e in fresh:
             if e.case_id is not None:
@@ -212,7 +211,7 @@ class EffectWriter:
         self._case_merges[names] = statement
         return statement
 
-    async def _advance_advice(self, conn: AsyncConnection, u: AdviceProgress) -> None:
+    async def _advance_advice(self, conn: Executes, u: AdviceProgress) -> None:
         t = advice_requests.c
         values: dict[str, Any] = {}
         if u.received_date is not None:  # the earliest receipt stands
@@ -231,7 +230,7 @@ class EffectWriter:
         if values:
             await conn.execute(update(advice_requests).where(t.request_id == u.request_id).values(**values))
 
-    async def _advance_referral(self, conn: AsyncConnection, u: ReferralProgress) -> None:
+    async def _advance_referral(self, conn: Executes, u: ReferralProgress) -> None:
         r = referrals.c
         await conn.execute(
             update(referrals)
@@ -244,7 +243,7 @@ class EffectWriter:
             )
         )
 
-    async def _merge_steps(self, conn: AsyncConnection, table: Any, row: Row) -> None:
+    async def _merge_steps(self, conn: Executes, table: Any, row: Row) -> None:
         """Record a step of a review, dispute or budget request: each value is kept as first
         recorded, so a step replayed or arriving twice changes nothing."""
         statement = self.db.dialect.insert(table)
@@ -256,7 +255,7 @@ class EffectWriter:
         }
         await conn.execute(statement.on_conflict_do_update(index_elements=key, set_=set_), row)
 
-    async def _extend_referral(self, conn: AsyncConnection, u: ReferralOffers) -> None:
+    async def _extend_referral(self, conn: Executes, u: ReferralOffers) -> None:
         """Append offers a referral did not have (a replay offers nothing twice)."""
         r = referrals.c
         found = (await conn.execute(select(r.offered).where(r.referral_id == u.referral_id))).first()
