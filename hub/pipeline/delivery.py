@@ -140,10 +140,11 @@ class DeliveryCore:
         if not sent:
             return
         published: list[Accepted] | None = None
+        refused: list[tuple[Accepted, Exception]] = []
 
         async def acknowledged() -> set[str]:
             nonlocal published
-            published = await self._acknowledged(sent)
+            published = await self._acknowledged(sent, refused)
             for a in published:
                 await self._hook("store", a.envelope)
             return {a.envelope.id for a in published}
@@ -152,9 +153,14 @@ class DeliveryCore:
             applied = await self.store.apply([a.routing.effect for a, _ in sent if a.routing], confirm=acknowledged)
         except Exception as exc:
             if published is None:  # the store failed before the acknowledgements were read
-                published = await self._acknowledged(sent)
+                published = await self._acknowledged(sent, refused)
             for a in published:
                 await self.failures.retry_or_dead_letter(a, "store", exc)
+            applied = 0
+        # Only now, outside the store's transaction: after the last tier a dead letter is indexed in the store.
+        for a, failure in refused:
+            await self.failures.retry_or_dead_letter(a, "publish", failure)
+        if not applied:
             return
         self.processed += applied
         if logs_info():
@@ -182,9 +188,11 @@ class DeliveryCore:
                 await self.failures.retry_or_dead_letter(a, "publish", exc)
         return sent
 
-    async def _acknowledged(self, sent: list[tuple[Accepted, list[Awaitable[Any]]]]) -> list[Accepted]:
-        """The events whose every outbound record the broker acknowledged; the others go to retry.
-        One wait for the whole wave: a task per event cost more than the wait itself."""
+    async def _acknowledged(
+        self, sent: list[tuple[Accepted, list[Awaitable[Any]]]], refused: list[tuple[Accepted, Exception]]
+    ) -> list[Accepted]:
+        """The events whose every outbound record the broker acknowledged; the others are added to
+        ``refused``. One wait for the whole wave: a task per event cost more than the wait itself."""
         results = iter(await asyncio.gather(*(f for _, futures in sent for f in futures), return_exceptions=True))
         published: list[Accepted] = []
         for a, futures in sent:
@@ -193,7 +201,7 @@ class DeliveryCore:
             if failure is None:
                 published.append(a)
             elif isinstance(failure, Exception):
-                await self.failures.retry_or_dead_letter(a, "publish", failure)
+                refused.append((a, failure))
             else:
                 raise failure  # a send cancelled: the batch is read again
         return published

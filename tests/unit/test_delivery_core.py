@@ -91,7 +91,7 @@ async def test_routed_retried_and_dead_lettered_without_a_broker(sqlite_url: str
 
 
 class RefusesOneKey(MemoryProducer):
-    """Acknowledges every record except those keyed ``refused``, which the broker refuses."""
+    """Acknowledges every record except the outbound copies keyed ``refused``, which it refuses."""
 
     def __init__(self, refused: bytes) -> None:
         super().__init__()
@@ -101,7 +101,7 @@ class RefusesOneKey(MemoryProducer):
         self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
     ) -> Awaitable[Any]:
         done = await super().send(topic, value, key, headers)
-        if key == self.refused and "retry" not in topic:
+        if key == self.refused and topic.startswith("out."):
             failed: asyncio.Future[Acknowledged] = asyncio.get_running_loop().create_future()
             failed.set_exception(RuntimeError("NOT_ENOUGH_REPLICAS"))
             return failed
@@ -123,5 +123,15 @@ async def test_one_refused_acknowledgement_sends_only_its_own_event_to_retry(sql
         assert await store.processed_ids([e.id for e in opened]) == {opened[0].id, opened[2].id}
         [retried] = producer.to("hub.retry-1.v1")
         assert retried[1] == encode(opened[1]) and dict(retried[3])[h.H_STAGE] == b"publish"
+
+        # With no retry tier left it is dead-lettered, and indexed in the store once the wave's
+        # transaction is over (inside it, the index's write would wait on that very transaction).
+        last_tier = DeliveryCore(store, RefusesOneKey(b"C-5"), names=TopicNames(), retry_delays=[], hub_source="/hub")
+        refused = envelope_for(assessment_requested("C-5", 5), source="/la-sen/202")
+        await asyncio.wait_for(
+            last_tier.handle_batch([_record("ehc.assessment-requests.v1", encode(refused), 9, b"C-5")]), 10
+        )
+        assert [d["event_id"] for d in await store.dead_letters()] == [refused.id]
+        assert await store.processed_ids([refused.id]) == set()
     finally:
         await store.close()
