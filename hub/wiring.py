@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import sqlite3
 import ssl
@@ -26,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from adapters.adult_social_care.delivery import AdultSocialCareChannel
 from adapters.nhs_fhir.push import FhirPushChannel
 from adapters.webhooks import WebhookChannel
+from hub.collector import settle_collector
 from hub.devtools import kafka_local
 from hub.dispatch.engine import Dispatcher
 from hub.dispatch.table import DispatchTable
@@ -206,10 +206,8 @@ class HubRuntime:
             self._dispatch_task = asyncio.create_task(self.dispatcher.run_forever())
         if self.settings.clock_sweep_seconds > 0 and "route" in self.settings.roles:
             self._watch_task = asyncio.create_task(self.watcher.run_forever(self.settings.clock_sweep_seconds))
-        # What exists now (modules, schemas, FHIR models) lives as long as the process: taken out of
-        # the collector's view, a full collection scans only what requests create, and its pauses
-        # (a seventh of a second each, measured during a large import) no longer stall every request.
-        gc.freeze()
+        # Full collections had paused every request for a seventh of a second during a large import.
+        settle_collector()
         log.info("hub started", group_id=self.settings.group_id, topic_prefix=self.settings.topic_prefix)
 
     async def stop(self) -> None:

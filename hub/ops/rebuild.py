@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from hub.collector import settle_collector
 from hub.domain.addressing import Directory
 from hub.domain.facts import RaisedAlert
 from hub.domain.judging import case_of
@@ -94,6 +95,7 @@ async def rebuild(
     Dead letters are read first: a record that was dead-lettered is skipped where it first
     arrived, because live processing never applied it (only a redriven copy, if any, counts).
     """
+    settle_collector()
     router = Router(hub_source, rules or StatutoryRules(), names, directory or Directory())
     await store.drop_schema()
     await store.create_schema()
@@ -126,9 +128,13 @@ async def rebuild(
         if len(still) == len(waiting):
             break
         waiting = still
+    raised: list[RaisedAlert] = []
     async for record in read_topic(bootstrap_servers, names.physical(ALERTS_TOPIC), client_config=client_config):
         _, alert = decode(record.value)
         assert isinstance(alert, AlertRaised)
-        raised_on = date.fromisoformat(record.header("hub-raised-on") or "1970-01-01")
-        await store.record_alerts([RaisedAlert(alert, raised_on)])
+        raised.append(RaisedAlert(alert, date.fromisoformat(record.header("hub-raised-on") or "1970-01-01")))
+        if len(raised) >= BATCH:  # a transaction per alert made this the slowest part of a rebuild
+            await store.record_alerts(raised)
+            raised = []
+    await store.record_alerts(raised)
     return await store.counts()

@@ -147,7 +147,8 @@ def route(
     alerts: list[RaisedAlert] = []
     for emitted in outcome.emitted:
         child = builder.child(emitted)
-        builder.records.append(OutboundRecord(emitted.topic, emitted.key(), child))
+        if with_records:
+            builder.records.append(OutboundRecord(emitted.topic, emitted.key(), child))
         if isinstance(emitted, AdviceRequested):
             builder.deliver(
                 child, emitted.key(), emitted.recipient.agency, emitted.recipient.code, ALL, lawful_basis_for(emitted)
@@ -239,9 +240,13 @@ class _Builder:
         return self.source.model_dump(mode="json", exclude_none=True)
 
     def child(self, event: Event) -> dict[str, Any]:
-        """The CloudEvent for an event the hub derives from the source event (same conversation)."""
+        """The CloudEvent for an event the hub derives from the source event (same conversation).
+        A rebuild publishes nothing and needs only its id and type, for the deliveries it records."""
+        id = derived_id(self.source.id, f"emit:{event.event_type}:{event.key()}:{_discriminator(event)}")
+        if not self.with_records:
+            return {"id": id, "type": event.cloudevent_type(), "data": {}}
         return self._derived(
-            derived_id(self.source.id, f"emit:{event.event_type}:{event.key()}:{_discriminator(event)}"),
+            id,
             event.cloudevent_type(),
             event.key(),
             f"{SCHEMA_BASE}{event.event_type}:v{event.version}",
