@@ -55,6 +55,7 @@ def scenarios(sizes: dict[str, int], workdir: Path) -> dict[str, Callable[[str],
     return {
         "router": lambda b: router.run(b, workdir, sizes["router"]),
         "latency": lambda b: latency.run(b, workdir, sizes["latency_rps"], sizes["latency_seconds"]),
+        "latency-split": lambda b: latency.run(b, workdir, sizes["latency_rps"], sizes["latency_seconds"], split=True),
         "delivery": lambda b: delivery.run(b, workdir, sizes["delivery_rps"], sizes["delivery_seconds"]),
         "delivery-split": lambda b: delivery.run(
             b, workdir, sizes["delivery_rps"], sizes["delivery_seconds"], split=True

@@ -65,7 +65,10 @@ def run(
     ] = True,
     roles: Annotated[
         str | None,
-        typer.Option(help="route, dispatch or both (comma-separated); default HUB_ROLES, which is both"),
+        typer.Option(
+            help="route, dispatch or both (comma-separated), or intake alone for HTTP only; default HUB_ROLES,"
+            " which is route and dispatch"
+        ),
     ] = None,
 ) -> None:
     """Run the hub (consumers, HTTP ingress, ops API) on Kafka and the configured store."""
@@ -75,9 +78,9 @@ def run(
     settings = get_settings()
     if roles is not None:
         chosen = [r.strip() for r in roles.split(",") if r.strip()]
-        unknown = sorted(set(chosen) - {"route", "dispatch"})
+        unknown = sorted(set(chosen) - {"intake", "route", "dispatch"})
         if unknown or not chosen:
-            _fail(f"--roles takes route and/or dispatch, not {', '.join(unknown) or 'nothing'}")
+            _fail(f"--roles takes route and/or dispatch, or intake, not {', '.join(unknown) or 'nothing'}")
             return
         settings.roles = chosen  # type: ignore[assignment]
     configure_logging(settings.log_format, settings.log_level)

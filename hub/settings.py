@@ -252,7 +252,7 @@ class AuthSettings(BaseModel):
     )
 
 
-Role = Literal["route", "dispatch"]
+Role = Literal["intake", "route", "dispatch"]
 
 
 class DispatchSettings(BaseModel):
@@ -354,7 +354,8 @@ class Settings(BaseSettings):
     roles: list[Role] = Field(
         default=["route", "dispatch"],
         description="what this instance does besides serving HTTP: route (the canonical topics, retries and "
-        "clocks) and dispatch (delivery to agencies' systems), so each can be scaled on its own",
+        "clocks) and dispatch (delivery to agencies' systems), so each can be scaled on its own; intake alone "
+        "serves HTTP (the ingress, FHIR, the ops API) with no consumers, so accepting runs apart from routing",
     )
     max_body_bytes: int = Field(
         default=1024 * 1024, description="larger request bodies (outside /fhir and CSV imports) are refused with 413"
