@@ -8,13 +8,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from hub.store.database import Database, as_utc, parts
 from hub.store.tables import claims
 
 PENDING, PUBLISHED = "pending", "published"
+
+# The statements of every accepted request, built once: building them per call cost more than running them.
+_c = claims.c
+_keys: Any = bindparam("keys", expanding=True)
+_TAKE_STALE = (
+    update(claims)
+    .where(_c.claim_key.in_(_keys), _c.state == PENDING, _c.token != bindparam("other"))
+    .where(_c.claimed_at < bindparam("before"))
+    .values(token=bindparam("other"), claimed_at=bindparam("at"))
+)
+_HOLDERS = select(_c.claim_key, _c.event_id, _c.token, _c.state).where(_c.claim_key.in_(_keys))
+_PUBLISHED = update(claims).where(_c.token == bindparam("held_by")).values(state=PUBLISHED)
+_GIVEN_UP = delete(claims).where(_c.token == bindparam("held_by"), _c.state == PENDING)
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,10 @@ class ClaimLedger:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @cached_property
+    def _insert(self) -> Any:
+        return self.db.dialect.insert(claims).on_conflict_do_nothing()
+
     async def claim(self, token: str, wanted: Mapping[str, str], stale_after: float) -> dict[str, Claim]:
         """Claim each key for its event id under ``token``; returns who holds every key now. A
         pending claim older than ``stale_after`` seconds (its holder died before publishing) passes
@@ -42,36 +61,20 @@ class ClaimLedger:
             {"claim_key": k, "event_id": e, "token": token, "state": PENDING, "claimed_at": now}
             for k, e in wanted.items()
         ]
+        stale_before = now - timedelta(seconds=stale_after)
         async with self.db.writing() as conn:
-            await conn.execute(self.db.dialect.insert(claims).on_conflict_do_nothing(), rows)
-            c = claims.c
-            for keys in parts(sorted(wanted)):
-                await conn.execute(
-                    update(claims)
-                    .where(
-                        c.claim_key.in_(keys),
-                        c.state == PENDING,
-                        c.token != token,
-                        c.claimed_at < now - timedelta(seconds=stale_after),
-                    )
-                    .values(token=token, claimed_at=now)
-                )
+            await conn.execute(self._insert, rows)
             held: dict[str, Claim] = {}
             for keys in parts(sorted(wanted)):
-                for r in await conn.execute(
-                    select(c.claim_key, c.event_id, c.token, c.state).where(c.claim_key.in_(keys))
-                ):
+                await conn.execute(_TAKE_STALE, {"keys": keys, "other": token, "before": stale_before, "at": now})
+                for r in await conn.execute(_HOLDERS, {"keys": keys}):
                     held[r.claim_key] = Claim(r.event_id, r.token, r.state)
         return held
 
     async def settle(self, token: str, published: bool) -> None:
         """Mark this token's claims published, or give them up so a retry can take them."""
         async with self.db.writing() as conn:
-            held = claims.c.token == token
-            if published:
-                await conn.execute(update(claims).where(held).values(state=PUBLISHED))
-            else:
-                await conn.execute(delete(claims).where(held, claims.c.state == PENDING))
+            await conn.execute(_PUBLISHED if published else _GIVEN_UP, {"held_by": token})
 
     async def holders(self, keys: Sequence[str]) -> dict[str, Claim]:
         c = claims.c
