@@ -37,7 +37,7 @@ from hub.store import Store
 from hub.wiring import ensure_topics
 from schemas.events import AssessmentRequested, PanelOutcomeRecorded
 
-TARGET = 0.5
+TARGET = 10_000  # events/s: a million events rebuilt in under 100 s
 CHUNK = 50_000
 
 
@@ -123,8 +123,8 @@ async def run(bootstrap: str, workdir: Path, events: int) -> list[Figure]:
             "events/s",
             baseline=round(bare),
             baseline_name="bare consumer reading the same topics",
-            target=f">= {TARGET} of bare",
-            met=hub / bare >= TARGET,
+            target=f">= {TARGET:,} events/s",
+            met=hub >= TARGET,
             peak_rss_mib=rss,
             detail={"events": events, "rebuild_seconds": round(rebuild_seconds, 1)},
         )
