@@ -4,12 +4,13 @@ running `hub run` as its own process, and reading a process's peak memory."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from hub.ops.kafka_io import partitions_of
 from hub.settings import Settings
 from schemas.envelope import encode, envelope_for
 from schemas.events import AssessmentRequested, Event, PanelOutcomeRecorded
+from tests.integration.hub_process import HubProcess
 
 SOURCE = "/bench"
 
@@ -100,6 +102,21 @@ def bench_settings(workdir: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def hub_processes(
+    settings: Settings, bootstrap: str, workdir: Path, name: str, roles: Sequence[Sequence[str]] = ()
+) -> list[HubProcess]:
+    """One `hub run` with the default roles, or, to split a scenario, one per entry of ``roles``
+    (``HUB_ROLES``), each logging to a file of its own in ``workdir``."""
+    if not roles:
+        return [HubProcess(settings, bootstrap, workdir / f"{name}-hub.log")]
+    processes = []
+    for these in roles:
+        process = HubProcess(settings, bootstrap, workdir / f"{name}-{'-'.join(these)}.log")
+        process.env["HUB_ROLES"] = json.dumps(list(these))
+        processes.append(process)
+    return processes
 
 
 def sqlite_path(settings: Settings) -> str:

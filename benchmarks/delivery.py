@@ -26,6 +26,7 @@ from benchmarks.common import (
     bearer,
     bench_settings,
     encoded,
+    hub_processes,
     panel_outcomes,
     peak_rss_mib,
     percentile,
@@ -36,7 +37,6 @@ from benchmarks.common import (
 from benchmarks.latency import CONNECTIONS
 from hub.wiring import ensure_topics
 from schemas.envelope import encode, envelope_for
-from tests.integration.hub_process import HubProcess
 from tests.servers import serving
 
 SECRET = "whsec_" + base64.b64encode(b"benchmark-signing-key-0000000001").decode()
@@ -80,12 +80,8 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int, split: bool
     case_ids = [f"D-{i}" for i in range(total)]
     receivers = {code: Receiver() for code in RECIPIENTS}
     name = "delivery-split" if split else "delivery"
-    hub = HubProcess(settings, bootstrap, workdir / f"{name}-hub.log")
-    processes = [hub]
-    if split:
-        dispatcher = HubProcess(settings, bootstrap, workdir / f"{name}-dispatch.log")
-        hub.env["HUB_ROLES"], dispatcher.env["HUB_ROLES"] = '["route"]', '["dispatch"]'
-        processes.append(dispatcher)
+    processes = hub_processes(settings, bootstrap, workdir, name, [["route"], ["dispatch"]] if split else [])
+    hub = processes[0]  # the one that accepts and routes
     async with (
         serving(receivers["QMJ"]) as nhs_url,
         serving(receivers["202"]) as csc_url,

@@ -24,6 +24,7 @@ from benchmarks.common import (
     bearer,
     bench_settings,
     encoded,
+    hub_processes,
     panel_outcomes,
     peak_rss_mib,
     percentile,
@@ -33,7 +34,6 @@ from benchmarks.common import (
 )
 from hub.wiring import ensure_topics
 from schemas.envelope import encode, envelope_for
-from tests.integration.hub_process import HubProcess
 
 TARGET_P99_MS = 50.0
 CONNECTIONS = 32
@@ -47,12 +47,8 @@ async def run(bootstrap: str, workdir: Path, rps: int, seconds: int, split: bool
     total = rps * seconds
     case_ids = [f"L-{i}" for i in range(total)]
     name = "latency-split" if split else "latency"
-    hub = HubProcess(settings, bootstrap, workdir / f"{name}-hub.log")
-    processes = [hub]
-    if split:
-        router = HubProcess(settings, bootstrap, workdir / f"{name}-router.log")
-        hub.env["HUB_ROLES"], router.env["HUB_ROLES"] = '["intake"]', '["route", "dispatch"]'
-        processes.append(router)
+    processes = hub_processes(settings, bootstrap, workdir, name, [["intake"], ["route", "dispatch"]] if split else [])
+    hub = processes[0]  # the one that accepts
     for process in processes:
         await asyncio.to_thread(process.start)
     try:
