@@ -47,9 +47,6 @@ class Database:
         self._inline_writer: Engine | None = self.dialect.inline_engine(url, autocommit=False)
         self._writer_conn: Connection | None = None
         self._writes = asyncio.Lock()
-        for engine in (self._inline, self._inline_writer):  # the hot path's reads and writes
-            if engine is not None:
-                self.dialect.configure(engine)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:

@@ -42,9 +42,6 @@ class Dialect:
         (autocommit) and the hot path's write transactions."""
         return None
 
-    def configure(self, engine: Engine) -> None:
-        """Settings each new connection of ``engine`` needs."""
-
 
 class SqliteDialect(Dialect):
     name = "sqlite"
@@ -64,26 +61,25 @@ class SqliteDialect(Dialect):
     async def try_leader_lock(self, conn: AsyncConnection, key: int) -> bool:
         return True  # one process owns an SQLite file
 
-    def configure(self, engine: Engine) -> None:
-        """A page cache large enough for the indexes the hot path writes: event ids and case ids
-        are random keys, so with the default cache each insert into a store of a few hundred
-        thousand events read its pages back from the file (a rebuild slowed by half as it grew)."""
+    def inline_engine(self, url: str, autocommit: bool = True) -> Engine | None:
+        if not url.startswith("sqlite+aiosqlite:///") or ":memory:" in url:
+            return None
+        engine = create_engine(
+            url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1),
+            isolation_level="AUTOCOMMIT" if autocommit else "SERIALIZABLE",
+            connect_args={"timeout": 30, "check_same_thread": False},  # only ever used from the event loop
+        )
 
         def on_connect(dbapi_connection: Any, _: Any) -> None:
+            """A page cache large enough for the indexes the hot path writes: event ids and case ids
+            are random keys, so with the default cache each insert into a store of a few hundred
+            thousand events read its pages back from the file."""
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             cursor.close()
 
         event.listen(engine, "connect", on_connect)
-
-    def inline_engine(self, url: str, autocommit: bool = True) -> Engine | None:
-        if not url.startswith("sqlite+aiosqlite:///") or ":memory:" in url:
-            return None
-        return create_engine(
-            url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1),
-            isolation_level="AUTOCOMMIT" if autocommit else "SERIALIZABLE",
-            connect_args={"timeout": 30, "check_same_thread": False},  # only ever used from the event loop
-        )
+        return engine
 
 
 class PostgresDialect(Dialect):
