@@ -92,13 +92,13 @@ def _hub_process(settings: Settings, bootstrap: str, expected: int, results: Any
         await runtime.start()
         try:
             started = time.perf_counter()
-            alerts = await runtime.watcher.sweep()
+            sweep = await runtime.watcher.sweep()
             sweep_seconds = time.perf_counter() - started
             await wait_until(lambda: runtime.core.processed >= expected, 600, "new events routed")
             return {
                 "peak_rss_mib": own_peak_rss_mib(),
                 "sweep_seconds": round(sweep_seconds, 1),
-                "alerts": len(alerts),
+                "alerts": sweep.count,
                 "processed": runtime.core.processed,
             }
         finally:

@@ -302,7 +302,7 @@ class Demo:
 
         sweep = (await self.clients["ops"].post("/ops/clocks/sweep")).json()
         ours = [a for a in sweep["raised"] if a["case_id"] in (amira, leo, skye, noah)]
-        others = len(sweep["raised"]) - len(ours)
+        others = sweep["count"] - len(ours)
         self.say(
             f"Clock check: {len(ours)} alert(s) for these journeys" + (f" ({others} for other cases)" if others else "")
         )

@@ -101,11 +101,16 @@ async def clocks_by_organisation(
 
 @router.post("/clocks/sweep", dependencies=[permit("ops:operate")])
 async def sweep_clocks(state: State) -> dict[str, Any]:
-    """Check every clock now rather than at the next scheduled sweep; returns the alerts raised."""
+    """Check every clock now rather than at the next scheduled sweep. The answer counts the alerts
+    raised, by kind, and lists the first thousand; ``GET /ops/alerts`` has them all."""
     if state.watcher is None:
         raise HTTPException(503, "this instance runs no clock watcher")
-    raised = await state.watcher.sweep()
-    return {"raised": [a.model_dump(mode="json") for a in raised]}
+    sweep = await state.watcher.sweep()
+    return {
+        "count": sweep.count,
+        "by_kind": dict(sweep.by_kind),
+        "raised": [a.model_dump(mode="json") for a in sweep.alerts],
+    }
 
 
 @router.get("/alerts")

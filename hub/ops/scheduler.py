@@ -8,7 +8,9 @@ instance during a failover) raises nothing twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -37,6 +39,7 @@ log = get_logger("hub.ops.scheduler")
 LONDON = ZoneInfo("Europe/London")
 LEADER_LOCK_KEY = 0x45484301  # "EHC" + 1: the clock watcher's advisory lock
 CHUNK = 500
+LISTED = 1000  # alerts a sweep's answer lists; beyond these they are counted (all are on Kafka and in the store)
 
 
 def london_today() -> date:
@@ -91,6 +94,25 @@ def alerts_for(clock: Clock, today: date, rules: StatutoryRules) -> list[AlertRa
     return found
 
 
+@dataclass
+class Sweep:
+    """What one sweep raised: every alert counted by kind, the first ``LISTED`` kept. A first sweep
+    of a large store raises hundreds of thousands, which it need not hold to report them."""
+
+    by_kind: Counter[str] = field(default_factory=Counter)
+    alerts: list[AlertRaised] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(self.by_kind.values())
+
+    def add(self, raised: Iterable[AlertRaised]) -> None:
+        for alert in raised:
+            self.by_kind[alert.kind] += 1
+            if len(self.alerts) < LISTED:
+                self.alerts.append(alert)
+
+
 class ClockWatcher:
     def __init__(
         self,
@@ -111,11 +133,11 @@ class ClockWatcher:
         self.hub_source = hub_source
         self.today = today
 
-    async def sweep(self) -> list[AlertRaised]:
+    async def sweep(self) -> Sweep:
         """Evaluate every open case's clocks; publish and record the alerts not raised before."""
         today = self.today()
         case_ids = await self.store.open_case_ids(today)
-        raised: list[AlertRaised] = []
+        raised = Sweep()
         for i in range(0, len(case_ids), CHUNK):
             contexts = await self.store.case_contexts(case_ids[i : i + CHUNK])
             candidates = [
@@ -128,10 +150,10 @@ class ClockWatcher:
             fresh = [a for a in candidates if a.alert_id not in known]
             await self._publish(fresh, today)
             await self.store.record_alerts([RaisedAlert(a, today) for a in fresh])
-            raised += fresh
-        raised += await self._transitions(today)
-        if raised:
-            log.info("clock alerts raised", count=len(raised), today=today.isoformat())
+            raised.add(fresh)
+        raised.add(await self._transitions(today))
+        if raised.count:
+            log.info("clock alerts raised", count=raised.count, today=today.isoformat())
         return raised
 
     async def _transitions(self, today: date) -> list[AlertRaised]:

@@ -194,7 +194,7 @@ async def test_a_provider_without_an_endpoint_finds_its_records_by_fhir_search(k
 
         # Its advice, due on 23 March, is late: the provider is told, not only the operators.
         world.set_today(date(2026, 3, 30))
-        raised = await world.runtime.watcher.sweep()
+        raised = (await world.runtime.watcher.sweep()).alerts
         owed = sorted(a.kind for a in raised if a.organisation and a.organisation.code == "RJ1")
         assert owed == ["advice-breached", "advice-due-soon"]
         async with world.as_("nhs-rj1") as rj1:

@@ -203,7 +203,7 @@ async def test_one_journey_from_request_to_final_plan_across_every_agency(kafka:
         figure = (await world.client.get("/ops/timeliness", params={"la_code": LA})).json()
         assert (figure["plans_issued"], figure["within_20_weeks"]) == (1, 1)
         world.set_today(date(2026, 6, 1))
-        raised = await world.runtime.watcher.sweep()
+        raised = (await world.runtime.watcher.sweep()).alerts
         assert [a.kind for a in raised] == ["transition-consideration-due"], "nothing is late; at 16, plan ahead"
 
 
@@ -243,7 +243,7 @@ async def test_school_closure_in_the_advice_window_is_applied_and_reported(kafka
         assert (final["due"], final["stopped"], final["state"]) == ("2026-05-25", "2026-06-15", "excepted")
         assert final["exceptions"] == ["school-closure:CL-1"]
         world.set_today(date(2026, 6, 16))
-        raised = {a.kind for a in await world.runtime.watcher.sweep() if a.case_id == "J-2"}
+        raised = {a.kind for a in (await world.runtime.watcher.sweep()).alerts if a.case_id == "J-2"}
         assert "final-plan-exception-applied" in raised
         assert "final-plan-breached" not in raised
         figure = (await world.client.get("/ops/timeliness", params={"la_code": LA})).json()
@@ -261,12 +261,16 @@ async def test_late_health_advice_is_alerted_before_and_at_breach_per_agency(kaf
 
         await eventually(received)
         world.set_today(date(2026, 3, 8))
-        assert not [a for a in await world.runtime.watcher.sweep() if a.organisation and a.organisation.code == "RBS"]
+        assert not [
+            a for a in (await world.runtime.watcher.sweep()).alerts if a.organisation and a.organisation.code == "RBS"
+        ]
         world.set_today(date(2026, 3, 9))
-        warned = [a for a in await world.runtime.watcher.sweep() if a.organisation and a.organisation.code == "RBS"]
+        warned = [
+            a for a in (await world.runtime.watcher.sweep()).alerts if a.organisation and a.organisation.code == "RBS"
+        ]
         assert [(a.kind, a.severity, str(a.due_date)) for a in warned] == [("advice-due-soon", "warning", "2026-03-23")]
         world.set_today(date(2026, 3, 24))
-        swept = await world.runtime.watcher.sweep()
+        swept = (await world.runtime.watcher.sweep()).alerts
         breached = [a for a in swept if a.organisation and a.organisation.code == "RBS"]
         assert [(a.kind, a.severity) for a in breached] == [("advice-breached", "breach")]
         assert not [a for a in swept if a.organisation and a.organisation.agency == "family"], "reg 8 binds advisers"
@@ -275,7 +279,9 @@ async def test_late_health_advice_is_alerted_before_and_at_breach_per_agency(kaf
             "la-sen",
             "info",
         )
-        assert not [a for a in await world.runtime.watcher.sweep() if a.organisation], "each alert is raised once"
+        assert not [a for a in (await world.runtime.watcher.sweep()).alerts if a.organisation], (
+            "each alert is raised once"
+        )
 
         nhs_alerts = (await world.client.get("/ops/alerts", params={"agency": "nhs"})).json()
         assert {(a["kind"], a["organisation"]) for a in nhs_alerts} == {

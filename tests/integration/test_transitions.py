@@ -137,7 +137,9 @@ async def test_recent_unchanged_carer_assessment_is_reused_and_no_new_one_reques
         await give_ehc_plan(world, "T-1", yp)
         await record_assessment(world, "S60-1", "s60-childs-carers", carer, "2026-04-15", cared_for=[yp])
         world.set_today(REFERRAL_DAY)
-        considered = [a for a in await world.runtime.watcher.sweep() if a.kind == "transition-consideration-due"]
+        considered = [
+            a for a in (await world.runtime.watcher.sweep()).alerts if a.kind == "transition-consideration-due"
+        ]
         assert [a.organisation.agency for a in considered if a.organisation] == ["childrens-social-care"]
         await asyncio.sleep(1.0)
         assert not world.adult.received, "an EHC plan alone is no reason in law to refer (s58(1))"
@@ -183,7 +185,9 @@ async def test_recent_unchanged_carer_assessment_is_reused_and_no_new_one_reques
         changed_mind = await decide(world, referral, "S60-1", False, expect=409, key="another")
         assert changed_mind["rule"] == "single-decision"
         world.set_today(date(2026, 12, 11))
-        assert not [a for a in await world.runtime.watcher.sweep() if a.kind.startswith("s66")], "support in place"
+        assert not [a for a in (await world.runtime.watcher.sweep()).alerts if a.kind.startswith("s66")], (
+            "support in place"
+        )
         assert len(world.adult.distinct()) == 1, "the referral, once"
 
 
