@@ -29,6 +29,7 @@ import aiohttp
 
 from adapters.channels import FHIR_INBOX, INBOX, Channel, Parcel, recipient_of
 from adapters.common import EventPort
+from hub.cooperative import share_the_loop
 from hub.dispatch.table import DEAD, DELIVERED, PENDING, DispatchTable, Settled
 from hub.logging import get_logger
 from hub.pipeline.failures import FailurePath
@@ -110,6 +111,7 @@ class Dispatcher:
         rows, lanes, redriven = [], {}, []
         at = datetime.now(UTC)
         for record in records:
+            await share_the_loop()
             parcel = parcel_of(record)
             if parcel is None:
                 continue  # no organisation named: on the topic for Kafka consumers only

@@ -24,6 +24,7 @@ import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from hub.cooperative import share_the_loop
 from hub.domain.addressing import Directory
 from hub.domain.facts import CaseEffect
 from hub.domain.identity import IdentityContext
@@ -31,7 +32,6 @@ from hub.domain.judging import case_of
 from hub.domain.state import Context
 from hub.domain.workflow import RuleViolation
 from hub.logging import bind_message_context, get_logger, logs_info
-from hub.pipeline.cooperative import share_the_loop
 from hub.pipeline.failures import DeadLetterStore, FailurePath
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.pipeline.records import Accepted, Origin, Record
@@ -89,8 +89,8 @@ class DeliveryCore:
 
     async def handle_batch(self, batch: Sequence[Record]) -> None:
         accepted: list[Accepted] = []
-        for n, record in enumerate(batch):
-            await share_the_loop(n)
+        for record in batch:
+            await share_the_loop()
             origin = Origin.of(record)
             try:
                 envelope, event = decode(record.value)
@@ -117,8 +117,8 @@ class DeliveryCore:
         """Events of distinct cases: each is judged against its case as the store has it now."""
         contexts, identity = await self.store.contexts_for([a.event for a in wave])
         routed: list[Accepted] = []
-        for n, a in enumerate(wave):
-            await share_the_loop(n)
+        for a in wave:
+            await share_the_loop()
             bind_message_context(
                 event_id=a.envelope.id, correlation_id=a.envelope.correlationid, causation_id=a.envelope.causationid
             )
@@ -178,8 +178,8 @@ class DeliveryCore:
     async def _send_all(self, routed: list[Accepted]) -> list[tuple[Accepted, list[Awaitable[Any]]]]:
         """Hand every outbound record to the producer; the acknowledgements are awaited later."""
         sent: list[tuple[Accepted, list[Awaitable[Any]]]] = []
-        for n, a in enumerate(routed):
-            await share_the_loop(n)
+        for a in routed:
+            await share_the_loop()
             try:
                 await self._hook("publish", a.envelope)
                 assert a.routing is not None

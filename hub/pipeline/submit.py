@@ -16,12 +16,12 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.common import Submission, SubmitResult, Unavailable
+from hub.cooperative import share_the_loop
 from hub.domain.authority import refusal
 from hub.domain.clocks import case_clocks
 from hub.domain.judging import case_of, once_keys
 from hub.domain.state import Context, Referral
 from hub.domain.workflow import RuleViolation, evaluate, evolve
-from hub.pipeline.cooperative import share_the_loop
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.settings import StatutoryRules
 from hub.store import Store
@@ -77,17 +77,19 @@ class HubEventPort:
     async def _submit_part(
         self, part: list[Submission], everything: list[Submission], contexts: dict[str, Context]
     ) -> list[SubmitResult]:
-        envelopes = [
-            envelope_for(
-                s.event,
-                source=s.source,
-                event_id=s.event_id,
-                correlation_id=s.correlation_id,
-                causation_id=s.causation_id,
-                time=s.time,
+        envelopes: list[Envelope] = []
+        for s in part:
+            await share_the_loop()
+            envelopes.append(
+                envelope_for(
+                    s.event,
+                    source=s.source,
+                    event_id=s.event_id,
+                    correlation_id=s.correlation_id,
+                    causation_id=s.causation_id,
+                    time=s.time,
+                )
             )
-            for s in part
-        ]
         done = await self.store.processed_ids([e.id for e in envelopes])
         stored, _ = await self.store.contexts_for([s.event for s in part])
         for key, ctx in stored.items():  # a case an earlier part changed is newer than the store's copy
@@ -104,8 +106,8 @@ class HubEventPort:
                 contexts.update(fresh)
             last = n == len(delays) - 1  # still missing what it refers to: the rule's own answer (404)
             still = []
-            for k, i in enumerate(waiting):
-                await share_the_loop(k)
+            for i in waiting:
+                await share_the_loop()
                 if not self._judge(part[i], envelopes[i], contexts, everything, results, i, last):
                     still.append(i)
             waiting = still
@@ -160,6 +162,7 @@ class HubEventPort:
         held = await self.store.claim(token, wanted, stale_after=2 * self.publish_timeout)
         sends, followed = [], []
         for i, sub, env in judged:
+            await share_the_loop()
             taken = [(k, f) for k, f in once_keys(sub.event) if held[k].event_id != env.id]
             if taken:
                 key, field = taken[0]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.domain.identity import IdentityContext, identifiers, persons_in
@@ -125,9 +125,13 @@ class ContextReader:
         """For the given identifiers: who they point at, and which identifier types those people have."""
         t = person_links.c
         known: dict[tuple[str, str], str] = {}
-        for part in parts(ids):
-            query = select(t.id_type, t.id_value, t.person_key).where(tuple_(t.id_type, t.id_value).in_(part))
-            known.update({(r["id_type"], r["id_value"]): r["person_key"] for r in await self.db.lookup(query, conn)})
+        by_type: dict[str, list[str]] = {}
+        for id_type, value in ids:
+            by_type.setdefault(id_type, []).append(value)
+        for id_type, values in by_type.items():  # a pair of columns IN a list of pairs is a full scan on SQLite
+            for part in parts(values):
+                query = select(t.id_value, t.person_key).where(t.id_type == id_type, t.id_value.in_(part))
+                known.update({(id_type, r["id_value"]): r["person_key"] for r in await self.db.lookup(query, conn)})
         types: dict[str, set[str]] = {}
         for keys in parts(sorted(set(known.values()))):
             for r in await self.db.lookup(select(t.person_key, t.id_type).where(t.person_key.in_(keys)), conn):

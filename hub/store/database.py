@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam
+from sqlalchemy import Connection, Engine, Transaction, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from hub.cooperative import share_the_loop, slices
 from hub.store.dialect import Dialect, dialect_for
 from hub.store.tables import heartbeat, metadata
 
 T = TypeVar("T")
-IN_LIST_SIZE = 5000  # SQLite allows 32,766 bound parameters per statement; a CSV import may name 100,000 cases
+IN_LIST_SIZE = 500  # keys per IN-list: SQLite allows 32,766 parameters, and a read on the loop should be short
+INLINE_ROWS = 100  # rows per statement on an inline connection: an upsert of a case costs up to 0.1 ms
 Row = dict[str, Any]
 
 
@@ -27,13 +29,21 @@ class Executes(Protocol):
 
 class InlineConnection:
     """A synchronous connection behind the asynchronous ``execute`` the writer awaits: each
-    statement runs at once in the calling thread, with no hop to a driver thread."""
+    statement runs at once in the calling thread, with no hop to a driver thread. Many rows go in
+    several statements, with the event loop given a turn between them."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
-        return self._conn.execute(statement, parameters)
+        if not isinstance(parameters, list) or len(parameters) <= INLINE_ROWS:
+            result = self._conn.execute(statement, parameters)
+            await share_the_loop()
+            return result
+        for rows in slices(parameters, INLINE_ROWS):
+            self._conn.execute(statement, rows)
+            await share_the_loop()
+        return None
 
 
 class Database:
@@ -73,8 +83,13 @@ class Database:
         async with self._writes:
             if self._writer_conn is None:
                 self._writer_conn = self._inline_writer.connect()
-            with self._writer_conn.begin():
+            transaction = self._writer_conn.begin()
+            try:
                 yield InlineConnection(self._writer_conn)
+            except BaseException:
+                transaction.rollback()
+                raise
+            await _commit_in_thread(transaction)
 
     async def create_schema(self) -> None:
         async with self.begin() as conn:
@@ -135,7 +150,9 @@ class Database:
             return await self.rows(query, conn, params)
         if self._inline_conn is None:
             self._inline_conn = self._inline.connect()
-        return [dict(r._mapping) for r in self._inline_conn.execute(query, params)]
+        found = [dict(r._mapping) for r in self._inline_conn.execute(query, params)]
+        await share_the_loop()
+        return found
 
     async def rows(self, query: Any, conn: AsyncConnection | None = None, params: Row | None = None) -> list[Row]:
         if conn is not None:
@@ -148,6 +165,22 @@ def as_utc(moment: datetime) -> datetime:
     """A timestamp read back from the store, as it was written: SQLite keeps no offset, and every
     timestamp the hub writes is in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _commit_in_thread(transaction: Transaction) -> None:
+    """Commit in a worker thread: writing SQLite's log and syncing it to disk takes milliseconds,
+    and tens of them on a busy disk, in which the event loop serves everyone else. The connection
+    stays this transaction's until the commit has ended, even if the task waiting for it is cancelled."""
+    commit = asyncio.get_running_loop().run_in_executor(None, transaction.commit)
+    cancelled = False
+    while not commit.done():
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    commit.result()
 
 
 def keyed(query: Any, column: Any) -> tuple[Any, Any]:
