@@ -1,5 +1,6 @@
-"""FHIR ingest: health-advice message Bundles accepted per second by one `hub run` process
-(parse, validate with the R4B models and UK Core rules, map, publish, answer).
+"""FHIR ingest: health-advice message Bundles accepted per second by one `hub run --roles intake`
+process (parse, validate with the R4B models and UK Core rules, map, publish, answer). Routing
+runs in a process of its own, as the issue's deployment has it.
 
 Each Bundle answers a distinct advice request with a QuestionnaireResponse, posted over real
 sockets by concurrent clients. The baseline is the same clients fetching ``/fhir/metadata`` from
@@ -23,6 +24,7 @@ from benchmarks.common import (
     bearer,
     bench_settings,
     encoded,
+    hub_processes,
     peak_rss_mib,
     produce,
     sqlite_path,
@@ -34,7 +36,6 @@ from schemas.common import Agency, OrganisationRef
 from schemas.events import AssessmentDecisionMade, AssessmentRequested
 from tests.fhir_messages import questionnaire_response_message
 from tests.helpers import person
-from tests.integration.hub_process import HubProcess
 
 TARGET = 1000
 CONCURRENCY = 32
@@ -63,9 +64,11 @@ async def run(bootstrap: str, workdir: Path, bundles: int) -> list[Figure]:
     await ensure_topics(settings, bootstrap)
     case_ids = [f"F-{i}" for i in range(bundles)]
     people = {c: person(i) for i, c in enumerate(case_ids)}
-    hub = HubProcess(settings, bootstrap, workdir / "fhir-hub.log")
-    hub.env["HUB_TODAY"] = "2026-02-09"
-    await asyncio.to_thread(hub.start)
+    processes = hub_processes(settings, bootstrap, workdir, "fhir", [["intake"], ["route", "dispatch"]])
+    hub = processes[0]  # the intake
+    for process in processes:
+        process.env["HUB_TODAY"] = "2026-02-09"
+        await asyncio.to_thread(process.start)
     try:
         await produce(
             bootstrap,
@@ -121,11 +124,12 @@ async def run(bootstrap: str, workdir: Path, bundles: int) -> list[Figure]:
             raise RuntimeError(f"only {accepted} of {len(messages)} advice messages were accepted")
         rss = peak_rss_mib(hub.pid)
     finally:
-        await asyncio.to_thread(hub.stop)
+        for process in processes:
+            await asyncio.to_thread(process.stop)
     return [
         Figure(
             "FHIR ingest",
-            f"advice Bundles accepted/s, 1 process, {CONCURRENCY} clients",
+            f"advice Bundles accepted/s, 1 intake process, {CONCURRENCY} clients",
             round(rate),
             "bundles/s",
             baseline=round(floor),

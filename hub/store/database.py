@@ -83,13 +83,18 @@ class Database:
         async with self._writes:
             if self._writer_conn is None:
                 self._writer_conn = self._inline_writer.connect()
-            transaction = self._writer_conn.begin()
+            conn = self._writer_conn
+            transaction = conn.begin()
             try:
-                yield InlineConnection(self._writer_conn)
+                yield InlineConnection(conn)
+                await _commit_in_thread(transaction)
             except BaseException:
-                transaction.rollback()
+                try:  # after a failed commit (a full disk) as after a failed statement: the connection is used again
+                    conn.rollback()
+                except Exception:
+                    self._writer_conn = None
+                    conn.invalidate()
                 raise
-            await _commit_in_thread(transaction)
 
     async def create_schema(self) -> None:
         async with self.begin() as conn:

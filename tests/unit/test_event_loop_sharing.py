@@ -137,3 +137,23 @@ def test_a_sweep_counts_every_alert_and_lists_a_bounded_number(monkeypatch: pyte
     assert sweep.count == 5
     assert dict(sweep.by_kind) == {"decision-due-soon": 4, "advice-breached": 1}
     assert [a.alert_id for a in sweep.alerts] == ["a-0", "a-1", "a-2"]
+
+
+async def test_a_failed_commit_leaves_the_writer_usable(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit refused (a full disk) is rolled back, and the next write goes through."""
+    store = Store(sqlite_url)
+    await store.create_schema()
+    commit = database._commit_in_thread
+
+    async def refused(transaction: Any) -> None:
+        raise OSError("disk I/O error")
+
+    try:
+        monkeypatch.setattr(database, "_commit_in_thread", refused)
+        with pytest.raises(OSError):
+            await store.apply([_effect(1)])
+        monkeypatch.setattr(database, "_commit_in_thread", commit)
+        assert await store.apply([_effect(1), _effect(2)]) == 2
+        assert await store.processed_ids(["e-1", "e-2"]) == {"e-1", "e-2"}
+    finally:
+        await store.close()
