@@ -83,17 +83,17 @@ class Database:
         async with self._writes:
             if self._writer_conn is None:
                 self._writer_conn = self._inline_writer.connect()
-            conn = self._writer_conn
-            transaction = conn.begin()
+            writer = self._writer_conn
+            transaction = writer.begin()
             try:
-                yield InlineConnection(conn)
+                yield InlineConnection(writer)
                 await _commit_in_thread(transaction)
             except BaseException:
                 try:  # after a failed commit (a full disk) as after a failed statement: the connection is used again
-                    conn.rollback()
+                    writer.rollback()
                 except Exception:
                     self._writer_conn = None
-                    conn.invalidate()
+                    writer.invalidate()
                 raise
 
     async def create_schema(self) -> None:
