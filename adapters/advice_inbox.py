@@ -26,8 +26,10 @@ class AdviceInbox(Protocol):
         """Every advice request addressed to one organisation, answered or not."""
         ...
 
-    async def request(self, request_id: str) -> dict[str, Any] | None:
-        """One advice request, answered or not, with its status, dates and submission."""
+    async def request(self, request_id: str, due_date: bool = True) -> dict[str, Any] | None:
+        """One advice request, answered or not, with its status, dates and submission. Its
+        ``due_date`` is worked out from the case's clocks only if asked for: answering a request
+        does not need it, and it costs more than the rest of the read."""
         ...
 
     async def first_accepted(self, event_id: str) -> datetime | None:

@@ -407,7 +407,7 @@ async def _accept_advice(
                 )
             ],
         )
-    row = await inbox.request(advice.request_id)
+    row = await inbox.request(advice.request_id, due_date=False)
     if row is None or not row.get("request"):
         raise FhirProblem(
             404,

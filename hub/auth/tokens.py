@@ -6,12 +6,18 @@ does the cryptography and the claim checks; this module decides which key and wh
 are acceptable. Algorithms are an allow-list of asymmetric ones, so ``none`` and HMAC signed with
 a public key are never accepted. A token naming a key id the cached key set lacks makes the key
 set be fetched again (at most once per ``min_refresh_seconds``), so keys rotate without a restart.
+
+A client sends the same token with every request until it expires. Checking its signature again
+each time cost as much as a tenth of accepting a FHIR message, so a verified token's claims are
+kept until its expiry, for a bounded number of tokens, and only while the key that signed it is
+still in the issuer's key set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +25,7 @@ import httpx
 import jwt
 from jwt import PyJWK
 
+VERIFIED_TOKENS_KEPT = 4096
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 
 
@@ -63,6 +70,7 @@ class TokenVerifier:
         self._keys: dict[str | None, PyJWK] = {}
         self._fetched_at = -1e9
         self._lock = asyncio.Lock()
+        self._verified: OrderedDict[str, tuple[dict[str, Any], str | None]] = OrderedDict()
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -94,6 +102,20 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The token's claims if its signature, issuer, audience and times are good."""
+        known = self._verified.get(token)
+        if known is not None:
+            claims, kid = known
+            if kid in self._keys and time.time() < claims["exp"] + self.leeway:
+                self._verified.move_to_end(token)
+                return dict(claims)
+            del self._verified[token]
+        claims = await self._verify(token)
+        self._verified[token] = (dict(claims), jwt.get_unverified_header(token).get("kid"))
+        if len(self._verified) > VERIFIED_TOKENS_KEPT:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

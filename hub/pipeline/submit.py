@@ -216,9 +216,11 @@ class HubAdviceInbox:
     async def requests_for(self, recipient_code: str) -> list[dict[str, Any]]:
         return await self._with_due_dates(await self.store.advice_requests_for(recipient_code, pending_only=False))
 
-    async def request(self, request_id: str) -> dict[str, Any] | None:
+    async def request(self, request_id: str, due_date: bool = True) -> dict[str, Any] | None:
         row = await self.store.advice_request(request_id)
-        return (await self._with_due_dates([row]))[0] if row else None
+        if row is None or not due_date:
+            return row
+        return (await self._with_due_dates([row]))[0]
 
     async def _with_due_dates(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each request with the due date of its clock, as the hub's statutory clocks have it now."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
-from hub.store.database import Database, as_utc, parts
+from hub.store.database import Database, Executes, as_utc, parts
 from hub.store.tables import claims
 
 PENDING, PUBLISHED = "pending", "published"
@@ -41,7 +41,8 @@ class Claim:
 
 class ClaimLedger:
     """Every accepted request claims and then settles: both are short write transactions on the
-    accepting path, so they run where the store writes fastest (``Database.writing``)."""
+    accepting path, so they run where the store writes fastest, committed together with those of
+    the requests arriving alongside (``Database.write_together``)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -62,19 +63,25 @@ class ClaimLedger:
             for k, e in wanted.items()
         ]
         stale_before = now - timedelta(seconds=stale_after)
-        async with self.db.writing() as conn:
+
+        async def take(conn: Executes) -> dict[str, Claim]:
             await conn.execute(self._insert, rows)
             held: dict[str, Claim] = {}
             for keys in parts(sorted(wanted)):
                 await conn.execute(_TAKE_STALE, {"keys": keys, "other": token, "before": stale_before, "at": now})
                 for r in await conn.execute(_HOLDERS, {"keys": keys}):
                     held[r.claim_key] = Claim(r.event_id, r.token, r.state)
-        return held
+            return held
+
+        return await self.db.write_together(take)
 
     async def settle(self, token: str, published: bool) -> None:
         """Mark this token's claims published, or give them up so a retry can take them."""
-        async with self.db.writing() as conn:
+
+        async def mark(conn: Executes) -> None:
             await conn.execute(_PUBLISHED if published else _GIVEN_UP, {"held_by": token})
+
+        await self.db.write_together(mark)
 
     async def holders(self, keys: Sequence[str]) -> dict[str, Claim]:
         c = claims.c

@@ -157,3 +157,27 @@ async def test_a_failed_commit_leaves_the_writer_usable(sqlite_url: str, monkeyp
         assert await store.processed_ids(["e-1", "e-2"]) == {"e-1", "e-2"}
     finally:
         await store.close()
+
+
+async def test_writes_waiting_together_share_one_commit(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(sqlite_url)
+    await store.create_schema()
+    commits = 0
+    commit = database._commit_in_thread
+
+    async def counted(transaction: Any) -> None:
+        nonlocal commits
+        commits += 1
+        await commit(transaction)
+
+    monkeypatch.setattr(database, "_commit_in_thread", counted)
+    try:
+        held = await asyncio.gather(
+            *(store.claim(f"t-{n}", {f"event:e-{n}": f"e-{n}", "once:shared": f"e-{n}"}, 60) for n in range(20))
+        )
+        assert commits < 20, commits
+        winners = {h["once:shared"].event_id for h in held}
+        assert len(winners) == 1, "one of twenty holds the shared key, and every one of them sees the same"
+        assert all(h[f"event:e-{n}"].token == f"t-{n}" for n, h in enumerate(held))
+    finally:
+        await store.close()

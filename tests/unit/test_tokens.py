@@ -99,3 +99,35 @@ async def test_an_unreachable_issuer_is_a_fault_not_a_bad_token(issuer: LocalIss
     assert await verifier(issuer).ready(), "ready once the keys can be fetched"
     with pytest.raises(IssuerUnavailable):
         await TokenVerifier(f"http://127.0.0.1:{free_port()}", "ehc-hub", ["RS256"]).verify(LocalIssuer().token())
+
+
+async def test_a_token_sent_again_is_not_verified_again_until_it_expires_or_its_key_goes(
+    issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v = verifier(issuer, min_refresh_seconds=0)
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counting(token: str, *args: object, **kwargs: object) -> object:
+        decoded.append(token)
+        return decode(token, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    token = issuer.token(client_id="nhs-rbs")
+    first = await v.verify(token)
+    first["client_id"] = "changed by a caller"
+    assert (await v.verify(token))["client_id"] == "nhs-rbs", "a caller's changes do not reach the next"
+    assert len(decoded) == 1, "the same token is checked once"
+
+    brief = issuer.token(lifetime=1)
+    await v.verify(brief)
+    monkeypatch.setattr(v, "leeway", 0)
+    time.sleep(1.1)
+    with pytest.raises(InvalidToken, match="expired"):
+        await v.verify(brief)
+
+    issuer.published.remove(issuer.current_kid)  # the key that signed `token` is withdrawn
+    replacement = issuer.rotate()
+    await v.verify(issuer.token(kid=replacement))  # the key set is fetched again
+    with pytest.raises(InvalidToken, match="no signing key"):
+        await v.verify(token)
