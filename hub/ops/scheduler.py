@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from hub.cooperative import share_the_loop
 from hub.domain.clocks import Clock, case_clocks
 from hub.domain.facts import RaisedAlert
 from hub.domain.ids import derived_id
@@ -136,16 +137,13 @@ class ClockWatcher:
     async def sweep(self) -> Sweep:
         """Evaluate every open case's clocks; publish and record the alerts not raised before."""
         today = self.today()
-        case_ids = await self.store.open_case_ids(today)
         raised = Sweep()
-        for i in range(0, len(case_ids), CHUNK):
-            contexts = await self.store.case_contexts(case_ids[i : i + CHUNK])
-            candidates = [
-                a
-                for ctx in contexts.values()
-                for c in case_clocks(ctx, self.rules)
-                for a in alerts_for(c, today, self.rules)
-            ]
+        async for page in self.store.open_case_pages(today, CHUNK):
+            contexts = await self.store.case_contexts(page)
+            candidates: list[AlertRaised] = []
+            for ctx in contexts.values():
+                await share_the_loop()
+                candidates += (a for c in case_clocks(ctx, self.rules) for a in alerts_for(c, today, self.rules))
             known = {r["alert_id"] for r in await self.store.alerts_by_id([a.alert_id for a in candidates])}
             fresh = [a for a in candidates if a.alert_id not in known]
             await self._publish(fresh, today)

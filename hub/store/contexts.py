@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -197,6 +197,23 @@ class ContextReader:
         """Cases whose statutory clocks may still need watching: their plan is maintained ``on`` that day
         (a decision to cease takes effect only once the time to appeal has passed)."""
         return [r["case_id"] for r in await self.db.rows(select(cases.c.case_id).where(_maintained(on)))]
+
+    async def open_case_pages(self, on: date | None = None, size: int = 500) -> AsyncIterator[list[str]]:
+        """The same cases a page at a time, in id order: a sweep of a million cases holds one page of
+        ids, not a million, and no single read holds the event loop."""
+        after = ""
+        while True:
+            query = (
+                select(cases.c.case_id)
+                .where(_maintained(on), cases.c.case_id > after)
+                .order_by(cases.c.case_id)
+                .limit(size)
+            )
+            page = [r["case_id"] for r in await self.db.rows(query)]
+            if not page:
+                return
+            yield page
+            after = page[-1]
 
 
 def _maintained(on: date | None) -> Any:
