@@ -5,11 +5,7 @@ judged, routed and written, or a CSV file of a million rows is imported."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from time import perf_counter
-from typing import TypeVar
-
-T = TypeVar("T")
 
 SLICE_SECONDS = 0.002
 _since = perf_counter()
@@ -25,8 +21,3 @@ async def share_the_loop() -> None:
     if perf_counter() - _since >= SLICE_SECONDS:
         await asyncio.sleep(0)
         _since = perf_counter()
-
-
-def slices(values: Sequence[T], size: int) -> list[Sequence[T]]:
-    """``values`` in consecutive pieces of at most ``size``."""
-    return [values[i : i + size] for i in range(0, len(values), size)]

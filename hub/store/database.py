@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy import Connection, Engine, Transaction, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from hub.cooperative import share_the_loop, slices
+from hub.cooperative import share_the_loop
 from hub.store.dialect import Dialect, dialect_for
 from hub.store.tables import heartbeat, metadata
 
@@ -40,7 +40,7 @@ class InlineConnection:
             result = self._conn.execute(statement, parameters)
             await share_the_loop()
             return result
-        for rows in slices(parameters, INLINE_ROWS):
+        for rows in parts(parameters, INLINE_ROWS):
             self._conn.execute(statement, rows)
             await share_the_loop()
         return None
@@ -234,7 +234,7 @@ def keyed(query: Any, column: Any) -> tuple[Any, Any]:
     return query.where(column == bindparam("key")), query.where(column.in_(bindparam("keys", expanding=True)))
 
 
-def parts(values: Sequence[T]) -> list[list[T]]:
-    """A long IN-list as several short ones."""
+def parts(values: Sequence[T], size: int = IN_LIST_SIZE) -> list[list[T]]:
+    """A long IN-list (or list of rows) as several short ones."""
     items = list(values)
-    return [items[i : i + IN_LIST_SIZE] for i in range(0, len(items), IN_LIST_SIZE)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
