@@ -109,13 +109,14 @@ class TokenVerifier:
                 self._verified.move_to_end(token)
                 return dict(claims)
             del self._verified[token]
-        claims = await self._verify(token)
-        self._verified[token] = (dict(claims), jwt.get_unverified_header(token).get("kid"))
+        claims, kid = await self._verify(token)
+        self._verified[token] = (dict(claims), kid)
         if len(self._verified) > VERIFIED_TOKENS_KEPT:
             self._verified.popitem(last=False)
         return claims
 
-    async def _verify(self, token: str) -> dict[str, Any]:
+    async def _verify(self, token: str) -> tuple[dict[str, Any], str | None]:
+        """The token's claims, and the id of the key that signed it."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -138,7 +139,7 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(_reason(exc)) from None
-        return claims
+        return claims, header.get("kid")
 
     async def _key(self, kid: str | None) -> PyJWK:
         if kid in self._keys:
