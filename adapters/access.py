@@ -22,6 +22,8 @@ from schemas.common import Agency, OrganisationRef
 from schemas.events import AdviceRequestReceived, AdviceRequestStatusChanged, AdviceSubmitted, Event
 
 PERSONAL_DATA = "personal-data:read"
+SUBJECT_ACCESS = "subject-access:export"
+THIRD_PARTIES = "subject-access:third-parties"
 
 
 @dataclass(frozen=True)

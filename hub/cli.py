@@ -492,6 +492,55 @@ def trace(
 
 
 @app.command()
+def sar(
+    identifier: Annotated[str, typer.Argument(help="the person's identifier, e.g. an NHS number")],
+    identifier_type: Annotated[str, typer.Option("--type", help="nhs_number, upn, uln or la_person_id")] = "nhs_number",
+    la_code: Annotated[str | None, typer.Option(help="the council of an la_person_id")] = None,
+    html: Annotated[Path | None, typer.Option(help="also write the export as a printable page here")] = None,
+    show_third_parties: Annotated[
+        bool, typer.Option(help="show other people in the records, for review before release")
+    ] = False,
+    actor: Annotated[str, typer.Option(help="who is making the export (audited)", envvar="USER")] = "operator",
+) -> None:
+    """Everything the hub holds on one person (a subject access request), as JSON on standard
+    output; audited on the operator audit topic, so the broker must be reachable."""
+    from fastapi.encoders import jsonable_encoder
+
+    from hub.ops.audit import record_operator_action
+    from hub.ops.subject_access import IdentifierRefused, audit_record, export_for, subject_identifier
+    from hub.ops.subject_access_report import render_html
+    from hub.pipeline.kafka_client import AioKafkaProducerAdapter
+
+    if identifier_type not in ("nhs_number", "upn", "uln", "la_person_id"):
+        _fail(f"--type must be nhs_number, upn, uln or la_person_id, not {identifier_type!r}")
+    try:
+        key = subject_identifier(identifier_type, identifier, la_code)  # type: ignore[arg-type]
+    except IdentifierRefused as exc:
+        _fail(f"identifier: {exc}")
+        return
+    settings = get_settings()
+    bootstrap = _bootstrap(settings)
+
+    async def go(store: Any) -> dict[str, Any]:
+        export = await export_for(
+            store, key, actor=f"cli {actor}", third_parties="shown" if show_third_parties else "redacted"
+        )
+        producer = AioKafkaProducerAdapter(bootstrap, settings)
+        await producer.start()
+        try:
+            publisher = EventPublisher(producer, TopicNames(settings.topic_prefix))
+            await record_operator_action(publisher, store, audit_record(export, key, f"cli {actor}"))
+        finally:
+            await producer.stop()
+        return export
+
+    export = jsonable_encoder(_with_store(go))
+    if html is not None:
+        html.write_text(render_html(export))
+    _print(export)
+
+
+@app.command()
 def rebuild() -> None:
     """Rebuild the projection store from the topics, showing progress: a bar on a terminal, a log
     line every ten seconds otherwise."""

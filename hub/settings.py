@@ -190,6 +190,12 @@ DEFAULT_ROLE_PERMISSIONS = {
     "viewer": ["ops:read"],
     "operator": ["ops:read", "ops:operate"],
     "admin": ["ops:read", "ops:operate", "personal-data:read"],
+    "data-protection-officer": [
+        "ops:read",
+        "personal-data:read",
+        "subject-access:export",
+        "subject-access:third-parties",
+    ],
 }
 
 
@@ -223,7 +229,8 @@ class AuthSettings(BaseModel):
         default_factory=dict, description="issuer role or group name -> viewer, operator or admin"
     )
     role_permissions: dict[str, list[str]] = Field(
-        default_factory=lambda: dict(DEFAULT_ROLE_PERMISSIONS), description="viewer, operator, admin -> permissions"
+        default_factory=lambda: dict(DEFAULT_ROLE_PERMISSIONS),
+        description="viewer, operator, admin, data-protection-officer -> permissions",
     )
     session_secret: SecretStr | None = Field(
         default=None, description="signs session cookies; unset: a random one per start (sign-ins end on restart)"

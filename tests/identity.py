@@ -23,7 +23,10 @@ CLIENT_BY_CODE = {
 }
 # In the tests the operator's tools may also read personal data, so journeys can assert on it.
 TEST_CLIENTS = {
-    "ops-monitor": {"permissions": ["ops:read", "ops:operate", "personal-data:read"], "organisation": None},
+    "ops-monitor": {
+        "permissions": ["ops:read", "ops:operate", "personal-data:read", "subject-access:export"],
+        "organisation": None,
+    },
 }
 
 

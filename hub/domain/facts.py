@@ -145,6 +145,8 @@ class Delivery:
     topic: str
     event_type: str
     fields: list[str]
+    organisation: str | None = None
+    lawful_basis: str | None = None
 
 
 @dataclass
@@ -191,3 +193,5 @@ class CaseEffect:
     outcome: Outcome = field(default_factory=Outcome)
     alerts: list[RaisedAlert] = field(default_factory=list)
     person_links: list[PersonLink] = field(default_factory=list)
+    record_key: str | None = None
+    """What the event travels under: its case, or its own id (a referral, an assessment) without one."""

@@ -41,10 +41,10 @@ from hub.http import dashboard, errors, ingress, ops, signin
 from hub.http.body_limit import BodyLimit, limits
 from hub.http.hygiene import hygiene
 from hub.http.state import HubState
+from hub.ops.audit import record_operator_action
 from hub.pipeline.publisher import EventPublisher
 from hub.pipeline.submit import HubAdviceInbox
 from hub.settings import AuthSettings
-from hub.topics import OPS_AUDIT_TOPIC
 
 if TYPE_CHECKING:
     from hub.wiring import HubRuntime
@@ -214,8 +214,7 @@ def build_authenticator(auth: AuthSettings, runtime: HubRuntime) -> HubAuthentic
 
     async def audit(record: dict[str, Any]) -> None:
         """Reads of personal data go where redrives go: the operator audit topic, then the store."""
-        await (await publisher.document(OPS_AUDIT_TOPIC, record["audit_id"], record))
-        await runtime.store.record_ops_audit(record)
+        await record_operator_action(publisher, runtime.store, record)
 
     limiter = RateLimiter(auth.rate_limit_per_minute, auth.rate_limit_burst, auth.max_rate_limited_clients)
     return HubAuthenticator(auth, ClientRegistry.from_settings(auth), verifier, audit, limiter)

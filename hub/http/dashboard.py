@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from adapters.access import Reader, current_caller, permit, reads
+from adapters.access import PERSONAL_DATA, SUBJECT_ACCESS, THIRD_PARTIES, Reader, current_caller, permit, reads
 from hub.domain.clocks import case_clocks
 from hub.domain.planner import measures
 from hub.http.ops import clock_json
@@ -74,6 +74,8 @@ async def dashboard_data(state: State, reader: Reader = reads("ops:read")) -> An
         {
             "role": ", ".join(caller.roles) or caller.kind,
             "may_redrive": caller.may("ops:operate"),
+            "may_export_subject_access": caller.may(SUBJECT_ACCESS) and caller.may(PERSONAL_DATA),
+            "may_show_third_parties": caller.may(THIRD_PARTIES),
             "counts": await store.counts(),
             "recent_events": await store.recent_events(50),
             "dead_letters": await store.dead_letters(pending_only=True),

@@ -6,17 +6,22 @@ Reads need ``ops:read`` and answer through ``Reader.show``, which masks people f
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from adapters.access import Caller, Reader, permit, reads
+from adapters.access import PERSONAL_DATA, SUBJECT_ACCESS, THIRD_PARTIES, Caller, Reader, permit, reads, refuse
 from hub.domain.clocks import Clock, case_clocks, timeliness
 from hub.domain.planner import TransitionMeasures, measures
 from hub.http.state import State
 from hub.ops import dlq
+from hub.ops.audit import record_operator_action
+from hub.ops.subject_access import IdentifierRefused, IdentifierType, audit_record, export_for, subject_identifier
+from hub.ops.subject_access_report import render_html
+from hub.pipeline.publisher import EventPublisher
 from hub.settings import StatutoryRules
 
 router = APIRouter(prefix="/ops", tags=["operations"])
@@ -64,6 +69,45 @@ async def redrive_dead_letters(
         client_config=state.client_config,
     )
     return {"redriven": len(audits), "audit_ids": [a["audit_id"] for a in audits]}
+
+
+class SubjectAccessRequest(BaseModel):
+    identifier_type: IdentifierType
+    identifier: str = Field(min_length=1, max_length=64, description="kept out of the audit: it holds a pseudonym")
+    la_code: str | None = Field(default=None, max_length=16, description="the council of an la_person_id")
+    third_parties: Literal["redacted", "shown"] = Field(
+        default="redacted", description="shown: for review before release, with subject-access:third-parties"
+    )
+    format: Literal["json", "html"] = "json"
+
+
+@router.post(
+    "/subject-access",
+    summary="Everything the hub holds on one person (UK GDPR Art. 15), audited",
+    responses={200: {"content": {"text/html": {}}, "description": "the export, as JSON or a printable page"}},
+)
+async def subject_access(
+    body: SubjectAccessRequest, state: State, caller: Caller = permit(SUBJECT_ACCESS, PERSONAL_DATA)
+) -> Any:
+    """The person is named in the body, never the address, so identifiers stay out of access logs.
+    Other people in their records are redacted unless the caller may review them."""
+    if body.third_parties == "shown" and not caller.may(THIRD_PARTIES):
+        raise refuse(f"{caller.actor} lacks the permission {THIRD_PARTIES} to see third parties")
+    try:
+        identifier = subject_identifier(body.identifier_type, body.identifier, body.la_code)
+    except IdentifierRefused as exc:
+        raise HTTPException(422, f"identifier: {exc}") from None
+    export = jsonable_encoder(
+        await export_for(
+            state.store, identifier, actor=caller.actor, third_parties=body.third_parties, dispatch=state.dispatch
+        )
+    )
+    audit = audit_record(export, identifier, caller.actor)
+    await record_operator_action(EventPublisher(state.producer, state.names), state.store, audit)
+    headers = {"Cache-Control": "no-store", "X-Audit-Id": audit["audit_id"]}
+    if body.format == "html":
+        return HTMLResponse(render_html(export), headers=headers)
+    return JSONResponse(export, headers=headers)
 
 
 @router.get("/cases/{case_id}/clocks")

@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.domain.ids import derived_id
+from hub.ops.audit import record_operator_action
 from hub.ops.kafka_io import read_topic
 from hub.pipeline.failures import dead_letter_row
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.pipeline.records import Record, lineage_header
 from hub.store import Store
-from hub.topics import DLQ_TOPIC, OPS_AUDIT_TOPIC
+from hub.topics import DLQ_TOPIC
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,7 @@ async def redrive(
                 "reason": reason,
             },
         }
-        await (await publisher.document(OPS_AUDIT_TOPIC, redrive_id, audit))
-        await store.record_ops_audit(audit)
+        await record_operator_action(publisher, store, audit)
         done.append(audit)
     return done
 

@@ -175,6 +175,7 @@ def route(
         outcome=outcome,
         alerts=alerts,
         person_links=links,
+        record_key=builder.case_id,
     )
     return RoutingResult(builder.records, effect)
 
@@ -302,7 +303,9 @@ class _Builder:
         minimised = minimise(data, fields)
         out_topic = outbound_topic(agency)
         shared = sorted(minimised) if fields != ALL else ["*"]
-        self.deliveries.append(Delivery(delivery_id, agency.value, out_topic, event_type, shared))
+        self.deliveries.append(
+            Delivery(delivery_id, agency.value, out_topic, event_type, shared, org_code or None, lawful_basis)
+        )
         if not self.with_records:
             return
         base = self.source_document if doc is None else doc

@@ -4,7 +4,8 @@
 - ``ContextReader`` reads the state the rules judge against (``hub.store.contexts``);
 - ``OpsQueries`` answers operators and agencies that look things up (``hub.store.queries``);
 - ``DeadLetterIndex`` indexes the dead letters and the operators' audit (``hub.store.dead_letters``);
-- ``ClaimLedger`` makes a submission happen once under concurrent duplicates (``hub.store.claims``).
+- ``ClaimLedger`` makes a submission happen once under concurrent duplicates (``hub.store.claims``);
+- ``SubjectQueries`` finds everything held on one person, for subject access (``hub.store.subjects``).
 
 Each part of the hub takes the role it uses; ``Store`` is all of them over one ``Database``, as one
 process opens it.
@@ -19,10 +20,11 @@ from hub.store.contexts import ContextReader
 from hub.store.database import Database
 from hub.store.dead_letters import DeadLetterIndex
 from hub.store.queries import OpsQueries
+from hub.store.subjects import SubjectQueries
 from hub.store.writer import EffectWriter
 
 
-class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex, ClaimLedger):
+class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex, ClaimLedger, SubjectQueries):
     def __init__(self, url: str) -> None:
         db = Database(url)
         EffectWriter.__init__(self, db)
@@ -56,4 +58,5 @@ __all__ = [
     "EffectWriter",
     "OpsQueries",
     "Store",
+    "SubjectQueries",
 ]

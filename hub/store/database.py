@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Transaction, bindparam
+from sqlalchemy import Connection, Engine, Transaction, bindparam, inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hub.cooperative import share_the_loop
@@ -139,6 +140,7 @@ class Database:
         async with self.begin() as conn:
             await self.dialect.prepare(conn)
             await conn.run_sync(metadata.create_all)
+            await conn.run_sync(add_missing_columns)
 
     async def drop_schema(self) -> None:
         async with self.begin() as conn:
@@ -238,3 +240,33 @@ def parts(values: Sequence[T], size: int = IN_LIST_SIZE) -> list[list[T]]:
     """A long IN-list (or list of rows) as several short ones."""
     items = list(values)
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def add_missing_columns(conn: Connection) -> list[str]:
+    """Add the columns a newer hub declares to the tables an older one created, so a store
+    survives an upgrade without a rebuild. Only nullable columns are added: the rows written
+    before hold none in them until ``hub rebuild`` fills them. Instances starting together on one
+    database may race to add a column; the loser finds it there and goes on."""
+    inspector = inspect(conn)
+    added: list[str] = []
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        new = {c.name for c in table.columns} - have
+        for column in (c for c in table.columns if c.name in new):
+            if not column.nullable:
+                raise RuntimeError(
+                    f"the store's table {table.name} lacks {column.name}, which cannot be added to rows already "
+                    "there: delete the store and run `hub rebuild`"
+                )
+            kind = column.type.compile(dialect=conn.dialect)
+            exists = " IF NOT EXISTS" if conn.dialect.name == "postgresql" else ""
+            try:  # SQLite undoes only the failed statement, so the transaction goes on
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN{exists} "{column.name}" {kind}')
+            except DBAPIError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
+            added.append(f"{table.name}.{column.name}")
+        for index in table.indexes:
+            if new & {c.name for c in index.columns}:
+                index.create(conn, checkfirst=True)
+    return added

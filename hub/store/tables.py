@@ -33,6 +33,7 @@ processed_events = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("source", String(255), nullable=False),
     Column("redrive_lineage", Text),
+    Column("record_key", String(128), index=True, doc="its case, or its own id when it names none"),
 )
 
 cases = Table(
@@ -205,6 +206,8 @@ deliveries = Table(
     Column("topic", String(255), nullable=False),
     Column("event_type", String(255), nullable=False),
     Column("fields", JSON, nullable=False),
+    Column("organisation", String(64), doc="the receiving organisation's code, where one was named"),
+    Column("lawful_basis", Text, doc="as the disclosure audit records it"),
 )
 
 dead_letters = Table(

@@ -131,6 +131,7 @@ class EffectWriter:
                         "occurred_at": e.occurred_at,
                         "source": e.source,
                         "redrive_lineage": e.redrive_lineage,
+                        "record_key": e.record_key,
                     }
                     for e in fresh
                 ],
@@ -398,6 +399,8 @@ def _delivery_row(e: CaseEffect, d: Delivery) -> Row:
         "topic": d.topic,
         "event_type": d.event_type,
         "fields": d.fields,
+        "organisation": d.organisation,
+        "lawful_basis": d.lawful_basis,
     }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -93,6 +95,7 @@ async def test_people_sign_in_and_see_what_their_role_allows(kafka: str, sqlite_
             assert secret not in text, f"a viewer must not see {secret!r}"
         assert "•••" in text
         assert await viewer.locator("#dead button").count() == 0, "viewers cannot redrive"
+        assert not await viewer.is_visible("#sar"), "subject access is for the data protection officer"
         await viewer.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
         assert not await _audits(world, "read-personal-data"), "masked reads are not audited as disclosures"
 
@@ -112,6 +115,21 @@ async def test_people_sign_in_and_see_what_their_role_allows(kafka: str, sqlite_
         reads = await _audits(world, "read-personal-data")
         assert reads and all(r["actor"].startswith("Ada Admin <") for r in reads)
         assert "D-1" in reads[0]["detail"]["case_ids"]
+        assert not await admin.is_visible("#sar")
+
+        dpo = await signed_in(chromium, base, "dana.dpo")
+        await dpo.wait_for_selector("#sar #sar-form")
+        assert await dpo.is_visible("#sar-third-label"), "the officer may review third parties"
+        await dpo.fill("#sar-id", person["nhs_number"])
+        async with dpo.expect_download() as download:
+            await dpo.click("#sar-html")
+        saved = await (await download.value).path()
+        exported = await asyncio.to_thread(Path(saved).read_text)
+        assert "Subject access export" in exported and "D-1" in exported and person["family_name"] in exported
+        await dpo.wait_for_selector("#sar-status:has-text('audit')")
+        [export] = await _audits(world, "subject-access-export")
+        assert export["actor"].startswith("Dana Protection <"), export["actor"]
+        assert export["detail"]["case_ids"] == ["D-1"]
         if os.environ.get("HUB_TEST_SCREENSHOTS"):
             shutil.copy(tmp_path / "admin.png", os.environ["HUB_TEST_SCREENSHOTS"])
 

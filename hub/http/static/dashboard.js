@@ -29,12 +29,31 @@ async function redrive(id) {
   document.getElementById("status").textContent = r.ok ? "redriven " + id : "redrive refused (" + r.status + ")";
   await load();
 }
+async function exportSubject(format) {
+  const status = document.getElementById("sar-status");
+  const ask = { identifier_type: document.getElementById("sar-type").value, identifier: document.getElementById("sar-id").value,
+                la_code: document.getElementById("sar-la").value || null, format,
+                third_parties: document.getElementById("sar-third").checked ? "shown" : "redacted" };
+  const r = await fetch("/ops/subject-access", { method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(ask) });
+  if (!r.ok) { const e = await r.json().catch(() => ({})); status.textContent = "refused (" + r.status + "): " + (e.detail || ""); return; }
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await r.blob());
+  link.download = "subject-access-" + ask.identifier_type + "." + format;
+  link.click();
+  URL.revokeObjectURL(link.href);
+  status.textContent = "exported; audit " + r.headers.get("X-Audit-Id");
+}
+document.getElementById("sar-form").onsubmit = (e) => { e.preventDefault(); exportSubject("html"); };
+document.getElementById("sar-json").onclick = () => exportSubject("json");
 async function load() {
   const r = await fetch("/ops/dashboard", { credentials: "same-origin" });
   if (r.status === 401) { window.location.assign("/auth/login"); return; }
   if (!r.ok) { document.getElementById("status").textContent = "not permitted (" + r.status + ")"; return; }
   const d = await r.json();
   document.getElementById("role").textContent = "role: " + d.role;
+  document.getElementById("sar").hidden = !d.may_export_subject_access;
+  document.getElementById("sar-third-label").hidden = !d.may_show_third_parties;
   const counts = document.getElementById("counts");
   counts.replaceChildren();
   for (const [label, key] of [["events processed", "processed_events"], ["deliveries", "deliveries"], ["cases", "cases"],

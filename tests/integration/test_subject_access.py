@@ -1,0 +1,93 @@
+"""Subject access over real sockets against the real broker: a young person's export lists every
+disclosure the audit topic records for them, leaves out the carer whose assessment was offered
+for reuse, and is itself audited without personal data."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.store.tables import ops_audit
+from hub.topics import AUDIT_TOPIC, OPS_AUDIT_TOPIC
+from tests.helpers import eventually, topic_records
+from tests.integration.ehc_world import LA, ehc_world
+from tests.integration.test_transitions import give_ehc_plan, record_assessment, referrals_received, someone
+
+pytestmark = pytest.mark.kafka
+
+
+async def test_a_young_persons_export_lists_every_disclosure_and_omits_the_carer(kafka: str, store_url: str) -> None:
+    async with ehc_world(kafka, store_url) as world:
+        yp, carer = someone(131, "2008-12-10", "Maya"), someone(231, "1980-02-02", "Grace")
+        await give_ehc_plan(world, "SAR-1", yp)
+        await record_assessment(world, "S60-SAR", "s60-childs-carers", carer, "2026-04-15", cared_for=[yp])
+        determination = {
+            "determination_id": "D-SAR",
+            "la_code": LA,
+            "person": yp,
+            "determined_date": "2026-09-01",
+            "likely_need": True,
+            "significant_benefit": True,
+            "consent": "given",
+            "decided_by": "J Smith",
+            "childrens_services": ["s17-children-act-1989"],
+        }
+        await world.wait_applied((await world.post("/api/v1/social-care/transition-needs", determination))["id"])
+        [referral] = await referrals_received(world, 1)
+        ask = {"identifier_type": "nhs_number", "identifier": yp["nhs_number"]}
+        keys = {"SAR-1", "D-SAR", referral["referral_id"]}
+        found: dict[str, Any] = {}
+
+        async def every_disclosure_listed() -> bool:
+            """The export against the disclosure audit topic, once the referral's effects are stored."""
+            answer = await world.client.post("/ops/subject-access", json=ask)
+            assert answer.status_code == 200, answer.text
+            audit = await topic_records(kafka, world.runtime.names.physical(AUDIT_TOPIC))
+            audited = [json.loads(r.value or b"")["data"] for r in audit]
+            expected = sorted(_disclosure(a) for a in audited if a["case_id"] in keys)
+            found.update(answer=answer, expected=expected)
+            return sorted(_disclosure(d) for d in answer.json()["disclosures"]) == expected
+
+        await eventually(every_disclosure_listed)
+        answer = found["answer"]
+        assert answer.headers["cache-control"] == "no-store"
+        doc, text = answer.json(), answer.text
+        assert len(found["expected"]) >= 5
+        assert any(d["recipient"] == f"adult-social-care:{LA}" for d in doc["disclosures"]), "the referral"
+        types = {e["event_type"].split(".")[2] for e in doc["events"]}
+        assert {"assessment-requested", "transition-need-determined", "transition-referral-issued"} <= types
+        received = {e["event_id"] for e in doc["events"]}
+        assert all(d["source_event_id"] in received and d["at"] for d in doc["disclosures"]), "each names its event"
+
+        assert yp["nhs_number"] in text and "Maya" in text
+        for value in (carer["nhs_number"], "Grace", carer["date_of_birth"]):
+            assert value not in text, "the carer is a third party"
+        assert doc["counts"]["redactions"] > 0
+
+        refused = await world.client.post("/ops/subject-access", json={**ask, "third_parties": "shown"})
+        assert refused.status_code == 403 and "subject-access:third-parties" in refused.text
+        async with world.as_("la-202") as council:
+            assert (await council.post("/ops/subject-access", json=ask)).status_code == 403
+        bad = await world.client.post("/ops/subject-access", json={**ask, "identifier": "9434765918"})
+        assert bad.status_code == 422 and "Modulus 11" in bad.text
+
+        page = await world.client.post("/ops/subject-access", json={**ask, "format": "html"})
+        assert page.headers["content-type"].startswith("text/html")
+        assert "SAR-1" in page.text and "Grace" not in page.text
+
+        rows = await world.runtime.store.db.rows(select(ops_audit).where(ops_audit.c.action == "subject-access-export"))
+        assert {answer.headers["x-audit-id"], page.headers["x-audit-id"]} <= {r["audit_id"] for r in rows}
+        on_topic = [
+            json.loads(r.value or b"")
+            for r in await topic_records(kafka, world.runtime.names.physical(OPS_AUDIT_TOPIC))
+        ]
+        assert answer.headers["x-audit-id"] in {r["audit_id"] for r in on_topic}
+        for value in (yp["nhs_number"], "Maya", yp["date_of_birth"]):
+            assert value not in json.dumps([r["detail"] for r in rows], default=str)
+
+
+def _disclosure(d: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:
+    return d["recipient"], tuple(d["fields"]), d["lawful_basis"]
