@@ -4,7 +4,9 @@ for reuse, and is itself audited without personal data."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +16,15 @@ from hub.store.tables import ops_audit
 from hub.topics import AUDIT_TOPIC, OPS_AUDIT_TOPIC
 from tests.helpers import eventually, topic_records
 from tests.integration.ehc_world import LA, ehc_world
+from tests.integration.hub_process import hub_cli, hub_env
 from tests.integration.test_transitions import give_ehc_plan, record_assessment, referrals_received, someone
 
 pytestmark = pytest.mark.kafka
 
 
-async def test_a_young_persons_export_lists_every_disclosure_and_omits_the_carer(kafka: str, store_url: str) -> None:
+async def test_a_young_persons_export_lists_every_disclosure_and_omits_the_carer(
+    kafka: str, store_url: str, tmp_path: Path
+) -> None:
     async with ehc_world(kafka, store_url) as world:
         yp, carer = someone(131, "2008-12-10", "Maya"), someone(231, "1980-02-02", "Grace")
         await give_ehc_plan(world, "SAR-1", yp)
@@ -87,6 +92,17 @@ async def test_a_young_persons_export_lists_every_disclosure_and_omits_the_carer
         assert answer.headers["x-audit-id"] in {r["audit_id"] for r in on_topic}
         for value in (yp["nhs_number"], "Maya", yp["date_of_birth"]):
             assert value not in json.dumps([r["detail"] for r in rows], default=str)
+
+        env = {**hub_env(world.runtime.settings, kafka, 0), "USER": "dana"}
+        cli = await asyncio.to_thread(hub_cli, ["sar", yp["nhs_number"], "--html", str(tmp_path / "sar.html")], env)
+        assert cli.returncode == 0, cli.stderr
+        by_cli = json.loads(cli.stdout)
+        assert sorted(map(_disclosure, by_cli["disclosures"])) == sorted(map(_disclosure, doc["disclosures"]))
+        assert carer["nhs_number"] not in cli.stdout and "SAR-1" in (tmp_path / "sar.html").read_text()
+        audits = await world.runtime.store.db.rows(select(ops_audit).where(ops_audit.c.actor == "cli dana"))
+        assert [a["action"] for a in audits] == ["subject-access-export"]
+        refused = await asyncio.to_thread(hub_cli, ["sar", "9434765918"], env)
+        assert refused.returncode == 2 and "Modulus 11" in refused.stderr
 
 
 def _disclosure(d: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:
