@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from adapters.access import PERSONAL_DATA, SUBJECT_ACCESS, THIRD_PARTIES, Caller, Reader, permit, reads, refuse
+from hub.cooperative import share_the_loop
 from hub.domain.clocks import Clock, case_clocks, timeliness
 from hub.domain.planner import TransitionMeasures, measures
 from hub.http.state import State
@@ -122,24 +123,31 @@ async def case_clock_status(case_id: str, state: State, reader: Reader = reads("
 
 @router.get("/clocks")
 async def clocks_by_organisation(
+    response: Response,
     state: State,
     agency: str | None = None,
     organisation: str | None = None,
     state_filter: str | None = None,
+    limit: int = Query(default=5000, ge=1, le=50_000, description="at most this many clocks"),
     reader: Reader = reads("ops:read"),
 ) -> Any:
-    """Clocks across open cases, e.g. every overdue advice request of one NHS provider."""
+    """Clocks across open cases, e.g. every overdue advice request of one NHS provider, in case
+    order. Cases are read a page at a time, giving way between pages; ``X-Truncated: true`` says
+    that more clocks matched than ``limit``."""
     today = state.today()
-    out = []
-    ids = await state.store.open_case_ids(today)
-    for i in range(0, len(ids), 500):
-        for ctx in (await state.store.case_contexts(ids[i : i + 500])).values():
+    out: list[dict[str, Any]] = []
+    async for page in state.store.open_case_pages(today):
+        for ctx in (await state.store.case_contexts(page)).values():
             for clock in case_clocks(ctx, state.rules):
                 if (agency and clock.agency != agency) or (organisation and clock.organisation != organisation):
                     continue
                 row = clock_json(clock, today, state.rules)
                 if state_filter is None or row["state"] == state_filter:
+                    if len(out) == limit:
+                        response.headers["X-Truncated"] = "true"
+                        return await reader.show(out)
                     out.append(row)
+            await share_the_loop()
     return await reader.show(out)
 
 

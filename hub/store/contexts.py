@@ -193,14 +193,11 @@ class ContextReader:
             decisions=tuple(assessment_decision(r) for r in await self.db.rows(select(assessment_decisions))),
         )
 
-    async def open_case_ids(self, on: date | None = None) -> list[str]:
-        """Cases whose statutory clocks may still need watching: their plan is maintained ``on`` that day
-        (a decision to cease takes effect only once the time to appeal has passed)."""
-        return [r["case_id"] for r in await self.db.rows(select(cases.c.case_id).where(_maintained(on)))]
-
     async def open_case_pages(self, on: date | None = None, size: int = 500) -> AsyncIterator[list[str]]:
-        """The same cases a page at a time, in id order: a sweep of a million cases holds one page of
-        ids, not a million, and no single read holds the event loop."""
+        """Cases whose statutory clocks may still need watching (their plan is maintained ``on`` that
+        day: a decision to cease takes effect only once the time to appeal has passed), a page at a
+        time in id order: a sweep of a million cases holds one page of ids, not a million, and no
+        single read holds the event loop."""
         after = ""
         while True:
             query = (

@@ -292,6 +292,9 @@ async def test_late_health_advice_is_alerted_before_and_at_breach_per_agency(kaf
             await world.client.get("/ops/clocks", params={"organisation": "RBS", "state_filter": "overdue"})
         ).json()
         assert [(c["case_id"], c["advice_kind"]) for c in overdue] == [("J-3", "health")]
+        bounded = await world.client.get("/ops/clocks", params={"limit": 1})
+        assert len(bounded.json()) == 1 and bounded.headers["x-truncated"] == "true"
+        assert "x-truncated" not in (await world.client.get("/ops/clocks", params={"organisation": "RBS"})).headers
         assert (await world.received_by("nhs"))["alert-raised"] == 2
 
 

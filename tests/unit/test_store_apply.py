@@ -74,8 +74,8 @@ async def test_a_case_is_watched_until_its_cease_takes_effect(sqlite_url: str) -
     await store.create_schema()
     try:
         await store.apply([_effect("a", "C-1", ceased_date=date(2026, 5, 3)), _effect("b", "C-2")])
-        assert sorted(await store.open_case_ids(date(2026, 5, 2))) == ["C-1", "C-2"], "until appeal time ends"
-        assert await store.open_case_ids(date(2026, 5, 3)) == ["C-2"]
+        assert [p async for p in store.open_case_pages(date(2026, 5, 2))] == [["C-1", "C-2"]], "until appeal ends"
+        assert [p async for p in store.open_case_pages(date(2026, 5, 3))] == [["C-2"]]
         await store.apply([_effect(f"p-{n}", f"P-{n:02d}") for n in range(5)])
         pages = [page async for page in store.open_case_pages(date(2026, 5, 3), size=2)]
         assert pages == [["C-2", "P-00"], ["P-01", "P-02"], ["P-03", "P-04"]], "in id order, a page at a time"
