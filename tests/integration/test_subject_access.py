@@ -17,7 +17,13 @@ from hub.topics import AUDIT_TOPIC, OPS_AUDIT_TOPIC
 from tests.helpers import eventually, topic_records
 from tests.integration.ehc_world import LA, ehc_world
 from tests.integration.hub_process import hub_cli, hub_env
-from tests.integration.test_transitions import give_ehc_plan, record_assessment, referrals_received, someone
+from tests.integration.test_transitions import (
+    determine_need,
+    give_ehc_plan,
+    record_assessment,
+    referrals_received,
+    someone,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -29,18 +35,7 @@ async def test_a_young_persons_export_lists_every_disclosure_and_omits_the_carer
         yp, carer = someone(131, "2008-12-10", "Maya"), someone(231, "1980-02-02", "Grace")
         await give_ehc_plan(world, "SAR-1", yp)
         await record_assessment(world, "S60-SAR", "s60-childs-carers", carer, "2026-04-15", cared_for=[yp])
-        determination = {
-            "determination_id": "D-SAR",
-            "la_code": LA,
-            "person": yp,
-            "determined_date": "2026-09-01",
-            "likely_need": True,
-            "significant_benefit": True,
-            "consent": "given",
-            "decided_by": "J Smith",
-            "childrens_services": ["s17-children-act-1989"],
-        }
-        await world.wait_applied((await world.post("/api/v1/social-care/transition-needs", determination))["id"])
+        await determine_need(world, "D-SAR", yp)
         [referral] = await referrals_received(world, 1)
         ask = {"identifier_type": "nhs_number", "identifier": yp["nhs_number"]}
         keys = {"SAR-1", "D-SAR", referral["referral_id"]}

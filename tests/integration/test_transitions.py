@@ -100,6 +100,22 @@ async def give_ehc_plan(world: World, case_id: str, yp: dict) -> None:
         await world.wait_applied((await world.post(path, body))["id"])
 
 
+async def determine_need(world: World, determination_id: str, yp: dict) -> None:
+    """Children's services judge that the young person is likely to need care after 18 (s58(1))."""
+    determination = {
+        "determination_id": determination_id,
+        "la_code": LA,
+        "person": yp,
+        "determined_date": "2026-09-01",
+        "likely_need": True,
+        "significant_benefit": True,
+        "consent": "given",
+        "decided_by": "J Smith",
+        "childrens_services": ["s17-children-act-1989"],
+    }
+    await world.wait_applied((await world.post("/api/v1/social-care/transition-needs", determination))["id"])
+
+
 async def referrals_received(world: World, count: int) -> list[dict[str, Any]]:
     world.set_today(REFERRAL_DAY)
     await world.runtime.watcher.sweep()
@@ -143,18 +159,7 @@ async def test_recent_unchanged_carer_assessment_is_reused_and_no_new_one_reques
         assert [a.organisation.agency for a in considered if a.organisation] == ["childrens-social-care"]
         await asyncio.sleep(1.0)
         assert not world.adult.received, "an EHC plan alone is no reason in law to refer (s58(1))"
-        determination = {
-            "determination_id": "D-1",
-            "la_code": LA,
-            "person": yp,
-            "determined_date": "2026-09-01",
-            "likely_need": True,
-            "significant_benefit": True,
-            "consent": "given",
-            "decided_by": "J Smith",
-            "childrens_services": ["s17-children-act-1989"],
-        }
-        await world.wait_applied((await world.post("/api/v1/social-care/transition-needs", determination))["id"])
+        await determine_need(world, "D-1", yp)
         [referral] = await referrals_received(world, 1)
 
         assert referral["route_of_access"] == "Planned Entry (Transition)"
