@@ -74,7 +74,9 @@ async def redrive_dead_letters(
 
 class SubjectAccessRequest(BaseModel):
     identifier_type: IdentifierType
-    identifier: str = Field(min_length=1, max_length=64, description="kept out of the audit: it holds a pseudonym")
+    identifier: str = Field(
+        min_length=1, max_length=64, description="kept out of the audit, which holds a keyed pseudonym of it"
+    )
     la_code: str | None = Field(default=None, max_length=16, description="the council of an la_person_id")
     third_parties: Literal["redacted", "shown"] = Field(
         default="redacted", description="shown: for review before release, with subject-access:third-parties"
