@@ -13,7 +13,7 @@ cases and the counts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -34,7 +34,6 @@ ABOUT_THE_PERSON_ASSESSED = frozenset(
 """Findings of a care assessment, which are about the person assessed: a carer's are theirs."""
 
 Holdings = dict[str, Any]
-Audit = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class SubjectStore(Protocol):

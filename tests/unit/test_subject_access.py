@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import inspect
 
 from hub.ops.subject_access import REDACTED, IdentifierRefused, audit_record, build_export, subject_identifier
 from hub.ops.subject_access_report import render_html
@@ -154,29 +153,34 @@ def test_the_printable_page_escapes_what_agencies_typed_and_marks_redactions() -
     assert "adult-social-care:202" in page and "Care Act 2014 s58" in page
 
 
-async def test_a_store_made_by_an_older_hub_gains_the_new_columns(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
+async def test_a_store_made_by_an_older_hub_gains_the_new_columns(store_url: str) -> None:
+    store = Store(store_url)
+    async with store.engine.begin() as conn:
+        await conn.exec_driver_sql(
             "CREATE TABLE deliveries (delivery_id VARCHAR(128) PRIMARY KEY, source_event_id VARCHAR(128) NOT NULL,"
             " case_id VARCHAR(128), recipient VARCHAR(64) NOT NULL, topic VARCHAR(255) NOT NULL,"
             " event_type VARCHAR(255) NOT NULL, fields JSON NOT NULL)"
         )
-        conn.exec_driver_sql("INSERT INTO deliveries VALUES ('D-0', 'E-0', 'C-0', 'nhs', 'out.nhs.v1', 't', '[]')")
-        conn.exec_driver_sql(
+        await conn.exec_driver_sql(
+            "INSERT INTO deliveries VALUES ('D-0', 'E-0', 'C-0', 'nhs', 'out.nhs.v1', 't', '[]')"
+        )
+        await conn.exec_driver_sql(
             "CREATE TABLE processed_events (event_id VARCHAR(128) PRIMARY KEY, topic VARCHAR(255) NOT NULL,"
             " event_type VARCHAR(255) NOT NULL, case_id VARCHAR(128), correlation_id VARCHAR(128),"
-            " causation_id VARCHAR(128), occurred_at DATETIME NOT NULL, source VARCHAR(255) NOT NULL,"
+            " causation_id VARCHAR(128), occurred_at TIMESTAMP NOT NULL, source VARCHAR(255) NOT NULL,"
             " redrive_lineage TEXT)"
         )
-    store = Store(f"sqlite+aiosqlite:///{path}")
-    await store.create_schema()
-    await store.create_schema()  # a second start finds them there
-    await store.close()
-    columns = {c["name"] for c in inspect(engine).get_columns("deliveries")}
+    try:
+        await store.create_schema()
+        await store.create_schema()  # a second start finds them there
+        async with store.engine.connect() as conn:
+            columns = await conn.run_sync(lambda c: {col["name"] for col in inspect(c).get_columns("deliveries")})
+            indexed = await conn.run_sync(
+                lambda c: [i["column_names"] for i in inspect(c).get_indexes("processed_events")]
+            )
+            kept = (await conn.exec_driver_sql("SELECT delivery_id, lawful_basis FROM deliveries")).all()
+    finally:
+        await store.close()
     assert {"organisation", "lawful_basis"} <= columns
-    indexed = [i["column_names"] for i in inspect(engine).get_indexes("processed_events")]
     assert ["record_key"] in indexed, "a column the subject access export looks up by is indexed too"
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT delivery_id, lawful_basis FROM deliveries").all() == [("D-0", None)]
+    assert [tuple(r) for r in kept] == [("D-0", None)]
