@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 import typer
 
@@ -507,12 +507,18 @@ def sar(
     from fastapi.encoders import jsonable_encoder
 
     from hub.ops.audit import record_operator_action
-    from hub.ops.subject_access import IdentifierRefused, audit_record, export_for, subject_identifier
+    from hub.ops.subject_access import (
+        IdentifierRefused,
+        IdentifierType,
+        audit_record,
+        export_for,
+        subject_identifier,
+    )
     from hub.ops.subject_access_report import render_html
     from hub.pipeline.kafka_client import AioKafkaProducerAdapter
 
-    if identifier_type not in ("nhs_number", "upn", "uln", "la_person_id"):
-        _fail(f"--type must be nhs_number, upn, uln or la_person_id, not {identifier_type!r}")
+    if identifier_type not in get_args(IdentifierType):
+        _fail(f"--type must be one of {', '.join(get_args(IdentifierType))}, not {identifier_type!r}")
     try:
         key = subject_identifier(identifier_type, identifier, la_code)  # type: ignore[arg-type]
     except IdentifierRefused as exc:

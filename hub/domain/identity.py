@@ -8,7 +8,9 @@ at. When they point at two different people, or would give one person a second N
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.domain.ids import derived_id
 from schemas.common import PersonRef
@@ -39,15 +41,14 @@ def persons_in(event: Event) -> list[PersonRef]:
 
 
 def identifiers(ref: PersonRef) -> list[IdKey]:
-    found: list[IdKey] = []
-    if ref.nhs_number:
-        found.append(("nhs_number", ref.nhs_number))
-    if ref.upn:
-        found.append(("upn", ref.upn))
-    if ref.uln:
-        found.append(("uln", ref.uln))
-    if ref.la_person_id and ref.la_code:
-        found.append((f"la_person_id:{ref.la_code}", ref.la_person_id))
+    return identifiers_in(ref.__dict__)
+
+
+def identifiers_in(fields: Mapping[str, Any]) -> list[IdKey]:
+    """A person's identifiers from their fields, as a ``PersonRef`` holds them or a stored row does."""
+    found: list[IdKey] = [(t, fields[t]) for t in ("nhs_number", "upn", "uln") if fields.get(t)]
+    if fields.get("la_person_id") and fields.get("la_code"):
+        found.append((f"la_person_id:{fields['la_code']}", fields["la_person_id"]))
     return found
 
 

@@ -19,15 +19,16 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
+from hub.auth.masking import PERSONAL_FIELDS
 from hub.auth.pseudonyms import pseudonym
-from hub.domain.identity import IdKey, identifiers
+from hub.domain.identity import IdKey, identifiers, identifiers_in
 from hub.store.subjects import record_keys
 from schemas.common import PersonRef
 
 IdentifierType = Literal["nhs_number", "upn", "uln", "la_person_id"]
 REDACTED = "[third party: redacted]"
 INTERNAL_KEYS = frozenset({"person_key", "assessed_key", "cared_for_keys", "pseudonym"})
-PERSON_FIELDS = frozenset({"nhs_number", "upn", "uln", "la_person_id", "given_name", "family_name", "date_of_birth"})
+PERSON_FIELDS = PERSONAL_FIELDS | {"la_person_id"}
 ABOUT_THE_PERSON_ASSESSED = frozenset(
     {"eligibility", "eligibility_indication", "material_change_flags", "changes_since"}
 )
@@ -173,13 +174,6 @@ def _disclosures(rows: list[dict[str, Any]], dispatches: list[dict[str, Any]]) -
     return out
 
 
-def _ids_of(doc: dict[str, Any]) -> set[IdKey]:
-    found = {(k, doc[k]) for k in ("nhs_number", "upn", "uln") if doc.get(k)}
-    if doc.get("la_person_id") and doc.get("la_code"):
-        found.add((f"la_person_id:{doc['la_code']}", doc["la_person_id"]))
-    return found
-
-
 def _is_person(doc: dict[str, Any]) -> bool:
     return any(doc.get(k) for k in PERSON_FIELDS)
 
@@ -189,7 +183,7 @@ def _redact_people(doc: Any, subject_ids: set[IdKey], redactions: list[int]) -> 
         return [_redact_people(v, subject_ids, redactions) for v in doc]
     if not isinstance(doc, dict):
         return doc
-    if _is_person(doc) and not (_ids_of(doc) & subject_ids):
+    if _is_person(doc) and subject_ids.isdisjoint(identifiers_in(doc)):
         redactions[0] += 1
         return REDACTED
     out = {k: _redact_people(v, subject_ids, redactions) for k, v in doc.items()}
@@ -213,7 +207,7 @@ def _people(doc: Any, subject_ids: set[IdKey]) -> Iterable[dict[str, Any]]:
         for v in doc:
             yield from _people(v, subject_ids)
     elif isinstance(doc, dict):
-        if _is_person(doc) and _ids_of(doc) & subject_ids:
+        if _is_person(doc) and not subject_ids.isdisjoint(identifiers_in(doc)):
             yield {k: v for k, v in doc.items() if v is not None}
         else:
             for v in doc.values():

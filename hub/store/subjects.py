@@ -72,27 +72,21 @@ class SubjectQueries:
         for case in await db.rows(select(cases).where(cases.c.person_key == person_key).order_by(cases.c.case_id)):
             entry: dict[str, Any] = {"case": case}
             for table in CASE_TABLES:
-                pk = list(table.primary_key.columns)
-                entry[table.name] = await db.rows(select(table).where(table.c.case_id == case["case_id"]).order_by(*pk))
+                entry[table.name] = await _rows_where(db, table, table.c.case_id == case["case_id"])
             holdings["cases"].append(entry)
-        holdings["care_assessments"] = await db.rows(
-            select(care_assessments)
-            .where(
-                or_(
-                    care_assessments.c.assessed_key == person_key,
-                    cast(care_assessments.c.cared_for_keys, String).contains(f'"{person_key}"'),
-                )
-            )
-            .order_by(care_assessments.c.assessment_id)
+        holdings["care_assessments"] = await _rows_where(
+            db,
+            care_assessments,
+            or_(
+                care_assessments.c.assessed_key == person_key,
+                cast(care_assessments.c.cared_for_keys, String).contains(f'"{person_key}"'),
+            ),
         )
-        holdings["circumstance_changes"] = await _by_person(db, circumstance_changes, person_key)
-        holdings["transition_determinations"] = await _by_person(db, transition_determinations, person_key)
-        holdings["referrals"] = await _by_person(db, referrals, person_key)
+        for table in (circumstance_changes, transition_determinations, referrals):  # keyed by their names
+            holdings[table.name] = await _rows_where(db, table, table.c.person_key == person_key)
         referral_ids = [r["referral_id"] for r in holdings["referrals"]]
-        holdings["assessment_decisions"] = await db.rows(
-            select(assessment_decisions)
-            .where(assessment_decisions.c.referral_id.in_(referral_ids))
-            .order_by(assessment_decisions.c.referral_id, assessment_decisions.c.assessment_id)
+        holdings["assessment_decisions"] = await _rows_where(
+            db, assessment_decisions, assessment_decisions.c.referral_id.in_(referral_ids)
         )
         keys = record_keys(holdings)
         holdings["events"] = await db.rows(
@@ -120,6 +114,6 @@ def record_keys(holdings: dict[str, Any]) -> list[str]:
     return sorted(set(keys))
 
 
-async def _by_person(db: Database, table: Any, person_key: str) -> list[Row]:
-    pk = list(table.primary_key.columns)
-    return await db.rows(select(table).where(table.c.person_key == person_key).order_by(*pk))
+async def _rows_where(db: Database, table: Any, condition: Any) -> list[Row]:
+    """The table's rows meeting ``condition``, in the order of its primary key."""
+    return await db.rows(select(table).where(condition).order_by(*table.primary_key.columns))
