@@ -164,6 +164,14 @@ def own_organisation(caller: Caller) -> Organisation:
     return caller.organisation
 
 
+def refuse_for_one_organisation(caller: Caller, what: str) -> None:
+    """For work over every organisation's records, such as a subject access export: a system acting
+    for one organisation is refused, whatever it was granted, since the answer would show it other
+    organisations' records."""
+    if caller.organisation is not None:
+        raise refuse(f"{caller.actor} acts for one organisation, and {what} covers every organisation's records")
+
+
 def refuse_unless_own(caller: Caller, claimed: OrganisationRef | None, what: str) -> Organisation:
     """The caller's organisation, provided ``claimed`` (what the message says) is that organisation."""
     org = own_organisation(caller)

@@ -13,7 +13,17 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from adapters.access import PERSONAL_DATA, SUBJECT_ACCESS, THIRD_PARTIES, Caller, Reader, permit, reads, refuse
+from adapters.access import (
+    PERSONAL_DATA,
+    SUBJECT_ACCESS,
+    THIRD_PARTIES,
+    Caller,
+    Reader,
+    permit,
+    reads,
+    refuse,
+    refuse_for_one_organisation,
+)
 from hub.cooperative import share_the_loop
 from hub.domain.clocks import Clock, case_clocks, timeliness
 from hub.domain.planner import TransitionMeasures, measures
@@ -94,6 +104,7 @@ async def subject_access(
 ) -> Any:
     """The person is named in the body, never the address, so identifiers stay out of access logs.
     Other people in their records are redacted unless the caller may review them."""
+    refuse_for_one_organisation(caller, "a subject access export")
     if body.third_parties == "shown" and not caller.may(THIRD_PARTIES):
         raise refuse(f"{caller.actor} lacks the permission {THIRD_PARTIES} to see third parties")
     try:

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from fastapi import HTTPException
 
-from adapters.access import Caller, Organisation, refuse_foreign_claims
+from adapters.access import Caller, Organisation, refuse_for_one_organisation, refuse_foreign_claims
 from hub.auth.ratelimit import RateLimiter
 from hub.auth.registry import ClientRegistry, hub_roles
 from hub.domain.authority import refusal
@@ -51,6 +51,15 @@ def test_an_la_may_send_for_its_own_council_only() -> None:
     with pytest.raises(HTTPException) as refused:
         refuse_foreign_claims(la, panel("208"))
     assert refused.value.status_code == 403 and "208" in refused.value.detail
+
+
+def test_work_over_every_organisations_records_is_refused_to_a_system_acting_for_one() -> None:
+    granted = ("subject-access:export", "personal-data:read")
+    with pytest.raises(HTTPException) as refused:
+        refuse_for_one_organisation(caller(LA202, *granted), "a subject access export")
+    assert refused.value.status_code == 403 and "la-sen/202" in refused.value.detail
+    refuse_for_one_organisation(Caller("system", "sub", "ops-monitor", frozenset(granted)), "an export")
+    refuse_for_one_organisation(Caller("person", "sub", "dashboard", frozenset(granted), name="Dana"), "an export")
 
 
 def test_a_permission_is_needed_for_each_event_type() -> None:
