@@ -24,6 +24,7 @@ from schemas.events import AdviceRequestReceived, AdviceRequestStatusChanged, Ad
 PERSONAL_DATA = "personal-data:read"
 SUBJECT_ACCESS = "subject-access:export"
 THIRD_PARTIES = "subject-access:third-parties"
+ERASE = "personal-data:erase"
 
 
 @dataclass(frozen=True)

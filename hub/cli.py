@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, NoReturn, TypeVar, cast, get_args
 
 import typer
 
@@ -39,7 +39,7 @@ def _run(coro: Awaitable[T]) -> T:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -324,15 +324,20 @@ def send(path: Annotated[str, typer.Argument(help="a CloudEvent JSON file, or - 
         _fail(f"invalid event: {exc.reason} (field {exc.field}, rule {exc.rule})")
         return
 
-    async def publish() -> Any:
+    async def publish(store: Any) -> Any:
+        from hub.privacy.service import Privacy
+
         producer = AioKafkaProducerAdapter(_bootstrap(settings), settings)
         await producer.start()
         try:
-            return await (await EventPublisher(producer, TopicNames(settings.topic_prefix)).event(event, envelope))
+            publisher = EventPublisher(
+                producer, TopicNames(settings.topic_prefix), Privacy.configured(settings.privacy, store.db)
+            )
+            return await (await publisher.event(event, envelope))
         finally:
             await producer.stop()
 
-    meta = _run(publish())
+    meta = _with_store(publish)
     typer.echo(f"sent {envelope.id} to {event.topic} partition {meta.partition} offset {meta.offset}")
 
 
@@ -506,24 +511,10 @@ def sar(
     output; audited on the operator audit topic, so the broker must be reachable."""
     from fastapi.encoders import jsonable_encoder
 
-    from hub.ops.audit import record_operator_action
-    from hub.ops.subject_access import (
-        IdentifierRefused,
-        IdentifierType,
-        audit_record,
-        export_for,
-        subject_identifier,
-    )
+    from hub.ops.subject_access import audit_record, export_for
     from hub.ops.subject_access_report import render_html
-    from hub.pipeline.kafka_client import AioKafkaProducerAdapter
 
-    if identifier_type not in get_args(IdentifierType):
-        _fail(f"--type must be one of {', '.join(get_args(IdentifierType))}, not {identifier_type!r}")
-    try:
-        key = subject_identifier(identifier_type, identifier, la_code)  # type: ignore[arg-type]
-    except IdentifierRefused as exc:
-        _fail(f"identifier: {exc}")
-        return
+    key = _subject(identifier_type, identifier, la_code)
     settings = get_settings()
     bootstrap = _bootstrap(settings)
 
@@ -531,19 +522,77 @@ def sar(
         export = await export_for(
             store, key, actor=f"cli {actor}", third_parties="shown" if show_third_parties else "redacted"
         )
-        producer = AioKafkaProducerAdapter(bootstrap, settings)
-        await producer.start()
-        try:
-            publisher = EventPublisher(producer, TopicNames(settings.topic_prefix))
-            await record_operator_action(publisher, store, audit_record(export, key, f"cli {actor}"))
-        finally:
-            await producer.stop()
+        await _audited(settings, bootstrap, store, audit_record(export, key, f"cli {actor}"))
         return export
 
     export = jsonable_encoder(_with_store(go))
     if html is not None:
         html.write_text(render_html(export))
     _print(export)
+
+
+def _subject(identifier_type: str, identifier: str, la_code: str | None) -> tuple[str, str]:
+    """A person's identifier from the command line, checked as the ops API checks it."""
+    from hub.ops.subject_access import IdentifierRefused, IdentifierType, subject_identifier
+
+    if identifier_type not in get_args(IdentifierType):
+        _fail(f"--type must be one of {', '.join(get_args(IdentifierType))}, not {identifier_type!r}")
+    try:
+        return subject_identifier(identifier_type, identifier, la_code)  # type: ignore[arg-type]
+    except IdentifierRefused as exc:
+        _fail(f"identifier: {exc}")
+
+
+async def _audited(settings: Settings, bootstrap: str, store: Any, record: dict[str, Any]) -> None:
+    """An operator action done from the command line, on the audit topic and in the store's index."""
+    from hub.ops.audit import record_operator_action
+    from hub.pipeline.kafka_client import AioKafkaProducerAdapter
+
+    producer = AioKafkaProducerAdapter(bootstrap, settings)
+    await producer.start()
+    try:
+        await record_operator_action(EventPublisher(producer, TopicNames(settings.topic_prefix)), store, record)
+    finally:
+        await producer.stop()
+
+
+@app.command()
+def erase(
+    identifier: Annotated[str, typer.Argument(help="the person's identifier, e.g. an NHS number")],
+    reason: Annotated[str, typer.Option(help="subject-request, retention or other (recorded in the erasure log)")],
+    identifier_type: Annotated[str, typer.Option("--type", help="nhs_number, upn, uln or la_person_id")] = "nhs_number",
+    la_code: Annotated[str | None, typer.Option(help="the council of an la_person_id")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask first")] = False,
+    actor: Annotated[str, typer.Option(help="who is erasing (audited)", envvar="USER")] = "operator",
+) -> None:
+    """Erase one person: their data keys destroyed, so every sealed copy of their details on the
+    topics is unreadable, and the store redacted. Cannot be undone; asks first unless --yes."""
+    from fastapi.encoders import jsonable_encoder
+
+    from hub.privacy.erasure import Ground, erase_person, erasure_audit
+    from hub.privacy.service import Privacy
+
+    if reason not in get_args(Ground):
+        _fail(f"--reason must be one of {', '.join(get_args(Ground))}, not {reason!r}")
+    key = _subject(identifier_type, identifier, la_code)
+    settings = get_settings()
+    if not settings.privacy.seal_personal_data:
+        _fail("this hub does not seal personal data (HUB_PRIVACY__SEAL_PERSONAL_DATA): the topics would keep it")
+    if not yes and not typer.confirm(f"Erase the person with this {key[0]} for good?", err=True):
+        _fail("nothing erased", code=1)
+    bootstrap = _bootstrap(settings)
+
+    async def go(store: Any) -> dict[str, Any]:
+        privacy = Privacy.configured(settings.privacy, store.db)
+        person_key = await store.person_key_for(*key)
+        if person_key is None or privacy is None:
+            _fail("no person with that identifier is known to the hub (or they were erased before)", code=1)
+        ground = cast(Ground, reason)
+        erasure = await erase_person(store, privacy, person_key, actor=f"cli {actor}", reason=ground)
+        await _audited(settings, bootstrap, store, erasure_audit(erasure, key[0], f"cli {actor}", ground))
+        return jsonable_encoder(erasure)
+
+    _print(_with_store(go))
 
 
 @app.command()
@@ -554,6 +603,7 @@ def rebuild() -> None:
     from hub.ops.rebuild import Progress
     from hub.ops.rebuild import rebuild as do_rebuild
     from hub.pipeline.kafka_client import kafka_client_config
+    from hub.privacy.service import Privacy
 
     settings = get_settings()
     bootstrap = _bootstrap(settings)
@@ -570,6 +620,7 @@ def rebuild() -> None:
                 settings.rules,
                 Directory(settings.health_commissioners),
                 progress=progress,
+                privacy=Privacy.configured(settings.privacy, store.db),
                 **kafka_client_config(settings),
             )
         )

@@ -195,6 +195,7 @@ DEFAULT_ROLE_PERMISSIONS = {
         "personal-data:read",
         "subject-access:export",
         "subject-access:third-parties",
+        "personal-data:erase",
     ],
 }
 
@@ -294,6 +295,32 @@ class DispatchSettings(BaseModel):
     )
 
 
+class PrivacySettings(BaseModel):
+    """Crypto-shredding: the personal parts of events are sealed with a data key per person."""
+
+    seal_personal_data: bool = Field(
+        default=False,
+        description="seal identifiers, names, dates of birth and free text in every event the hub publishes, so "
+        "erasing a person (destroying their keys) makes every copy unreadable",
+    )
+    master_key: SecretStr | None = Field(
+        default=None, description="the master secret, base64 of 32 or more random bytes; else the key file is used"
+    )
+    master_key_file: str = Field(
+        default="./hub-master.key", description="where the master secret is kept; made (mode 0600) on first start"
+    )
+    key_wrapper: str | None = Field(
+        default=None,
+        description="package.module:factory of a KMS or HSM key wrapper (hub.privacy.keys.KeyWrapper), called "
+        "with these settings; default: AES-256-GCM under a key derived from the master secret",
+    )
+    key_cache_seconds: float = Field(
+        default=60.0,
+        description="how long an instance keeps an unwrapped data key; bounds how long another "
+        "instance's erasure takes to reach it",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_file=".env", extra="ignore", env_nested_delimiter="__")
 
@@ -358,6 +385,7 @@ class Settings(BaseSettings):
         description="ODS code -> FHIR base URL of a provider that takes pushed messages ($process-message)",
     )
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     roles: list[Role] = Field(
         default=["route", "dispatch"],
         description="what this instance does besides serving HTTP: route (the canonical topics, retries and "

@@ -47,6 +47,7 @@ from hub.pipeline.kafka_client import (
 )
 from hub.pipeline.publisher import EventPublisher, TopicNames
 from hub.pipeline.submit import HubEventPort
+from hub.privacy.service import Privacy
 from hub.settings import AuthSettings, Settings, public_url
 from hub.store import Store
 from hub.topics import apply_topics, catalogue, outbound_topic, retry_topic
@@ -84,6 +85,7 @@ class HubRuntime:
         self.bootstrap_servers = bootstrap_servers
         self.names = TopicNames(settings.topic_prefix)
         self.store = Store(settings.database_url)
+        self.privacy = Privacy.configured(settings.privacy, self.store.db)
         self.producer = AioKafkaProducerAdapter(bootstrap_servers, settings)
         self.core = DeliveryCore(
             self.store,
@@ -94,6 +96,7 @@ class HubRuntime:
             rules=settings.rules,
             directory=Directory(settings.health_commissioners),
             stage_hook=stage_hook,
+            privacy=self.privacy,
         )
         self.broker = KafkaBroker(
             # a list: FastStream wraps a string in one, and "a:9092,b:9092" would then be one host
@@ -110,12 +113,13 @@ class HubRuntime:
             settings.source_uri,
             today=_pinned(settings.today) if settings.today else london_today,
             transition_rules=settings.transitions,
+            privacy=self.privacy,
         )
         self._watch_task: asyncio.Task[None] | None = None
         self.event_port = HubEventPort(
-            self.store, self.producer, self.names, settings.rules, settings.publish_timeout_seconds
+            self.store, self.producer, self.names, settings.rules, settings.publish_timeout_seconds, self.privacy
         )
-        self.dispatch_table = DispatchTable(self.store.db)
+        self.dispatch_table = DispatchTable(self.store.db, self.privacy)
         self.dispatcher = Dispatcher(
             self.dispatch_table,
             [

@@ -39,6 +39,9 @@ class OrganisationRef(Contract):
     name: str | None = None
 
 
+_DETAILS = ("nhs_number", "upn", "uln", "la_person_id", "given_name", "family_name", "date_of_birth")
+
+
 class PersonRef(Contract):
     """A young person or carer as one agency knows them. At least one identifier is required."""
 
@@ -50,9 +53,18 @@ class PersonRef(Contract):
     given_name: str | None = None
     family_name: str | None = None
     date_of_birth: date | None = None
+    erased: bool | None = Field(
+        default=None,
+        description="set by the hub, never by a sender: this person's details were erased, and only the LA "
+        "code is left",
+    )
 
     @model_validator(mode="after")
     def _has_identifier(self) -> PersonRef:
+        if self.erased:
+            if any(getattr(self, f) is not None for f in _DETAILS):
+                raise ValueError("an erased person has no identifiers, name or date of birth")
+            return self
         if not (self.nhs_number or self.upn or self.uln or self.la_person_id):
             raise ValueError("a person needs at least one identifier: nhs_number, upn, uln or la_person_id")
         if self.la_person_id and not self.la_code:

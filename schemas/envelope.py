@@ -33,6 +33,11 @@ class Envelope(BaseModel):
     dataschema: str | None = None
     correlationid: str = Field(min_length=1)
     causationid: str | None = None
+    sealed: str | None = Field(
+        default=None,
+        description="extension attribute: the personal parts of data, sealed per person by the hub "
+        "(hub.privacy.sealing); set by the hub only",
+    )
     data: dict[str, Any]
 
 
@@ -105,11 +110,8 @@ def parse_json(raw: bytes) -> Any:
         raise JsonRefused(f"a JSON number is too long: {exc}", "json-number") from None
 
 
-def decode(raw: bytes | None) -> tuple[Envelope, Event]:
-    """Parse and validate one record value into its envelope and typed payload.
-
-    Raises EventRejected naming the field and the rule broken.
-    """
+def read_document(raw: bytes | None) -> dict[str, Any]:
+    """A record value as the JSON object it must be. Raises EventRejected naming the rule broken."""
     if raw is None:
         raise EventRejected("record has no value", rule="required")
     try:
@@ -118,6 +120,12 @@ def decode(raw: bytes | None) -> tuple[Envelope, Event]:
         raise EventRejected(f"record value: {exc.message}", rule=exc.rule) from None
     if not isinstance(doc, dict):
         raise EventRejected("record value must be a JSON object (a CloudEvent)", rule="type")
+    return doc
+
+
+def validate_document(doc: dict[str, Any]) -> tuple[Envelope, Event]:
+    """A CloudEvent document as its envelope and typed payload. Raises EventRejected naming the
+    field and the rule broken."""
     try:
         envelope = Envelope.model_validate(doc)
     except ValidationError as exc:
@@ -132,3 +140,12 @@ def decode(raw: bytes | None) -> tuple[Envelope, Event]:
         field, rule, msg = describe_validation_error(exc, "data")
         raise EventRejected(f"{field}: {msg}", field=field, rule=rule) from None
     return envelope, event
+
+
+def decode(raw: bytes | None) -> tuple[Envelope, Event]:
+    """Parse and validate one record value into its envelope and typed payload (a sealed record
+    must be opened first: see ``hub.privacy``).
+
+    Raises EventRejected naming the field and the rule broken.
+    """
+    return validate_document(read_document(raw))

@@ -24,7 +24,13 @@ CLIENT_BY_CODE = {
 # In the tests the operator's tools may also read personal data, so journeys can assert on it.
 TEST_CLIENTS = {
     "ops-monitor": {
-        "permissions": ["ops:read", "ops:operate", "personal-data:read", "subject-access:export"],
+        "permissions": [
+            "ops:read",
+            "ops:operate",
+            "personal-data:read",
+            "subject-access:export",
+            "personal-data:erase",
+        ],
         "organisation": None,
     },
 }

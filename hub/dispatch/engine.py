@@ -224,6 +224,8 @@ class Dispatcher:
     async def _send(self, channel: Channel, row: dict[str, Any], today: date) -> Attempt:
         agency, _, code = row["recipient"].partition(":")
         parcel = Parcel(Agency(agency), code, row["value"])
+        if row.get("erased"):  # sent now, it would carry a person without their details: not what was meant
+            return Attempt(row, parcel, DEAD, error="a person in this record was erased before it was delivered")
         try:
             request = channel.request(parcel, today)
         except Exception as exc:  # the record cannot be put in this channel's form: no retry will help
@@ -307,7 +309,7 @@ class Dispatcher:
             row["partition"],
             row["offset"],
             row["key"].encode() if row["key"] else None,
-            row["value"],
+            row["stored"],
             tuple((k, v.encode()) for k, v in row["headers"]),
         )
         exc = DeliveryFailed(f"{row['recipient']} via {row['channel']}: {reason}", rule)

@@ -7,12 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, exists, func, or_, select, update
 
 from hub.store.database import Database, Row, as_utc
 from hub.store.tables import dispatch_lanes, dispatches
+
+if TYPE_CHECKING:
+    from hub.privacy.service import Privacy
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 SHOWN = [c for c in dispatches.c if c.name not in {"value", "headers", "key", "partition", "offset"}]
@@ -31,11 +34,21 @@ class Settled:
 class DispatchTable:
     """Every row it returns has its timestamps in UTC, on SQLite as on PostgreSQL."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, privacy: Privacy | None = None) -> None:
         self.db = db
+        self.privacy = privacy
 
     async def _rows(self, query: Any) -> list[Row]:
-        return [_utc(row) for row in await self.db.rows(query)]
+        """Rows with each record's value opened for its recipient, where it was sealed (``erased``
+        says a person in it was erased since). ``stored`` keeps the value as it is on the topic, the
+        only form in which it may be written to Kafka again (a dead letter)."""
+        rows = [_utc(row) for row in await self.db.rows(query)]
+        for row in rows:
+            if row.get("value") is not None:
+                row["stored"] = row["value"]
+                if self.privacy is not None:
+                    row["value"], row["erased"] = await self.privacy.open_bytes(row["value"])
+        return rows
 
     async def add(self, rows: list[Row], lanes: dict[str, str], redriven: Sequence[str] = ()) -> None:
         """Rows for records not seen before (a record consumed twice adds nothing); a redriven record

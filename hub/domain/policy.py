@@ -119,6 +119,8 @@ def minimise(data: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
             nested = minimise(data[head], (rest,)) if isinstance(data[head], dict) else {}
             if nested:
                 out.setdefault(head, {}).update(nested)
+            elif isinstance(data[head], dict) and data[head].get("erased"):  # shared, and erased since
+                out.setdefault(head, {})["erased"] = True
         else:
             out[head] = data[head]
     return out

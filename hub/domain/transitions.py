@@ -124,13 +124,15 @@ def _need_determined(event: TransitionNeedDetermined, j: Judging, out: Outcome) 
 @judge.register
 def _referral_issued(event: TransitionReferralIssued, j: Judging, out: Outcome) -> None:
     dob = event.person.date_of_birth
-    if dob is None:
+    if event.person.erased:
+        pass  # checked when it was issued; the referral stands as recorded, without the person
+    elif dob is None:
         raise RuleViolation(
             "a transition referral needs the young person's date of birth",
             field="data.person.date_of_birth",
             rule="dob-required",
         )
-    if eighteenth_birthday(dob) != event.eighteenth_birthday:
+    elif eighteenth_birthday(dob) != event.eighteenth_birthday:
         raise RuleViolation(
             f"eighteenth_birthday {event.eighteenth_birthday} does not follow from the date of birth",
             field="data.eighteenth_birthday",

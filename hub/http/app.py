@@ -123,6 +123,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         asyncapi=runtime.asyncapi(),
         watcher=runtime.watcher,
         dispatch=runtime.dispatch_table,
+        privacy=runtime.privacy,
     )
     app.state.event_port = runtime.event_port
     app.state.advice_inbox = HubAdviceInbox(runtime.store, runtime.settings.rules)

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from adapters.access import (
+    ERASE,
     PERSONAL_DATA,
     SUBJECT_ACCESS,
     THIRD_PARTIES,
@@ -33,6 +34,7 @@ from hub.ops.audit import record_operator_action
 from hub.ops.subject_access import IdentifierRefused, IdentifierType, audit_record, export_for, subject_identifier
 from hub.ops.subject_access_report import render_html
 from hub.pipeline.publisher import EventPublisher
+from hub.privacy.erasure import Ground, erase_person, erasure_audit
 from hub.settings import StatutoryRules
 
 router = APIRouter(prefix="/ops", tags=["operations"])
@@ -122,6 +124,39 @@ async def subject_access(
     if body.format == "html":
         return HTMLResponse(render_html(export), headers=headers)
     return JSONResponse(export, headers=headers)
+
+
+class ErasureRequest(BaseModel):
+    identifier_type: IdentifierType
+    identifier: str = Field(min_length=1, max_length=64, description="kept out of the audit and the erasure log")
+    la_code: str | None = Field(default=None, max_length=16, description="needed with an LA person id")
+    reason: Ground = Field(description="the ground for erasure, recorded in the erasure log")
+
+
+@router.post("/erasure", summary="Erase one person: their data keys destroyed, the store redacted, audited")
+async def erase(body: ErasureRequest, state: State, caller: Caller = permit(ERASE)) -> JSONResponse:
+    """Every sealed copy of the person's details, on every topic, becomes unreadable; the store keeps
+    their cases' statutory dates and codes with the person shown as erased. Cannot be undone."""
+    refuse_for_one_organisation(caller, "an erasure")
+    if state.privacy is None:
+        raise HTTPException(
+            409,
+            "this hub does not seal personal data (HUB_PRIVACY__SEAL_PERSONAL_DATA), so the "
+            "topics would keep what an erasure removed from the store",
+        )
+    try:
+        identifier = subject_identifier(body.identifier_type, body.identifier, body.la_code)
+    except IdentifierRefused as exc:
+        raise HTTPException(422, f"identifier: {exc}") from None
+    person_key = await state.store.person_key_for(*identifier)
+    if person_key is None:
+        raise HTTPException(404, "no person with that identifier is known to the hub (or they were erased before)")
+    erasure = await erase_person(state.store, state.privacy, person_key, actor=caller.actor, reason=body.reason)
+    audit = erasure_audit(erasure, identifier[0], caller.actor, body.reason)
+    await record_operator_action(EventPublisher(state.producer, state.names), state.store, audit)
+    return JSONResponse(
+        jsonable_encoder(erasure), headers={"Cache-Control": "no-store", "X-Audit-Id": audit["audit_id"]}
+    )
 
 
 @router.get("/cases/{case_id}/clocks")

@@ -14,6 +14,7 @@ from hub.auth.authenticator import HubAuthenticator
 from hub.dispatch.table import DispatchTable
 from hub.ops.scheduler import ClockWatcher, london_today
 from hub.pipeline.publisher import Producer, TopicNames
+from hub.privacy.service import Privacy
 from hub.settings import StatutoryRules
 from hub.store import Store
 
@@ -30,6 +31,7 @@ class HubState:
     asyncapi: Any = None
     watcher: ClockWatcher | None = None
     dispatch: DispatchTable | None = None
+    privacy: Privacy | None = None
 
 
 def _hub_state(request: Request) -> HubState:

@@ -26,10 +26,11 @@ from hub.pipeline.failures import dead_letter_row
 from hub.pipeline.publisher import TopicNames
 from hub.pipeline.records import Accepted, Origin
 from hub.pipeline.routing import Router
+from hub.privacy.service import Privacy
 from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, DLQ_TOPIC, OPS_AUDIT_TOPIC
-from schemas.envelope import EventRejected, decode
+from schemas.envelope import EventRejected, decode, read_document, validate_document
 from schemas.events import INBOUND_EVENTS, AlertRaised
 
 BATCH = 2000
@@ -88,6 +89,7 @@ async def rebuild(
     rules: StatutoryRules | None = None,
     directory: Directory | None = None,
     progress: Callable[[int, int], None] | None = None,
+    privacy: Privacy | None = None,
     **client_config: Any,
 ) -> dict[str, int]:
     """Drop and refill every table. Returns the row counts afterwards.
@@ -115,7 +117,10 @@ async def rebuild(
         if (record.topic, record.partition, record.offset) in dead:
             continue
         try:
-            envelope, event = decode(record.value)
+            doc = read_document(record.value)
+            if privacy is not None:  # a person erased since reads as erased, as live processing now shows them
+                [(doc, _)] = await privacy.open([doc])
+            envelope, event = validate_document(doc)
         except EventRejected:
             continue
         chunk.append(Accepted(record, Origin.of(record), envelope, event))

@@ -29,6 +29,7 @@ from hub.domain.planner import (
 from hub.logging import get_logger
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.pipeline.records import addressed_to
+from hub.privacy.service import Privacy
 from hub.settings import StatutoryRules, TransitionRules
 from hub.store import Store
 from hub.topics import ALERTS_TOPIC, outbound_topic
@@ -124,12 +125,13 @@ class ClockWatcher:
         hub_source: str,
         today: Callable[[], date] = london_today,
         transition_rules: TransitionRules | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
         self.transition_rules = transition_rules or TransitionRules()
         self.store = store
         self.producer = producer
         self.names = names
-        self.publisher = EventPublisher(producer, names)
+        self.publisher = EventPublisher(producer, names, privacy)
         self.rules = rules
         self.hub_source = hub_source
         self.today = today

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.cooperative import share_the_loop
 from hub.domain.addressing import Directory
@@ -37,8 +37,11 @@ from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.pipeline.records import Accepted, Origin, Record
 from hub.pipeline.routing import OutboundRecord, Router
 from hub.settings import StatutoryRules
-from schemas.envelope import Envelope, EventRejected, decode
+from schemas.envelope import Envelope, EventRejected, read_document, validate_document
 from schemas.events import Event
+
+if TYPE_CHECKING:
+    from hub.privacy.service import Privacy
 
 log = get_logger("hub.pipeline.delivery")
 
@@ -69,12 +72,14 @@ class DeliveryCore:
         rules: StatutoryRules | None = None,
         directory: Directory | None = None,
         stage_hook: StageHook | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
         self.rules = rules or StatutoryRules()
         self.store = store
         self.producer = producer
         self.names = names
-        self.publisher = EventPublisher(producer, names)
+        self.privacy = privacy
+        self.publisher = EventPublisher(producer, names, privacy)
         self.router = Router(hub_source, self.rules, names, directory or Directory())
         self.failures = FailurePath(store, self.publisher, retry_delays)
         self.hub_source = hub_source
@@ -89,11 +94,12 @@ class DeliveryCore:
 
     async def handle_batch(self, batch: Sequence[Record]) -> None:
         accepted: list[Accepted] = []
-        for record in batch:
+        for record, origin, found in await self._read(batch):
             await share_the_loop()
-            origin = Origin.of(record)
             try:
-                envelope, event = decode(record.value)
+                if isinstance(found, EventRejected):
+                    raise found
+                envelope, event = validate_document(found)
             except EventRejected as exc:
                 await self.failures.dead_letter(record, origin, "validate", exc, rule=exc.rule, field=exc.field)
                 continue
@@ -112,6 +118,23 @@ class DeliveryCore:
 
         for wave in waves_by_case(pending):
             await self._process_wave(wave)
+
+    async def _read(self, batch: Sequence[Record]) -> list[tuple[Record, Origin, dict[str, Any] | EventRejected]]:
+        """Each record's document, opened where it was sealed, or why it cannot be read. The data
+        keys of the whole batch come in one read of the store; if they cannot, the batch is read
+        again later rather than judged without them."""
+        read: list[tuple[Record, Origin, dict[str, Any] | EventRejected]] = []
+        for record in batch:
+            try:
+                read.append((record, Origin.of(record), read_document(record.value)))
+            except EventRejected as exc:
+                read.append((record, Origin.of(record), exc))
+        if self.privacy is not None:
+            docs = [(i, found) for i, (_, _, found) in enumerate(read) if not isinstance(found, EventRejected)]
+            opened = await self.privacy.open([d for _, d in docs])
+            for (i, _), (doc, _) in zip(docs, opened, strict=True):
+                read[i] = (read[i][0], read[i][1], doc)
+        return read
 
     async def _process_wave(self, wave: list[Accepted]) -> None:
         """Events of distinct cases: each is judged against its case as the store has it now."""
@@ -207,7 +230,9 @@ class DeliveryCore:
         return published
 
     async def _send(self, o: OutboundRecord) -> Awaitable[Any]:
-        return await self.publisher.cloudevent(o.topic, o.value(), o.key, o.headers)
+        if self.privacy is None:
+            return await self.publisher.cloudevent(o.topic, o.value(), o.key, o.headers)
+        return await self.publisher.document_event(o.topic, o.document, o.key, o.headers)
 
     async def _hook(self, stage: str, envelope: Envelope) -> None:
         if self.stage_hook is not None:

@@ -10,10 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
 
 from schemas.envelope import Envelope, encode
 from schemas.events import Event
+
+if TYPE_CHECKING:
+    from hub.privacy.service import Privacy
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -42,13 +47,21 @@ JSON = ("content-type", b"application/json")
 
 
 class EventPublisher:
-    def __init__(self, producer: Producer, names: TopicNames) -> None:
+    def __init__(self, producer: Producer, names: TopicNames, privacy: Privacy | None = None) -> None:
         self.producer = producer
         self.names = names
+        self.privacy = privacy
 
     async def envelope(self, topic: str, envelope: Envelope, key: str, headers: Headers = ()) -> Awaitable[Any]:
-        """A CloudEvent in structured mode on ``topic``."""
-        return await self.cloudevent(topic, encode(envelope), key, headers)
+        """A CloudEvent in structured mode on ``topic``, its personal parts sealed where configured."""
+        if self.privacy is None:
+            return await self.cloudevent(topic, encode(envelope), key, headers)
+        return await self.document_event(topic, envelope.model_dump(mode="json", exclude_none=True), key, headers)
+
+    async def document_event(self, topic: str, doc: dict[str, Any], key: str, headers: Headers = ()) -> Awaitable[Any]:
+        """A CloudEvent kept as its JSON document, its personal parts sealed where configured."""
+        value = orjson.dumps(doc) if self.privacy is None else await self.privacy.sealed_bytes(doc)
+        return await self.cloudevent(topic, value, key, headers)
 
     async def cloudevent(self, topic: str, value: bytes, key: str, headers: Headers = ()) -> Awaitable[Any]:
         """A CloudEvent already written as JSON, in structured mode on ``topic``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +23,11 @@ from hub.domain.judging import case_of, once_keys
 from hub.domain.state import Context, Referral
 from hub.domain.workflow import RuleViolation, evaluate, evolve
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
+from hub.privacy.sealing import marks_erasure
 from hub.settings import StatutoryRules
+
+if TYPE_CHECKING:
+    from hub.privacy.service import Privacy
 from hub.store import Store
 from hub.store.claims import PUBLISHED
 from schemas.envelope import Envelope, envelope_for
@@ -49,9 +53,10 @@ class HubEventPort:
         names: TopicNames,
         rules: StatutoryRules,
         publish_timeout: float = 10.0,
+        privacy: Privacy | None = None,
     ) -> None:
         self.store = store
-        self.publisher = EventPublisher(producer, names)
+        self.publisher = EventPublisher(producer, names, privacy)
         self.rules = rules
         self.publish_timeout = publish_timeout
 
@@ -95,7 +100,12 @@ class HubEventPort:
         for key, ctx in stored.items():  # a case an earlier part changed is newer than the store's copy
             contexts.setdefault(key, ctx)
         results: list[SubmitResult | None] = [
-            SubmitResult("unchanged", env.id, 200, "already accepted") if env.id in done else None for env in envelopes
+            SubmitResult("unchanged", env.id, 200, "already accepted")
+            if env.id in done
+            else SubmitResult("rejected", env.id, 422, "only the hub marks a person erased", "data", "erased-by-hub")
+            if marks_erasure(env.type, env.data)
+            else None
+            for env in envelopes
         ]
         waiting = [i for i, r in enumerate(results) if r is None]
         delays = (0.0, *MISSING_FACT_WAITS)

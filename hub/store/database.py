@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from hub.cooperative import share_the_loop
 from hub.store.dialect import Dialect, dialect_for
-from hub.store.tables import heartbeat, metadata
+from hub.store.tables import heartbeat, kept, metadata
 
 T = TypeVar("T")
 IN_LIST_SIZE = 500  # keys per IN-list: SQLite allows 32,766 parameters, and a read on the loop should be short
@@ -140,6 +140,7 @@ class Database:
         async with self.begin() as conn:
             await self.dialect.prepare(conn)
             await conn.run_sync(metadata.create_all)
+            await conn.run_sync(kept.create_all)
             await conn.run_sync(add_missing_columns)
 
     async def drop_schema(self) -> None:

@@ -404,3 +404,30 @@ ALL_TABLES = (
     dead_letters,
     ops_audit,
 )
+
+
+kept = MetaData()
+"""Tables a rebuild never drops: they are not derived from the topics, and the topics cannot be
+read without them (the data keys) or must not forget them (the erasure log)."""
+
+data_keys = Table(
+    "data_keys",
+    kept,
+    Column("kid", String(64), primary_key=True, doc="a keyed blind index of a person's identifier or of a case"),
+    Column("wrapped", LargeBinary, doc="the data key wrapped by the key-encryption key; NULL once destroyed"),
+    Column("wrapper", String(64), nullable=False, doc="which key-encryption key wrapped it"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("destroyed_at", DateTime(timezone=True)),
+)
+
+erasures = Table(
+    "erasures",
+    kept,
+    Column("erasure_id", String(128), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("reason", String(64), nullable=False, doc="subject-request, retention or another ground"),
+    Column("subject", String(64), nullable=False, doc="the person's pseudonym, never an identifier"),
+    Column("keys_destroyed", Integer, nullable=False),
+    Column("rows_redacted", Integer, nullable=False),
+)

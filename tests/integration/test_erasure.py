@@ -1,0 +1,158 @@
+"""Crypto-shredding against the real broker: a young person's details leave the hub sealed,
+reach the adult service opened, and after an erasure cannot be read from any topic or from the
+store, while everyone else's still can; a rebuild then gives the store the erasure left."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.domain.addressing import Directory
+from hub.privacy.service import Privacy
+from hub.store import Store
+from hub.store.tables import erasures, kept, metadata, ops_audit
+from hub.topics import catalogue
+from tests.helpers import topic_records
+from tests.integration.ehc_world import World, ehc_world
+from tests.integration.test_transitions import (
+    determine_need,
+    give_ehc_plan,
+    record_assessment,
+    referrals_received,
+    someone,
+)
+
+pytestmark = pytest.mark.kafka
+
+COMPARED = (
+    "cases",
+    "person_links",
+    "care_assessments",
+    "circumstance_changes",
+    "transition_determinations",
+    "referrals",
+    "assessment_decisions",
+    "advice_requests",
+    "deliveries",
+)
+"""What a rebuild must give as the live store holds it after the erasure."""
+
+
+def secrets_of(person: dict[str, Any]) -> list[bytes]:
+    return [person[k].encode() for k in ("nhs_number", "given_name", "date_of_birth")]
+
+
+async def raw_topics(world: World) -> list[bytes]:
+    """Every record on every topic of the hub, as the broker holds its bytes."""
+    raw = []
+    for spec in catalogue(len(world.runtime.settings.retry_delays_seconds)):
+        for r in await topic_records(world.kafka, world.runtime.names.physical(spec.name)):
+            raw.append(
+                spec.name.encode() + (r.key or b"") + (r.value or b"") + b"".join(k.encode() + v for k, v in r.headers)
+            )
+    return raw
+
+
+async def store_dump(store: Store) -> str:
+    tables = [*metadata.sorted_tables, *(t for t in kept.sorted_tables if t.name != "data_keys")]
+    return json.dumps({t.name: await store.db.rows(select(t)) for t in tables}, default=repr)
+
+
+async def snapshot(store: Store) -> dict[str, list[str]]:
+    by_table = {t.name: t for t in metadata.sorted_tables}
+    out = {}
+    for name in COMPARED:
+        rows = await store.db.rows(select(by_table[name]))
+        out[name] = sorted(json.dumps(r, default=str, sort_keys=True) for r in rows)
+    return out
+
+
+async def test_an_erased_young_person_is_unreadable_everywhere_others_are_not_and_a_rebuild_agrees(
+    kafka: str, store_url: str, tmp_path: Path
+) -> None:
+    privacy = {"seal_personal_data": True, "master_key_file": str(tmp_path / "master.key")}
+    async with ehc_world(kafka, store_url, privacy=privacy) as world:
+        sealing = world.runtime.privacy
+        assert sealing is not None
+        yp, other = someone(151, "2008-12-10", "Zainab"), someone(351, "2009-01-02", "Bartholomew")
+        carer = someone(251, "1979-05-06", "Oluwaseun")
+        await give_ehc_plan(world, "ER-1", yp)
+        await give_ehc_plan(world, "ER-2", other)
+        await record_assessment(world, "S60-ER", "s60-childs-carers", carer, "2026-04-15", cared_for=[yp])
+        await determine_need(world, "D-ER", yp)
+        [referral] = await referrals_received(world, 1)
+
+        opened_for_recipient = json.dumps(referral)
+        assert yp["nhs_number"] in opened_for_recipient, "the adult service gets the referral opened"
+        before = await raw_topics(world)
+        for person in (yp, other, carer):
+            for secret in secrets_of(person):
+                assert not [r for r in before if secret in r], f"{secret!r} travels sealed"
+        assert yp["nhs_number"] in await store_dump(world.runtime.store), "the store holds the projection"
+
+        async with world.as_("la-202") as council:
+            ask = {"identifier_type": "nhs_number", "identifier": yp["nhs_number"], "reason": "subject-request"}
+            assert (await council.post("/ops/erasure", json=ask)).status_code == 403
+        answer = await world.client.post("/ops/erasure", json=ask)
+        assert answer.status_code == 200, answer.text
+        erasure = answer.json()
+        assert erasure["keys_destroyed"] >= 3 and erasure["rows_redacted"] >= 4
+        again = await world.client.post("/ops/erasure", json=ask)
+        assert again.status_code == 404
+
+        after = await raw_topics(world)
+        dump = await store_dump(world.runtime.store)
+        for secret in secrets_of(yp):
+            assert not any(secret in r for r in after)
+            at = dump.find(secret.decode())
+            assert at < 0, f"{secret!r} is still in the store: {dump[max(0, at - 300) : at + 50]}"
+        assert other["nhs_number"] in dump and carer["nhs_number"] in dump, "no one else was erased"
+
+        docs = [
+            json.loads(r.value or b"") for r in await topic_records(kafka, _topic(world, "ehc.assessment-requests.v1"))
+        ]
+        opened = {d["data"]["case_id"]: o for d, o in zip(docs, await sealing.open(docs), strict=True)}
+        assert opened["ER-1"][1] and opened["ER-1"][0]["data"]["person"] == {"la_code": "202", "erased": True}
+        assert not opened["ER-2"][1] and opened["ER-2"][0]["data"]["person"]["given_name"] == "Bartholomew"
+
+        [logged] = await world.runtime.store.db.rows(select(erasures))
+        assert logged["subject"] == erasure["subject"] and logged["reason"] == "subject-request"
+        audits = await world.runtime.store.db.rows(select(ops_audit).where(ops_audit.c.action == "erasure"))
+        assert [a["audit_id"] for a in audits] == [answer.headers["x-audit-id"]]
+        assert yp["nhs_number"] not in json.dumps([logged, audits], default=str)
+        live = await snapshot(world.runtime.store)
+        settings = world.runtime.settings
+
+    store = Store(store_url)
+    try:
+        from hub.ops.rebuild import rebuild
+
+        await rebuild(
+            store,
+            kafka,
+            world.runtime.names,
+            settings.source_uri,
+            settings.rules,
+            Directory(settings.health_commissioners),
+            privacy=Privacy.configured(settings.privacy, store.db),
+        )
+        rebuilt = await snapshot(store)
+        differ = {name: (live[name], rebuilt[name]) for name in COMPARED if live[name] != rebuilt[name]}
+        for name, (a, b) in differ.items():
+            print("TABLE", name)
+            for x in sorted(set(a) - set(b)):
+                print("  LIVE   ", x)
+            for x in sorted(set(b) - set(a)):
+                print("  REBUILT", x)
+        assert differ == {}
+        assert len(await store.db.rows(select(erasures))) == 1, "the erasure log outlives a rebuild"
+    finally:
+        await store.close()
+
+
+def _topic(world: World, logical: str) -> str:
+    return world.runtime.names.physical(logical)
