@@ -25,6 +25,7 @@ PERSONAL_DATA = "personal-data:read"
 SUBJECT_ACCESS = "subject-access:export"
 THIRD_PARTIES = "subject-access:third-parties"
 ERASE = "personal-data:erase"
+LEGAL_HOLDS = "legal-holds:manage"
 
 
 @dataclass(frozen=True)

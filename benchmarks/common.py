@@ -99,6 +99,7 @@ def bench_settings(workdir: Path, **overrides: Any) -> Settings:
         "clock_sweep_seconds": 0,
         "topic_partitions": 4,
         "log_level": "WARNING",
+        "privacy": {"master_key_file": str(workdir / "master.key")},
     }
     values.update(overrides)
     return Settings(**values)
@@ -163,6 +164,24 @@ def panel_outcomes(case_ids: list[str]) -> list[PanelOutcomeRecorded]:
 def encoded(events: Iterable[Event]) -> list[tuple[str, bytes, bytes]]:
     """(logical topic, key, value) for each event, encoded as the senders would."""
     return [(e.topic, e.key().encode(), encode(envelope_for(e, source=SOURCE))) for e in events]
+
+
+async def sealed(settings: Settings, records: list[tuple[str, bytes, bytes]]) -> list[tuple[str, bytes, bytes]]:
+    """The records as the hub's ingress publishes them where personal data is sealed: with their
+    data keys made in the store the hub under test uses."""
+    from hub.privacy.service import Privacy
+    from hub.store import Store
+
+    store = Store(settings.database_url)
+    await store.create_schema()
+    try:
+        privacy = Privacy.configured(settings.privacy, store.db)
+        if privacy is None:
+            return records
+        docs = await privacy.seal([json.loads(value) for _, _, value in records])
+        return [(t, k, json.dumps(d).encode()) for (t, k, _), d in zip(records, docs, strict=True)]
+    finally:
+        await store.close()
 
 
 async def produce(bootstrap: str, prefix: str, records: Iterable[tuple[str, bytes, bytes]]) -> None:

@@ -196,6 +196,7 @@ DEFAULT_ROLE_PERMISSIONS = {
         "subject-access:export",
         "subject-access:third-parties",
         "personal-data:erase",
+        "legal-holds:manage",
     ],
 }
 
@@ -295,11 +296,70 @@ class DispatchSettings(BaseModel):
     )
 
 
+RecordKind = Literal["ehc-case", "care-assessment", "transition", "circumstance-change"]
+RetentionStart = Literal["date-of-birth", "plan-ceased", "last-activity"]
+
+
+class RetentionRule(BaseModel):
+    """How long one kind of record is kept: from what, for how many years."""
+
+    starts: RetentionStart
+    years: int = Field(ge=0, le=150)
+    basis: str = Field(default="", description="the guidance or decision the rule follows")
+
+
+def _default_schedule() -> dict[RecordKind, RetentionRule]:
+    return {
+        "ehc-case": RetentionRule(
+            starts="date-of-birth",
+            years=31,
+            basis="IRMS Retention Guidelines (SEN files and EHC plans): date of birth + 31 years, the plan's "
+            "last possible day (25th birthday) plus the 6-year limitation period",
+        ),
+        "care-assessment": RetentionRule(
+            starts="last-activity",
+            years=8,
+            basis="IRMS Retention Guidelines (adult social care and carers' assessments): 8 years after the "
+            "last contact",
+        ),
+        "transition": RetentionRule(
+            starts="last-activity",
+            years=8,
+            basis="IRMS Retention Guidelines (adult social care case files): 8 years after the last contact",
+        ),
+        "circumstance-change": RetentionRule(
+            starts="last-activity",
+            years=8,
+            basis="kept as long as the care records it bears on",
+        ),
+    }
+
+
+class RetentionSettings(BaseModel):
+    """Records retention schedules: when a person's records have all run their course, the hub
+    erases them (crypto-shredding), unless a legal hold stops it."""
+
+    erase_when_due: bool = Field(
+        default=False,
+        description="erase people whose records are past their schedule, at each sweep; off: the sweep only "
+        "reports who is due",
+    )
+    sweep_seconds: float = Field(default=24 * 3600, description="how often the schedule is applied")
+    schedules: dict[str, dict[RecordKind, RetentionRule]] = Field(
+        default_factory=lambda: {"*": _default_schedule()},
+        description='LA code (or "*" for every council) -> record kind -> {starts, years, basis}; a council\'s '
+        "own rules replace the default kind by kind",
+    )
+
+    def rules_for(self, la_code: str | None) -> dict[RecordKind, RetentionRule]:
+        return {**_default_schedule(), **self.schedules.get("*", {}), **self.schedules.get(la_code or "", {})}
+
+
 class PrivacySettings(BaseModel):
     """Crypto-shredding: the personal parts of events are sealed with a data key per person."""
 
     seal_personal_data: bool = Field(
-        default=False,
+        default=True,
         description="seal identifiers, names, dates of birth and free text in every event the hub publishes, so "
         "erasing a person (destroying their keys) makes every copy unreadable",
     )
@@ -386,6 +446,7 @@ class Settings(BaseSettings):
     )
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     roles: list[Role] = Field(
         default=["route", "dispatch"],
         description="what this instance does besides serving HTTP: route (the canonical topics, retries and "

@@ -675,6 +675,33 @@ class TransitionReferralUpdated(Event):
     offered_assessments: list[OfferedAssessment] = Field(min_length=1, description="only those not offered before")
 
 
+CorrectableField = Literal["given_name", "family_name", "date_of_birth"]
+
+
+class PersonDetailsCorrected(Event):
+    """A person's details were wrong and are corrected at source (UK GDPR Art. 16). The hub
+    corrects its records and tells every organisation it sent a wrong value (Art. 19), with no
+    more of the person than that organisation was sent before."""
+
+    event_type: ClassVar[str] = "person-details-corrected"
+    topic: ClassVar[str] = "ehc.person-corrections.v1"
+    key_field: ClassVar[str] = "correction_id"
+
+    correction_id: str = Field(min_length=1, max_length=128)
+    la_code: LaCode
+    person: PersonRef = Field(description="the person, named by identifiers the hub holds, with the corrected details")
+    corrected_fields: list[CorrectableField] = Field(min_length=1, description="which details were wrong")
+    corrected_date: date
+    reason: str = Field(min_length=1, max_length=2000, description="what was wrong; kept out of logs")
+
+    @model_validator(mode="after")
+    def _values_given(self) -> PersonDetailsCorrected:
+        missing = [f for f in self.corrected_fields if getattr(self.person, f) is None]
+        if missing:
+            raise ValueError(f"person must give the corrected {', '.join(missing)}")
+        return self
+
+
 class ChangeOfCircumstancesRecorded(Event):
     """F6: a change in a young person's or carer's circumstances, which bears on reusing an assessment."""
 
@@ -834,6 +861,7 @@ INBOUND_EVENTS: tuple[type[Event], ...] = (
     TreatAsAdultAssessmentDecision,
     ChangeOfCircumstancesRecorded,
     TransitionReferralAcknowledged,
+    PersonDetailsCorrected,
 )
 ALL_EVENTS: tuple[type[Event], ...] = (
     *INBOUND_EVENTS,

@@ -30,6 +30,7 @@ TEST_CLIENTS = {
             "personal-data:read",
             "subject-access:export",
             "personal-data:erase",
+            "legal-holds:manage",
         ],
         "organisation": None,
     },

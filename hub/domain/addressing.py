@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from hub.domain.state import Case, Context
+from hub.domain.state import Case, Context, Referral
 from schemas.common import LA_SERVICES, Agency, OrganisationRef
 from schemas.events import AssessmentDecisionMade, AssessmentRequested, Event, PhaseTransferRecorded
 
@@ -43,7 +43,7 @@ def addressee(
     for org in _named_in(event):
         if org.agency == agency:
             return org.code
-    la_code = getattr(event, "la_code", None) or (context.la_code if context is not None else None)
+    la_code = getattr(event, "la_code", None) or (context.la_code if isinstance(context, Case | Referral) else None)
     commissioner = directory.commissioners.get(la_code) if la_code else None
     if agency == Agency.HEALTH_COMMISSIONER:
         return commissioner

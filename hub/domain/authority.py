@@ -8,7 +8,7 @@ to, which council a transition referral went to. Pure, so it is tested with plai
 from __future__ import annotations
 
 from adapters.common import Sender
-from hub.domain.state import Case, Context, Referral
+from hub.domain.state import Case, Context, PersonRecord, Referral
 from schemas.common import Agency
 from schemas.events import (
     AdviceRequestReceived,
@@ -24,8 +24,8 @@ REQUEST_BOUND = (AdviceSubmitted, AdviceRequestReceived, AdviceRequestStatusChan
 
 def refusal(sender: Sender | None, event: Event, context: Context | None) -> str | None:
     """Why ``sender`` may not submit ``event`` given what the store knows, or ``None`` if it may."""
-    if sender is None or context is None:
-        return None
+    if sender is None or context is None or isinstance(context, PersonRecord):
+        return None  # a correction: the sender answers for the council it names, as for any event
     owner = context.owner if isinstance(context, Case) else context.la_code
     if isinstance(event, TransitionReferralAcknowledged | TreatAsAdultAssessmentDecision):
         if isinstance(context, Referral) and owner != sender.la_code:

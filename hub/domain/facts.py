@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from typing import Any
 
 from hub.domain.state import (
     Appeal,
@@ -128,6 +129,18 @@ class RaisedAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonCorrection:
+    """Details of a person to correct wherever the store holds them, found by their identifiers."""
+
+    correction_id: str
+    person_key: str
+    la_code: str
+    corrected_date: date
+    identifiers: tuple[tuple[str, str], ...]
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class PersonLink:
     """An identifier now known to point at a person key (see ``hub.domain.identity``)."""
 
@@ -169,6 +182,7 @@ class Outcome:
     referral_progress: list[ReferralProgress] = field(default_factory=list)
     referral_offers: list[ReferralOffers] = field(default_factory=list)
     decisions: list[AssessmentDecision] = field(default_factory=list)
+    corrections: list[PersonCorrection] = field(default_factory=list)
     emitted: list[Event] = field(default_factory=list)
 
 

@@ -22,19 +22,24 @@ from schemas.events import (
     AdviceSubmitted,
     AlertRaised,
     Event,
+    PersonDetailsCorrected,
     TransitionReferralAcknowledged,
     TransitionReferralUpdated,
     TreatAsAdultAssessmentDecision,
 )
 
 REFERRAL_CONTEXT = "referral:"
+PERSON_CONTEXT = "person:"
 
 
 def case_of(event: Event) -> str | None:
-    """What an event is judged against, and ordered by: its case, or for the adult service's
-    answers, the referral they answer (prefixed ``referral:``)."""
+    """What an event is judged against, and ordered by: its case, for the adult service's answers
+    the referral they answer (prefixed ``referral:``), for a correction the person it corrects
+    (``person:`` and the correction's id)."""
     if isinstance(event, TransitionReferralAcknowledged | TransitionReferralUpdated | TreatAsAdultAssessmentDecision):
         return REFERRAL_CONTEXT + event.referral_id
+    if isinstance(event, PersonDetailsCorrected):
+        return PERSON_CONTEXT + event.correction_id
     case_id = getattr(event, "case_id", None)
     return str(case_id) if case_id else None
 

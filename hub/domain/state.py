@@ -269,5 +269,26 @@ class TransitionSources:
     decisions: tuple[AssessmentDecision, ...] = ()
 
 
-Context = Case | Referral
-"""What an event is judged against: its case, or for the adult service's answers, its referral."""
+@dataclass(frozen=True, slots=True)
+class Disclosed:
+    """One record about a person that the hub sent an organisation, as the disclosure audit has it."""
+
+    agency: str
+    organisation: str | None
+    event_type: str  # the CloudEvents type
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """A person the hub holds, and what it sent of them to whom: what a correction is judged
+    against and sent on by."""
+
+    person_key: str
+    identifiers: tuple[tuple[str, str], ...] = ()  # every identifier linked to them
+    disclosed: tuple[Disclosed, ...] = ()
+
+
+Context = Case | Referral | PersonRecord
+"""What an event is judged against: its case, for the adult service's answers its referral, and
+for a correction of a person's details the person."""

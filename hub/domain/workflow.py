@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hub.domain import (  # noqa: F401  (register the handlers for their events)
+    corrections,
     disputes,
     la_transfers,
     notices,

@@ -124,6 +124,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
         watcher=runtime.watcher,
         dispatch=runtime.dispatch_table,
         privacy=runtime.privacy,
+        retention=runtime.settings.retention,
     )
     app.state.event_port = runtime.event_port
     app.state.advice_inbox = HubAdviceInbox(runtime.store, runtime.settings.rules)

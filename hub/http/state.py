@@ -15,7 +15,7 @@ from hub.dispatch.table import DispatchTable
 from hub.ops.scheduler import ClockWatcher, london_today
 from hub.pipeline.publisher import Producer, TopicNames
 from hub.privacy.service import Privacy
-from hub.settings import StatutoryRules
+from hub.settings import RetentionSettings, StatutoryRules
 from hub.store import Store
 
 
@@ -32,6 +32,7 @@ class HubState:
     watcher: ClockWatcher | None = None
     dispatch: DispatchTable | None = None
     privacy: Privacy | None = None
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 
 def _hub_state(request: Request) -> HubState:

@@ -8,10 +8,12 @@ instance during a failover) raises nothing twice.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.cooperative import share_the_loop
@@ -126,7 +128,11 @@ class ClockWatcher:
         today: Callable[[], date] = london_today,
         transition_rules: TransitionRules | None = None,
         privacy: Privacy | None = None,
+        retention: Callable[[date], Awaitable[Any]] | None = None,
+        retention_every: float = 24 * 3600,
     ) -> None:
+        self.retention = retention
+        self.retention_every = retention_every
         self.transition_rules = transition_rules or TransitionRules()
         self.store = store
         self.producer = producer
@@ -207,12 +213,17 @@ class ClockWatcher:
         await asyncio.gather(*sent)
 
     async def run_forever(self, interval_seconds: float) -> None:
-        """Sweep periodically while holding the leader lock (PostgreSQL); other instances stand by."""
+        """Sweep periodically while holding the leader lock (PostgreSQL); other instances stand by.
+        The leader also applies the retention schedules, less often."""
+        retention_next = 0.0
         async with self.store.engine.connect() as conn:
             while True:
                 try:
                     if await self.store.try_leader_lock(conn, LEADER_LOCK_KEY):
                         await self.sweep()
+                        if self.retention is not None and time.monotonic() >= retention_next:
+                            retention_next = time.monotonic() + self.retention_every
+                            await self.retention(self.today())
                 except Exception as exc:
                     log.error("clock sweep failed", error=type(exc).__name__)
                 await asyncio.sleep(interval_seconds)

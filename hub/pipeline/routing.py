@@ -14,11 +14,12 @@ from typing import Any
 import orjson
 
 from hub.domain.addressing import Directory, addressee, also_to, withheld
+from hub.domain.corrections import RECTIFICATION, notices
 from hub.domain.facts import CaseEffect, Delivery, PersonLink, RaisedAlert
 from hub.domain.identity import IdentityContext, link, persons_in
 from hub.domain.ids import derived_id
 from hub.domain.policy import ALL, PUBLIC_TASK_HEALTH, PUBLIC_TASK_STATUTORY, minimise, shares_for
-from hub.domain.state import Context
+from hub.domain.state import Context, PersonRecord
 from hub.domain.workflow import evaluate
 from hub.pipeline.publisher import TopicNames
 from hub.pipeline.records import H_LINEAGE, Accepted, addressed_to
@@ -35,6 +36,7 @@ from schemas.events import (
     CareAssessmentRequested,
     Event,
     PanelOutcomeRecorded,
+    PersonDetailsCorrected,
     PlanRecorded,
     RecordDisclosed,
 )
@@ -144,6 +146,10 @@ def route(
         for other in also_to(share.recipient, event, context, day):
             if other != org:
                 builder.deliver(None, event.key(), share.recipient, other, share.fields, share.lawful_basis, True)
+    if isinstance(event, PersonDetailsCorrected) and isinstance(context, PersonRecord):
+        for notice in notices(event, context.disclosed):  # Art. 19: whoever was sent a wrong value
+            fields = ("correction_id", "la_code", "corrected_date", *notice.fields)
+            builder.deliver(None, event.key(), Agency(notice.agency), notice.organisation, fields, RECTIFICATION, True)
     alerts: list[RaisedAlert] = []
     for emitted in outcome.emitted:
         child = builder.child(emitted)

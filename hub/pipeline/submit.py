@@ -20,7 +20,7 @@ from hub.cooperative import share_the_loop
 from hub.domain.authority import refusal
 from hub.domain.clocks import case_clocks
 from hub.domain.judging import case_of, once_keys
-from hub.domain.state import Context, Referral
+from hub.domain.state import Case, Context
 from hub.domain.workflow import RuleViolation, evaluate, evolve
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.privacy.sealing import marks_erasure
@@ -36,6 +36,7 @@ STATUS_FOR_RULE = {
     "known-case": 404,
     "known-advice-request": 404,
     "known-referral": 404,
+    "known-person": 404,
     "single-submission": 409,
     "single-decision": 409,
 }
@@ -155,7 +156,7 @@ class HubEventPort:
             status = STATUS_FOR_RULE.get(exc.rule, 422)
             results[i] = SubmitResult("rejected", env.id, status, exc.message, exc.field, exc.rule)
             return True
-        if case_id and not isinstance(known := contexts.get(case_id), Referral):
+        if case_id and isinstance(known := contexts.get(case_id), Case | None):
             contexts[case_id] = evolve(known, case_id, sub.event, outcome)
         return True
 

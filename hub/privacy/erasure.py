@@ -22,8 +22,12 @@ Ground = Literal["subject-request", "retention", "other"]
 another ground the data protection officer records."""
 
 
-class ErasureUnavailable(Exception):
-    """Erasure was asked of a hub that does not seal personal data: the topics would keep it."""
+class UnderLegalHold(Exception):
+    """The person, or one of their cases, is under a legal hold: nothing of theirs is erased."""
+
+    def __init__(self, holds: list[dict[str, Any]]) -> None:
+        self.holds = holds
+        super().__init__("under legal hold: " + "; ".join(f"{h['hold_id']} ({h['reason']})" for h in holds))
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ async def erase_person(store: Store, privacy: Privacy, person_key: str, *, actor
     erasure_id, subject = str(uuid.uuid4()), subject_pseudonym(privacy, person_key)
     log = {"erasure_id": erasure_id, "at": datetime.now(UTC), "actor": actor, "reason": reason, "subject": subject}
     async with store.db.begin() as conn:
+        holds = await store.holds_on(person_key, [e["case"]["case_id"] for e in holdings["cases"]], conn)
+        if holds:
+            raise UnderLegalHold(holds)
         destroyed = await privacy.keys.destroy(kids, conn)
         redacted = await redact_person(conn, person_key, holdings, {**log, "keys_destroyed": len(kids)})
     return Erasure(erasure_id, subject, destroyed, redacted, len(keys))

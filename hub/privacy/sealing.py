@@ -47,6 +47,7 @@ FREE_TEXT: dict[str, frozenset[str]] = {
     "TransitionNeedDetermined": frozenset({"reasons"}),
     "CareAssessmentRequested": frozenset({"reason"}),
     "TreatAsAdultAssessmentDecision": frozenset({"reason"}),
+    "PersonDetailsCorrected": frozenset({"reason"}),
 }
 """Free-text fields, by the contract model that has them: what is written there is about a person.
 Plan sections are free text as a whole. A test checks every text field of every contract is

@@ -5,7 +5,8 @@
 - ``OpsQueries`` answers operators and agencies that look things up (``hub.store.queries``);
 - ``DeadLetterIndex`` indexes the dead letters and the operators' audit (``hub.store.dead_letters``);
 - ``ClaimLedger`` makes a submission happen once under concurrent duplicates (``hub.store.claims``);
-- ``SubjectQueries`` finds everything held on one person, for subject access (``hub.store.subjects``).
+- ``SubjectQueries`` finds everything held on one person, for subject access (``hub.store.subjects``);
+- ``LegalHolds`` keeps the holds that stop a person's erasure (``hub.store.holds``).
 
 Each part of the hub takes the role it uses; ``Store`` is all of them over one ``Database``, as one
 process opens it.
@@ -19,12 +20,13 @@ from hub.store.claims import ClaimLedger
 from hub.store.contexts import ContextReader
 from hub.store.database import Database
 from hub.store.dead_letters import DeadLetterIndex
+from hub.store.holds import LegalHolds
 from hub.store.queries import OpsQueries
 from hub.store.subjects import SubjectQueries
 from hub.store.writer import EffectWriter
 
 
-class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex, ClaimLedger, SubjectQueries):
+class Store(EffectWriter, ContextReader, OpsQueries, DeadLetterIndex, ClaimLedger, SubjectQueries, LegalHolds):
     def __init__(self, url: str) -> None:
         db = Database(url)
         EffectWriter.__init__(self, db)
@@ -56,6 +58,7 @@ __all__ = [
     "Database",
     "DeadLetterIndex",
     "EffectWriter",
+    "LegalHolds",
     "OpsQueries",
     "Store",
     "SubjectQueries",

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.domain.identity import IdentityContext, identifiers, persons_in
-from hub.domain.judging import REFERRAL_CONTEXT, case_of
+from hub.domain.judging import PERSON_CONTEXT, REFERRAL_CONTEXT, case_of
 from hub.domain.state import (
     AdviceRequest,
     Appeal,
@@ -26,6 +26,7 @@ from hub.domain.state import (
     Context,
     LaTransfer,
     PersonalBudget,
+    PersonRecord,
     PhaseTransfer,
     Referral,
     Review,
@@ -33,6 +34,7 @@ from hub.domain.state import (
     TransitionSources,
 )
 from hub.store.database import Database, Row, keyed, parts
+from hub.store.disclosures import disclosed_of
 from hub.store.tables import (
     ALL_TABLES,
     STEP_TABLES,
@@ -49,10 +51,11 @@ from hub.store.tables import (
     transition_determinations,
 )
 from schemas.common import Adviser, PersonRef
-from schemas.events import Event, OfferedAssessment, PlanSections
+from schemas.events import Event, OfferedAssessment, PersonDetailsCorrected, PlanSections
 
 T = TypeVar("T")
 
+_OTHER_CONTEXTS = (REFERRAL_CONTEXT, PERSON_CONTEXT)
 _PROCESSED = keyed(select(processed_events.c.event_id), processed_events.c.event_id)
 _CASES = keyed(select(cases), cases.c.case_id)
 _ADVICE_BY_CASE = keyed(select(advice_requests), advice_requests.c.case_id)
@@ -85,11 +88,34 @@ class ContextReader:
         async with self.db.reading() as conn:
             contexts: dict[str, Context] = {}
             contexts.update(
-                await self.case_contexts(sorted(k for k in keys if not k.startswith(REFERRAL_CONTEXT)), conn)
+                await self.case_contexts(sorted(k for k in keys if not k.startswith(_OTHER_CONTEXTS)), conn)
             )
             for referral_id, found in (await self.referral_contexts(referral_ids, conn)).items():
                 contexts[REFERRAL_CONTEXT + referral_id] = found
+            for event in events:
+                if isinstance(event, PersonDetailsCorrected):
+                    person = await self.person_record(identifiers(event.person), conn)
+                    if person is not None:
+                        contexts[PERSON_CONTEXT + event.correction_id] = person
             return contexts, await self.identity_context(ids, conn)
+
+    async def person_record(
+        self, ids: Sequence[tuple[str, str]], conn: AsyncConnection | None = None
+    ) -> PersonRecord | None:
+        """The one person these identifiers point at, with what the hub sent of them; None when
+        they point at no one, or at more than one person."""
+        known, _ = await self.identity_context(ids, conn)
+        people = set(known.values())
+        if len(people) != 1:
+            return None
+        person_key = people.pop()
+        t = person_links.c
+        linked = await self.db.lookup(select(t.id_type, t.id_value).where(t.person_key == person_key), conn)
+        return PersonRecord(
+            person_key,
+            tuple(sorted((r["id_type"], r["id_value"]) for r in linked)),
+            await disclosed_of(self.db, person_key),
+        )
 
     async def case_contexts(self, case_ids: Sequence[str], conn: AsyncConnection | None = None) -> dict[str, Case]:
         """Each known case with its advice requests and exceptions: what the workflow judges the next event by."""

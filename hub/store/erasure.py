@@ -23,7 +23,9 @@ from hub.store.tables import (
     care_assessments,
     cases,
     circumstance_changes,
+    deliveries,
     erasures,
+    person_corrections,
     person_links,
     referrals,
     transition_determinations,
@@ -106,6 +108,10 @@ async def redact_person(conn: Executes, person_key: str, holdings: Mapping[str, 
             .where(assessment_decisions.c.referral_id.in_(referral_ids))
             .values(reason=ERASED_TEXT)
         )
+    corrections = _ids(holdings.get("person_corrections", []), "correction_id")
+    if corrections:  # a rebuild cannot find an erased person to correct: what it would not make, goes
+        await write(delete(deliveries).where(deliveries.c.case_id.in_(corrections)))
+        await write(delete(person_corrections).where(person_corrections.c.correction_id.in_(corrections)))
     await write(delete(person_links).where(person_links.c.person_key == person_key))
     await conn.execute(insert(erasures), [{**log, "rows_redacted": changed}])
     return changed

@@ -20,6 +20,7 @@ from hub.store.tables import (
     dead_letters,
     deliveries,
     la_transfers,
+    person_corrections,
     person_links,
     personal_budgets,
     phase_transfers,
@@ -82,7 +83,7 @@ class SubjectQueries:
                 cast(care_assessments.c.cared_for_keys, String).contains(f'"{person_key}"'),
             ),
         )
-        for table in (circumstance_changes, transition_determinations, referrals):  # keyed by their names
+        for table in (circumstance_changes, transition_determinations, referrals, person_corrections):
             holdings[table.name] = await _rows_where(db, table, table.c.person_key == person_key)
         referral_ids = [r["referral_id"] for r in holdings["referrals"]]
         holdings["assessment_decisions"] = await _rows_where(
@@ -104,13 +105,15 @@ class SubjectQueries:
 
 
 def record_keys(holdings: dict[str, Any]) -> list[str]:
-    """What the person's events are keyed by: their cases, and the transition records and care
-    assessments that concern them, which travel under ids of their own when no case is named."""
+    """What the person's events are keyed by: their cases, and the transition records, care
+    assessments and corrections that concern them, which travel under ids of their own when no
+    case is named."""
     keys = [e["case"]["case_id"] for e in holdings["cases"]]
     keys += [a["assessment_id"] for a in holdings["care_assessments"]]
     keys += [c["change_id"] for c in holdings["circumstance_changes"]]
     keys += [d["determination_id"] for d in holdings["transition_determinations"]]
     keys += [r["referral_id"] for r in holdings["referrals"]]
+    keys += [c["correction_id"] for c in holdings.get("person_corrections", [])]
     return sorted(set(keys))
 
 

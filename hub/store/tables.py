@@ -383,6 +383,16 @@ STEP_TABLES = {
 """Processes recorded a step at a time, each row keyed by its own id and merged as steps arrive:
 named as the case's field and the outcome's list that carry them."""
 
+person_corrections = Table(
+    "person_corrections",
+    metadata,
+    Column("correction_id", String(128), primary_key=True),
+    Column("person_key", String(64), index=True),
+    Column("la_code", String(16), nullable=False),
+    Column("corrected_date", Date, nullable=False),
+    Column("corrected_fields", JSON, nullable=False, doc="which details were wrong, never their values"),
+)
+
 ALL_TABLES = (
     processed_events,
     cases,
@@ -401,6 +411,7 @@ ALL_TABLES = (
     la_transfers,
     alerts,
     deliveries,
+    person_corrections,
     dead_letters,
     ops_audit,
 )
@@ -430,4 +441,17 @@ erasures = Table(
     Column("subject", String(64), nullable=False, doc="the person's pseudonym, never an identifier"),
     Column("keys_destroyed", Integer, nullable=False),
     Column("rows_redacted", Integer, nullable=False),
+)
+
+legal_holds = Table(
+    "legal_holds",
+    kept,
+    Column("hold_id", String(128), primary_key=True),
+    Column("person_key", String(64), index=True, doc="a person held, or NULL for a case"),
+    Column("case_id", String(128), index=True, doc="a case held: its person cannot be erased"),
+    Column("reason", Text, nullable=False),
+    Column("placed_by", String(255), nullable=False),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("released_by", String(255)),
+    Column("released_at", DateTime(timezone=True)),
 )

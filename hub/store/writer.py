@@ -15,12 +15,14 @@ from hub.domain.facts import (
     AdviceRequestOpened,
     CaseEffect,
     Delivery,
+    PersonCorrection,
     RaisedAlert,
     ReferralOffers,
     ReferralProgress,
 )
 from hub.domain.state import AssessmentDecision, CareAssessment, Referral, TransitionDetermination
 from hub.store.database import Database, Executes, Row
+from hub.store.rectification import correct_person
 from hub.store.tables import (
     STEP_TABLES,
     advice_requests,
@@ -31,6 +33,7 @@ from hub.store.tables import (
     cases,
     circumstance_changes,
     deliveries,
+    person_corrections,
     person_links,
     phase_transfers,
     processed_events,
@@ -171,6 +174,8 @@ class EffectWriter:
                 await self._advance_referral(conn, ack)
             for offers in e.outcome.referral_offers:
                 await self._extend_referral(conn, offers)
+            for correction in e.outcome.corrections:
+                await correct_person(conn, correction)
             for name, table in STEP_TABLES.items():
                 for fact in getattr(e.outcome, name):
                     await self._merge_steps(conn, table, _columns(fact))
@@ -310,7 +315,18 @@ def _inserted_rows(e: CaseEffect) -> list[tuple[Any, list[Row]]]:
         (referrals, [_referral_row(r) for r in o.referrals]),
         (assessment_decisions, [_decision_row(d) for d in o.decisions]),
         (deliveries, [_delivery_row(e, d) for d in e.deliveries]),
+        (person_corrections, [_correction_row(c) for c in o.corrections]),
     ]
+
+
+def _correction_row(c: PersonCorrection) -> Row:
+    return {
+        "correction_id": c.correction_id,
+        "person_key": c.person_key,
+        "la_code": c.la_code,
+        "corrected_date": c.corrected_date,
+        "corrected_fields": sorted(c.values),
+    }
 
 
 def _advice_row(a: AdviceRequestOpened) -> Row:
@@ -394,7 +410,7 @@ def _delivery_row(e: CaseEffect, d: Delivery) -> Row:
     return {
         "delivery_id": d.delivery_id,
         "source_event_id": e.event_id,
-        "case_id": e.case_id,
+        "case_id": e.case_id or e.record_key,  # as the disclosure audit files it: a referral, a correction
         "recipient": d.recipient,
         "topic": d.topic,
         "event_type": d.event_type,

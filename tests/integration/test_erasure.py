@@ -5,6 +5,7 @@ store, while everyone else's still can; a rebuild then gives the store the erasu
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +157,55 @@ async def test_an_erased_young_person_is_unreadable_everywhere_others_are_not_an
 
 def _topic(world: World, logical: str) -> str:
     return world.runtime.names.physical(logical)
+
+
+async def test_retention_erases_people_past_their_schedule_except_those_under_legal_hold(
+    kafka: str, store_url: str, tmp_path: Path
+) -> None:
+    privacy = {"seal_personal_data": True, "master_key_file": str(tmp_path / "master.key")}
+    async with ehc_world(kafka, store_url, privacy=privacy) as world:
+        sealing = world.runtime.privacy
+        assert sealing is not None
+        old, held, young = (
+            someone(161, "2008-12-10", "Perpetua"),
+            someone(162, "2008-11-01", "Quentin"),
+            someone(163, "2012-02-02", "Rosalind"),
+        )
+        for case_id, person in (("RT-1", old), ("RT-2", held), ("RT-3", young)):
+            await give_ehc_plan(world, case_id, person)
+        hold = await world.client.post("/ops/legal-holds", json={"case_id": "RT-2", "reason": "tribunal claim"})
+        assert hold.status_code == 201, hold.text
+        assert hold.json()["placed_by"] and "person_key" not in hold.json()
+        listed = await world.client.get("/ops/legal-holds")
+        assert [h["hold_id"] for h in listed.json()] == [hold.json()["hold_id"]]
+
+        world.set_today(date(2040, 1, 1))  # past date of birth + 31 for the first two, not the third
+        report = (await world.client.get("/ops/retention")).json()
+        assert len(report["due"]) == 2 and report["held"] == 1 and report["erased"] == 0
+        assert all(yp["nhs_number"] not in json.dumps(report) for yp in (old, held, young))
+
+        manual = await world.client.post(
+            "/ops/erasure", json={"identifier_type": "nhs_number", "identifier": held["nhs_number"], "reason": "other"}
+        )
+        assert manual.status_code == 409 and "tribunal claim" in manual.text
+
+        swept = await world.client.post("/ops/retention/sweep")
+        assert swept.status_code == 200, swept.text
+        assert swept.json()["erased"] == 1 and swept.json()["held"] == 1
+        dump = await store_dump(world.runtime.store)
+        assert old["nhs_number"] not in dump and "Perpetua" not in dump
+        assert held["nhs_number"] in dump and young["nhs_number"] in dump
+
+        docs = [
+            json.loads(r.value or b"") for r in await topic_records(kafka, _topic(world, "ehc.assessment-requests.v1"))
+        ]
+        erased = {d["data"]["case_id"]: e for d, (_, e) in zip(docs, await sealing.open(docs), strict=True)}
+        assert erased == {"RT-1": True, "RT-2": False, "RT-3": False}
+        [logged] = await world.runtime.store.db.rows(select(erasures))
+        assert logged["reason"] == "retention"
+
+        released = await world.client.delete(f"/ops/legal-holds/{hold.json()['hold_id']}")
+        assert released.status_code == 200
+        again = (await world.client.post("/ops/retention/sweep")).json()
+        assert again["erased"] == 1 and again["held"] == 0
+        assert held["nhs_number"] not in await store_dump(world.runtime.store)
