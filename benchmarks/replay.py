@@ -32,6 +32,7 @@ from benchmarks.common import (
 from hub.domain.addressing import Directory
 from hub.ops.rebuild import rebuild
 from hub.pipeline.publisher import TopicNames
+from hub.privacy.service import Privacy
 from hub.settings import Settings
 from hub.store import Store
 from hub.wiring import ensure_topics
@@ -84,7 +85,10 @@ def _rebuild_process(settings: Settings, bootstrap: str, results: Any) -> None:
             started = time.perf_counter()
             names = TopicNames(settings.topic_prefix)
             directory = Directory(settings.health_commissioners)
-            counts = await rebuild(store, bootstrap, names, settings.source_uri, settings.rules, directory)
+            privacy = Privacy.configured(settings.privacy, store.db)
+            counts = await rebuild(
+                store, bootstrap, names, settings.source_uri, settings.rules, directory, privacy=privacy
+            )
             return {"seconds": time.perf_counter() - started, "counts": counts, "peak_rss_mib": own_peak_rss_mib()}
         finally:
             await store.close()

@@ -48,6 +48,7 @@ from hub.pipeline.kafka_client import (
 )
 from hub.pipeline.publisher import EventPublisher, TopicNames
 from hub.pipeline.submit import HubEventPort
+from hub.privacy.keys import master_secret
 from hub.privacy.retention import RetentionReport, retention_sweep
 from hub.privacy.service import Privacy
 from hub.settings import AuthSettings, Settings, public_url
@@ -322,6 +323,11 @@ async def preflight(settings: Settings, bootstrap: str) -> None:
         raise StartupFailure(f"the store {where} cannot be opened for writing: {reason}") from None
     finally:
         await store.close()
+    if settings.privacy.seal_personal_data:
+        try:
+            master_secret(settings.privacy)
+        except (OSError, ValueError) as exc:
+            raise StartupFailure(f"the privacy master secret cannot be read or made: {exc}") from None
 
 
 def serve(settings: Settings, bootstrap: str) -> None:

@@ -88,11 +88,16 @@ async def rebuild(
     hub_source: str,
     rules: StatutoryRules | None = None,
     directory: Directory | None = None,
+    *,
+    privacy: Privacy | None,
     progress: Callable[[int, int], None] | None = None,
-    privacy: Privacy | None = None,
     **client_config: Any,
 ) -> dict[str, int]:
     """Drop and refill every table. Returns the row counts afterwards.
+
+    ``privacy`` opens what was sealed, with the data keys of the store the events were sealed for
+    (the live one): a rebuild without them would make everyone erased. None only where nothing
+    was sealed.
 
     Dead letters are read first: a record that was dead-lettered is skipped where it first
     arrived, because live processing never applied it (only a redriven copy, if any, counts).

@@ -24,6 +24,8 @@ import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 from hub.cooperative import share_the_loop
 from hub.domain.addressing import Directory
 from hub.domain.facts import CaseEffect
@@ -35,7 +37,7 @@ from hub.logging import bind_message_context, get_logger, logs_info
 from hub.pipeline.failures import DeadLetterStore, FailurePath
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.pipeline.records import Accepted, Origin, Record
-from hub.pipeline.routing import OutboundRecord, Router
+from hub.pipeline.routing import Router
 from hub.settings import StatutoryRules
 from schemas.envelope import Envelope, EventRejected, read_document, validate_document
 from schemas.events import Event
@@ -201,15 +203,26 @@ class DeliveryCore:
     async def _send_all(self, routed: list[Accepted]) -> list[tuple[Accepted, list[Awaitable[Any]]]]:
         """Hand every outbound record to the producer; the acknowledgements are awaited later."""
         sent: list[tuple[Accepted, list[Awaitable[Any]]]] = []
-        for a in routed:
+        values = await self._values(routed)
+        for a, written in zip(routed, values, strict=True):
             await share_the_loop()
             try:
                 await self._hook("publish", a.envelope)
                 assert a.routing is not None
-                sent.append((a, [await self._send(o) for o in a.routing.records]))
+                records = zip(a.routing.records, written, strict=True)
+                sent.append((a, [await self.publisher.cloudevent(o.topic, v, o.key, o.headers) for o, v in records]))
             except Exception as exc:
                 await self.failures.retry_or_dead_letter(a, "publish", exc)
         return sent
+
+    async def _values(self, routed: list[Accepted]) -> list[list[bytes]]:
+        """Each event's outbound records as they are written, sealed where configured: the keys of a
+        whole wave come in one call."""
+        documents = [[o.document for o in a.routing.records] if a.routing else [] for a in routed]
+        if self.privacy is None:
+            return [[orjson.dumps(d) for d in docs] for docs in documents]
+        sealed = iter(await self.privacy.seal([d for docs in documents for d in docs]))
+        return [[orjson.dumps(next(sealed)) for _ in docs] for docs in documents]
 
     async def _acknowledged(
         self, sent: list[tuple[Accepted, list[Awaitable[Any]]]], refused: list[tuple[Accepted, Exception]]
@@ -228,11 +241,6 @@ class DeliveryCore:
             else:
                 raise failure  # a send cancelled: the batch is read again
         return published
-
-    async def _send(self, o: OutboundRecord) -> Awaitable[Any]:
-        if self.privacy is None:
-            return await self.publisher.cloudevent(o.topic, o.value(), o.key, o.headers)
-        return await self.publisher.document_event(o.topic, o.document, o.key, o.headers)
 
     async def _hook(self, stage: str, envelope: Envelope) -> None:
         if self.stage_hook is not None:

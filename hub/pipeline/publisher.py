@@ -58,6 +58,11 @@ class EventPublisher:
             return await self.cloudevent(topic, encode(envelope), key, headers)
         return await self.document_event(topic, envelope.model_dump(mode="json", exclude_none=True), key, headers)
 
+    async def prepare(self, envelopes: Sequence[Envelope]) -> None:
+        """Ready the data keys of envelopes about to be published one by one (see ``Privacy.prepare``)."""
+        if self.privacy is not None:
+            await self.privacy.prepare([e.model_dump(mode="json", exclude_none=True) for e in envelopes])
+
     async def document_event(self, topic: str, doc: dict[str, Any], key: str, headers: Headers = ()) -> Awaitable[Any]:
         """A CloudEvent kept as its JSON document, its personal parts sealed where configured."""
         value = orjson.dumps(doc) if self.privacy is None else await self.privacy.sealed_bytes(doc)

@@ -171,6 +171,7 @@ class HubEventPort:
         wanted = {f"event:{env.id}": env.id for _, _, env in judged}
         wanted.update({key: env.id for _, sub, env in judged for key, _ in once_keys(sub.event)})
         held = await self.store.claim(token, wanted, stale_after=2 * self.publish_timeout)
+        await self.publisher.prepare([env for _, _, env in judged])
         sends, followed = [], []
         for i, sub, env in judged:
             await share_the_loop()

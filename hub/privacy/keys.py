@@ -14,11 +14,13 @@ number (about 10^9) without the secret.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import importlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -82,11 +84,22 @@ def master_secret(settings: PrivacySettings) -> bytes:
         return _decoded(settings.master_key.get_secret_value(), "HUB_PRIVACY__MASTER_KEY")
     path = Path(settings.master_key_file)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode() + "\n")
+        _make_secret_file(path)
     return _decoded(path.read_text().strip(), str(path))
+
+
+def _make_secret_file(path: Path) -> None:
+    """Write a new secret whole, then link it into place: instances starting together on one
+    directory either make the file or read the one that won, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as out:  # mkstemp makes it readable by its owner only
+            out.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode() + "\n")
+        with contextlib.suppress(FileExistsError):  # another instance made it first: theirs stands
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 def _decoded(text: str, where: str) -> bytes:

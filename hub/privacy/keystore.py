@@ -36,7 +36,7 @@ class KeysUnavailable(Exception):
 
 
 class DataKeys:
-    def __init__(self, db: Database, wrapper: KeyWrapper, cache_seconds: float = 60.0, cache_size: int = 100_000):
+    def __init__(self, db: Database, wrapper: KeyWrapper, cache_seconds: float = 60.0, cache_size: int = 50_000):
         self.db = db
         self.wrapper = wrapper
         self.cache_seconds = cache_seconds

@@ -162,7 +162,15 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
     if not store_url.startswith("sqlite"):
         rebuilt_store = Store(store_url)  # same database: rebuild drops and recreates every table
     try:
-        await rebuild(rebuilt_store, kafka, hub.names, settings.source_uri, settings.rules, hub.core.router.directory)
+        await rebuild(
+            rebuilt_store,
+            kafka,
+            hub.names,
+            settings.source_uri,
+            settings.rules,
+            hub.core.router.directory,
+            privacy=hub.privacy,
+        )
         assert await rebuilt_store.snapshot() == live
     finally:
         await rebuilt_store.close()

@@ -206,6 +206,10 @@ UNWRITABLE = "sqlite+aiosqlite:////etc/hostname/hub.db"  # under a file: no dire
     [
         ({"HUB_DATABASE_URL": UNWRITABLE}, f"error: the store {UNWRITABLE} cannot be opened for writing"),
         ({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}, "error: the event log (Kafka) at 127.0.0.1:9 cannot be reached"),
+        (
+            {"HUB_PRIVACY__MASTER_KEY_FILE": "/etc/hostname/master.key"},
+            "error: the privacy master secret cannot be read or made",
+        ),
     ],
 )
 def test_a_start_up_failure_is_one_line_and_a_non_zero_exit(

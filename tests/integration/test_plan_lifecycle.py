@@ -233,7 +233,10 @@ async def _rebuilds_alike(kafka: str, store_url: str, runtime: HubRuntime, live:
     rebuilt = Store(store_url + ("-rebuilt" if store_url.startswith("sqlite") else ""))
     try:
         directory = runtime.core.router.directory
-        await rebuild(rebuilt, kafka, runtime.names, runtime.settings.source_uri, runtime.settings.rules, directory)
+        settings = runtime.settings
+        await rebuild(
+            rebuilt, kafka, runtime.names, settings.source_uri, settings.rules, directory, privacy=runtime.privacy
+        )
         assert await rebuilt.snapshot() == live
     finally:
         await rebuilt.close()
