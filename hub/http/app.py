@@ -37,7 +37,7 @@ from hub.auth.ratelimit import RateLimiter
 from hub.auth.registry import ClientRegistry
 from hub.auth.tokens import TokenVerifier
 from hub.dispatch.metrics import DispatchCollector
-from hub.http import dashboard, errors, ingress, ops, signin
+from hub.http import dashboard, errors, ingress, ops, privacy, signin
 from hub.http.body_limit import BodyLimit, limits
 from hub.http.hygiene import hygiene
 from hub.http.state import HubState
@@ -151,6 +151,7 @@ def create_app(runtime: HubRuntime) -> FastAPI:
     app.include_router(dashboard.router)
     asc_api.document_webhooks(app)
     app.include_router(ops.router, responses=REFUSALS)
+    app.include_router(privacy.router, responses=REFUSALS)
     registry = CollectorRegistry()
     processed = Gauge("hub_events_processed", "events applied by this instance", registry=registry)
     dead = Gauge("hub_records_dead_lettered", "records dead-lettered by this instance", registry=registry)
