@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,10 +72,9 @@ async def snapshot(store: Store) -> dict[str, list[str]]:
 
 
 async def test_an_erased_young_person_is_unreadable_everywhere_others_are_not_and_a_rebuild_agrees(
-    kafka: str, store_url: str, tmp_path: Path
+    kafka: str, store_url: str
 ) -> None:
-    privacy = {"seal_personal_data": True, "master_key_file": str(tmp_path / "master.key")}
-    async with ehc_world(kafka, store_url, privacy=privacy) as world:
+    async with ehc_world(kafka, store_url) as world:  # personal data sealed, as by default
         sealing = world.runtime.privacy
         assert sealing is not None
         yp, other = someone(151, "2008-12-10", "Zainab"), someone(351, "2009-01-02", "Bartholomew")
@@ -160,10 +158,9 @@ def _topic(world: World, logical: str) -> str:
 
 
 async def test_retention_erases_people_past_their_schedule_except_those_under_legal_hold(
-    kafka: str, store_url: str, tmp_path: Path
+    kafka: str, store_url: str
 ) -> None:
-    privacy = {"seal_personal_data": True, "master_key_file": str(tmp_path / "master.key")}
-    async with ehc_world(kafka, store_url, privacy=privacy) as world:
+    async with ehc_world(kafka, store_url) as world:  # personal data sealed, as by default
         sealing = world.runtime.privacy
         assert sealing is not None
         old, held, young = (

@@ -5,7 +5,6 @@ wrong value, each with no more of the person than it had."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,10 +61,9 @@ async def notices(world: World) -> dict[str, dict[str, Any]]:
 
 
 async def test_a_correction_reaches_the_store_and_exactly_who_was_sent_the_wrong_value(
-    kafka: str, sqlite_url: str, tmp_path: Path
+    kafka: str, sqlite_url: str
 ) -> None:
-    privacy = {"seal_personal_data": True, "master_key_file": str(tmp_path / "master.key")}
-    async with ehc_world(kafka, sqlite_url, privacy=privacy) as world:
+    async with ehc_world(kafka, sqlite_url) as world:  # personal data sealed, as by default
         yp, carer = someone(171, "2008-12-10", "Tomasz"), someone(271, "1981-03-03", "Ugne")
         await give_ehc_plan(world, "RC-1", yp)
         await record_assessment(world, "S60-RC", "s60-childs-carers", carer, "2026-04-15", cared_for=[yp])
