@@ -8,7 +8,7 @@ at. When they point at two different people, or would give one person a second N
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,18 @@ def identifiers_in(fields: Mapping[str, Any]) -> list[IdKey]:
     if fields.get("la_person_id") and fields.get("la_code"):
         found.append((f"la_person_id:{fields['la_code']}", fields["la_person_id"]))
     return found
+
+
+def replace_people(value: Any, ids: set[IdKey], replace: Callable[[Mapping[str, Any]], Any]) -> Any:
+    """``value`` with every person reference naming one of ``ids``, at any depth, given by
+    ``replace``: how the store erases or corrects a person wherever a row keeps them."""
+    if isinstance(value, list):
+        return [replace_people(v, ids, replace) for v in value]
+    if isinstance(value, dict):
+        if ids & set(identifiers_in(value)):
+            return replace(value)
+        return {k: replace_people(v, ids, replace) for k, v in value.items()}
+    return value
 
 
 @dataclass

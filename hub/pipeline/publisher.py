@@ -54,19 +54,23 @@ class EventPublisher:
 
     async def envelope(self, topic: str, envelope: Envelope, key: str, headers: Headers = ()) -> Awaitable[Any]:
         """A CloudEvent in structured mode on ``topic``, its personal parts sealed where configured."""
-        if self.privacy is None:
-            return await self.cloudevent(topic, encode(envelope), key, headers)
-        return await self.document_event(topic, envelope.model_dump(mode="json", exclude_none=True), key, headers)
-
-    async def prepare(self, envelopes: Sequence[Envelope]) -> None:
-        """Ready the data keys of envelopes about to be published one by one (see ``Privacy.prepare``)."""
-        if self.privacy is not None:
-            await self.privacy.prepare([e.model_dump(mode="json", exclude_none=True) for e in envelopes])
-
-    async def document_event(self, topic: str, doc: dict[str, Any], key: str, headers: Headers = ()) -> Awaitable[Any]:
-        """A CloudEvent kept as its JSON document, its personal parts sealed where configured."""
-        value = orjson.dumps(doc) if self.privacy is None else await self.privacy.sealed_bytes(doc)
+        [value] = await self.values([envelope])
         return await self.cloudevent(topic, value, key, headers)
+
+    async def events(self, batch: Sequence[tuple[Event, Envelope]]) -> list[Awaitable[Any]]:
+        """Canonical events on their own topics, sealed together: one read of the data keys for all."""
+        values = await self.values([envelope for _, envelope in batch])
+        return [
+            await self.cloudevent(event.topic, value, event.key())
+            for (event, _), value in zip(batch, values, strict=True)
+        ]
+
+    async def values(self, envelopes: Sequence[Envelope]) -> list[bytes]:
+        """Envelopes as their records are written: sealed where personal data is sealed."""
+        if self.privacy is None:
+            return [encode(e) for e in envelopes]
+        docs = await self.privacy.seal([e.model_dump(mode="json", exclude_none=True) for e in envelopes])
+        return [orjson.dumps(d) for d in docs]
 
     async def cloudevent(self, topic: str, value: bytes, key: str, headers: Headers = ()) -> Awaitable[Any]:
         """A CloudEvent already written as JSON, in structured mode on ``topic``."""

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 from hub.store import Store
 from hub.store.claims import PUBLISHED
 from schemas.envelope import Envelope, envelope_for
+from schemas.events import Event
 
 STATUS_FOR_RULE = {
     "known-case": 404,
@@ -171,8 +172,8 @@ class HubEventPort:
         wanted = {f"event:{env.id}": env.id for _, _, env in judged}
         wanted.update({key: env.id for _, sub, env in judged for key, _ in once_keys(sub.event)})
         held = await self.store.claim(token, wanted, stale_after=2 * self.publish_timeout)
-        await self.publisher.prepare([env for _, _, env in judged])
-        sends, followed = [], []
+        to_send: list[tuple[Event, Envelope]] = []
+        followed = []
         for i, sub, env in judged:
             await share_the_loop()
             taken = [(k, f) for k, f in once_keys(sub.event) if held[k].event_id != env.id]
@@ -183,8 +184,9 @@ class HubEventPort:
             elif held[f"event:{env.id}"].token != token:
                 followed.append((i, env.id))
             else:
-                sends.append(await self.publisher.event(sub.event, env))
+                to_send.append((sub.event, env))
                 results[i] = SubmitResult("accepted", env.id)
+        sends = await self.publisher.events(to_send)
         try:
             await asyncio.wait_for(asyncio.gather(*sends), self.publish_timeout)
         except BaseException:

@@ -44,8 +44,18 @@ def subject_pseudonym(privacy: Privacy, person_key: str) -> str:
     return privacy.sealer.index("erasure", person_key)
 
 
-async def erase_person(store: Store, privacy: Privacy, person_key: str, *, actor: str, reason: Ground) -> Erasure:
-    holdings = await store.subject_holdings(person_key)
+async def erase_person(
+    store: Store,
+    privacy: Privacy,
+    person_key: str,
+    *,
+    actor: str,
+    reason: Ground,
+    holdings: dict[str, Any] | None = None,
+) -> Erasure:
+    """``holdings``: what ``store.subject_holdings`` found of the person, where the caller has it."""
+    if holdings is None:
+        holdings = await store.subject_holdings(person_key)
     keys = record_keys(holdings)
     kids = {privacy.sealer.index(r["id_type"], r["id_value"]) for r in holdings["identifiers"]}
     kids |= {privacy.sealer.record_kid(k) for k in keys}

@@ -72,7 +72,9 @@ async def retention_sweep(
             )
             if erase and privacy is not None and not holds:
                 try:
-                    erasure = await erase_person(store, privacy, person_key, actor=ACTOR, reason="retention")
+                    erasure = await erase_person(
+                        store, privacy, person_key, actor=ACTOR, reason="retention", holdings=holdings
+                    )
                 except UnderLegalHold:
                     report.held += 1
                     continue

@@ -55,6 +55,7 @@ either here or plainly not personal (ids, codes, names of professionals)."""
 
 Step = str | int
 Spec = tuple[str, ...]  # field names from ``data``, "*" for every item of a list
+Plan = dict[str, list[tuple[tuple[Step, ...], Any]]]  # key id -> (path within ``data``, value) to seal
 
 
 @dataclass(frozen=True)
@@ -150,13 +151,13 @@ class Sealer:
         the event is keyed by on Kafka, its CloudEvents ``subject``)."""
         return self.index("record", record_key)
 
-    def plan(self, doc: Mapping[str, Any]) -> dict[str, list[tuple[tuple[Step, ...], Any]]]:
+    def plan(self, doc: Mapping[str, Any]) -> Plan:
         """What sealing ``doc`` would take out, by key id: (path within ``data``, value)."""
         data = doc.get("data")
         if not isinstance(data, dict) or doc.get("sealed"):
             return {}
         shape = shape_of(str(doc.get("type", "")))
-        out: dict[str, list[tuple[tuple[Step, ...], Any]]] = {}
+        out: Plan = {}
         subject: str | None = None
         for spec in shape.persons:
             for path, _, person in _at(data, spec):
@@ -173,9 +174,11 @@ class Sealer:
             out.setdefault(owner, []).extend(texts)
         return out
 
-    def seal(self, doc: Mapping[str, Any], keys: Mapping[str, bytes]) -> dict[str, Any]:
-        """``doc`` with its personal parts sealed; ``keys`` holds a key for every id ``plan`` named."""
-        planned = self.plan(doc)
+    def seal(self, doc: Mapping[str, Any], keys: Mapping[str, bytes], planned: Plan | None = None) -> dict[str, Any]:
+        """``doc`` with its personal parts sealed; ``keys`` holds a key for every id ``plan`` named.
+        ``planned`` is that plan where the caller made it already, to find the keys."""
+        if planned is None:
+            planned = self.plan(doc)
         if not planned:
             return dict(doc)
         data = orjson.loads(orjson.dumps(doc["data"]))

@@ -30,18 +30,12 @@ class Privacy:
         master = master_secret(settings)
         return cls(Sealer(blind_index(master)), DataKeys(db, key_wrapper(settings, master), settings.key_cache_seconds))
 
-    async def prepare(self, docs: Sequence[Document]) -> None:
-        """Make or load at once the keys these documents will be sealed with: a thousand people new
-        to the hub (a CSV import) cost one transaction, not a thousand."""
-        await self.keys.for_sealing({kid for d in docs for kid in self.sealer.plan(d)})
-
     async def seal(self, docs: Sequence[Document]) -> list[Document]:
+        """The documents sealed, their keys made or loaded at once: a thousand people new to the hub
+        (a CSV import) cost one transaction, not a thousand."""
         plans = [self.sealer.plan(d) for d in docs]
         keys = await self.keys.for_sealing({kid for plan in plans for kid in plan})
-        return [self.sealer.seal(d, keys) if plan else d for d, plan in zip(docs, plans, strict=True)]
-
-    async def sealed_bytes(self, doc: Document) -> bytes:
-        return orjson.dumps((await self.seal([doc]))[0])
+        return [self.sealer.seal(d, keys, plan) if plan else d for d, plan in zip(docs, plans, strict=True)]
 
     async def open(self, docs: Sequence[Document]) -> list[tuple[Document, bool]]:
         """Each document opened, with whether some of it stayed sealed (its key destroyed)."""

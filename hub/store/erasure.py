@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, update
 
-from hub.domain.identity import IdKey, identifiers_in
+from hub.domain.identity import IdKey, replace_people
 from hub.privacy.sealing import ERASED_TEXT, placeholder
 from hub.store.database import Executes
 from hub.store.tables import (
@@ -40,13 +40,7 @@ def erased_person(person: Mapping[str, Any]) -> dict[str, Any]:
 
 def redact_people(value: Any, ids: set[IdKey]) -> Any:
     """``value`` with every person reference naming one of ``ids`` erased, at any depth."""
-    if isinstance(value, list):
-        return [redact_people(v, ids) for v in value]
-    if isinstance(value, dict):
-        if ids & set(identifiers_in(value)):
-            return erased_person(value)
-        return {k: redact_people(v, ids) for k, v in value.items()}
-    return value
+    return replace_people(value, ids, erased_person)
 
 
 async def redact_person(conn: Executes, person_key: str, holdings: Mapping[str, Any], log: Mapping[str, Any]) -> int:

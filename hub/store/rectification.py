@@ -3,12 +3,10 @@ person reference that carries one of their identifiers, in every table that keep
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import String, cast, or_, select, update
 
 from hub.domain.facts import PersonCorrection
-from hub.domain.identity import IdKey, identifiers_in
+from hub.domain.identity import replace_people
 from hub.store.database import Executes
 from hub.store.tables import advice_requests, care_assessments, cases, referrals, transition_determinations
 
@@ -23,17 +21,6 @@ PEOPLE_COLUMNS = (
 """(key, column) of every JSON column that holds person references, at any depth."""
 
 
-def corrected(value: Any, ids: set[IdKey], values: dict[str, Any]) -> Any:
-    """``value`` with every person reference naming one of ``ids`` given the corrected ``values``."""
-    if isinstance(value, list):
-        return [corrected(v, ids, values) for v in value]
-    if isinstance(value, dict):
-        if ids & set(identifiers_in(value)):
-            return {**value, **values}
-        return {k: corrected(v, ids, values) for k, v in value.items()}
-    return value
-
-
 async def correct_person(conn: Executes, correction: PersonCorrection) -> int:
     """Apply one correction in the caller's transaction; returns the rows changed."""
     ids = set(correction.identifiers)
@@ -41,7 +28,7 @@ async def correct_person(conn: Executes, correction: PersonCorrection) -> int:
     for key, column in PEOPLE_COLUMNS:
         mentions = or_(*(cast(column, String).contains(f'"{value}"') for _, value in ids))
         for found in list(await conn.execute(select(key, column).where(mentions))):
-            after = corrected(found[1], ids, correction.values)
+            after = replace_people(found[1], ids, lambda person: {**person, **correction.values})
             if after != found[1]:
                 await conn.execute(update(column.table).where(key == found[0]).values({column.name: after}))
                 changed += 1
