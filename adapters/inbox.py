@@ -11,11 +11,12 @@ from ``/api/v1/advice-requests`` is.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.access import Organisation, Reader, own_organisation, reads
 from adapters.advice_inbox import readable_inboxes
@@ -38,6 +39,13 @@ class OutboundInbox(Protocol):
 
     async def taken(self, seqs: list[int], at: datetime) -> None:
         """Rows the recipient fetched by a search that has no acknowledgement (FHIR)."""
+        ...
+
+    async def opened_for(
+        self, recipients: Sequence[str], agency: str, docs: Sequence[dict[str, Any]]
+    ) -> list[tuple[dict[str, Any], bool] | None]:
+        """Each document opened for the organisation it was disclosed to, with whether a person in
+        it was erased since; None where the hub never disclosed it to them."""
         ...
 
 
@@ -118,3 +126,47 @@ async def acknowledge(body: Acknowledgement, inbox: Outbox, reader: Reader = rea
     org = own_organisation(reader.caller)
     done = await inbox.acknowledge(addresses_of(org), body.ids, datetime.now(UTC))
     return {"acknowledged": done}
+
+
+class KafkaRecord(BaseModel):
+    """A CloudEvent as read from the caller's ``out.<agency>.v1`` topic."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=128)
+
+
+class RecordsToOpen(BaseModel):
+    records: list[KafkaRecord] = Field(min_length=1, max_length=100)
+
+
+class OpenedRecord(BaseModel):
+    id: str
+    event: dict[str, Any] | None = Field(
+        description="the CloudEvent with its sealed parts put back; null for a record the hub did not send "
+        "to the caller's organisation"
+    )
+    erased: bool = Field(description="a person in it was erased since: their details stay sealed for good")
+
+
+class OpenedRecords(BaseModel):
+    records: list[OpenedRecord]
+
+
+@router.post(
+    "/inbox/open",
+    summary="Open sealed records the caller's system read from its own Kafka topic",
+    response_model=OpenedRecords,
+)
+async def open_records(body: RecordsToOpen, inbox: Outbox, reader: Reader = reads("inbox:read")) -> Any:
+    """For a system that reads ``out.<agency>.v1`` itself: the hub seals personal details on every
+    topic, and opens them here for the organisation each record was disclosed to, as the webhooks
+    and this inbox do for theirs. Records disclosed to anyone else open to nothing."""
+    org = own_organisation(reader.caller)
+    docs = [r.model_dump() for r in body.records]
+    opened = await inbox.opened_for(addresses_of(org), org.agency.value, docs)
+    records = [
+        {"id": d["id"], "event": o[0] if o else None, "erased": bool(o and o[1])}
+        for d, o in zip(docs, opened, strict=True)
+    ]
+    return await reader.show({"records": records})

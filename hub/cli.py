@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -625,6 +626,54 @@ def rebuild() -> None:
             )
         )
     _print(counts)
+
+
+@app.command("seal-history")
+def seal_history(
+    from_prefix: Annotated[str, typer.Option(help="the topic prefix the history was written under")],
+    delete_old: Annotated[
+        bool, typer.Option(help="delete the old topics once every record is on the new ones")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask before deleting")] = False,
+) -> None:
+    """Copy a hub's history from the topics under --from-prefix to this hub's own (HUB_TOPIC_PREFIX),
+    sealing the personal parts of every record written before sealing was on, so that an erasure
+    reaches them too. Run `hub topics apply` first; the new topics must be empty."""
+    from hub.ops.seal_history import HistoryRefused
+    from hub.ops.seal_history import seal_history as move
+    from hub.pipeline.kafka_client import kafka_client_config
+    from hub.privacy.service import Privacy
+
+    settings = get_settings()
+    if not settings.privacy.seal_personal_data:
+        _fail("this hub does not seal personal data (HUB_PRIVACY__SEAL_PERSONAL_DATA): nothing would be sealed")
+    if delete_old and not yes and not typer.confirm(f"Delete the topics under {from_prefix!r} after?", err=True):
+        _fail("nothing copied", code=1)
+    bootstrap = _bootstrap(settings)
+
+    def progress(topic: str, copied: int) -> None:
+        typer.echo(f"{topic}: {copied} records", err=True)
+
+    async def go(store: Any) -> dict[str, Any]:
+        privacy = Privacy.configured(settings.privacy, store.db)
+        assert privacy is not None
+        try:
+            report = await move(
+                bootstrap,
+                TopicNames(from_prefix),
+                TopicNames(settings.topic_prefix),
+                store,
+                privacy,
+                len(settings.retry_delays_seconds),
+                client_config=kafka_client_config(settings),
+                delete_old=delete_old,
+                progress=progress,
+            )
+        except HistoryRefused as exc:
+            _fail(str(exc), code=1)
+        return dataclasses.asdict(report)
+
+    _print(_with_store(go))
 
 
 def _bar_for(stack: contextlib.ExitStack, label: str) -> Callable[[int, int], None]:

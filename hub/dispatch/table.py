@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, exists, func, or_, select, update
 
 from hub.store.database import Database, Row, as_utc
-from hub.store.tables import dispatch_lanes, dispatches
+from hub.store.tables import deliveries, dispatch_lanes, dispatches
 
 if TYPE_CHECKING:
     from hub.privacy.service import Privacy
@@ -49,6 +49,29 @@ class DispatchTable:
                 if self.privacy is not None:
                     row["value"], row["erased"] = await self.privacy.open_bytes(row["value"])
         return rows
+
+    async def opened_for(
+        self, recipients: Sequence[str], agency: str, docs: Sequence[Row]
+    ) -> list[tuple[Row, bool] | None]:
+        """Records an organisation read from its own Kafka topic, each opened for it with whether a
+        person in it was erased since: each one the hub disclosed to ``recipients``
+        (``<agency>:<code>``) or, where the copy named no organisation, to the caller's ``agency``;
+        None for any other. The disclosure record, not the document, says whose a record is."""
+        ids = [str(d.get("id")) for d in docs]
+        rows = await self.db.rows(
+            select(deliveries.c.delivery_id, deliveries.c.recipient, deliveries.c.organisation).where(
+                deliveries.c.delivery_id.in_(ids)
+            )
+        )
+        mine = {
+            r["delivery_id"]
+            for r in rows
+            if (f"{r['recipient']}:{r['organisation']}" in recipients)
+            or (r["organisation"] is None and r["recipient"] == agency)
+        }
+        allowed = [dict(d) for d, i in zip(docs, ids, strict=True) if i in mine]
+        opened = iter(await self.privacy.open(allowed) if self.privacy is not None else [(d, False) for d in allowed])
+        return [next(opened) if i in mine else None for i in ids]
 
     async def add(self, rows: list[Row], lanes: dict[str, str], redriven: Sequence[str] = ()) -> None:
         """Rows for records not seen before (a record consumed twice adds nothing); a redriven record

@@ -38,6 +38,22 @@ def _reader(bootstrap_servers: str, client_config: dict[str, Any] | None) -> AIO
     )
 
 
+async def offset_ranges(
+    bootstrap_servers: str, topic: str, client_config: dict[str, Any] | None = None
+) -> dict[int, tuple[int, int]]:
+    """(first, end) offset of each partition of ``topic``; empty if the topic does not exist."""
+    consumer = _reader(bootstrap_servers, client_config)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap_servers, topic, client_config)]
+        if not tps:
+            return {}
+        first, end = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        return {tp.partition: (first[tp], end[tp]) for tp in tps}
+    finally:
+        await consumer.stop()
+
+
 async def read_topic(
     bootstrap_servers: str,
     topic: str,

@@ -9,6 +9,11 @@ event is about (its ``person`` or ``assessed_person``) or, where it names none, 
 filed under (its case or referral), which erasing that record's person destroys too.
 The key's id is the associated data, so a part moved under another id does not open.
 
+A sealed document does not meet its contract as written (a person reference without an
+identifier), so it names a contract of its own: its ``dataschema`` gains the suffix ``:sealed``
+(``urn:ehc-hub:schema:advice-submitted:v1:sealed``), which a consumer checking the schema sees
+before it misreads a placeholder as data. Opening gives the contract's own name back.
+
 Opening puts every part back whose key is at hand. A part whose key was destroyed leaves each
 person it held marked ``erased``: the event still reads, routes and projects, without them.
 """
@@ -35,6 +40,8 @@ from schemas.events import EVENTS_BY_TYPE, PlanSections
 PERSONAL_FIELDS = ("nhs_number", "upn", "uln", "la_person_id", "given_name", "family_name", "date_of_birth")
 """What a person reference holds about the person; its ``la_code`` names a council and stays."""
 ERASED_TEXT = "[erased]"
+SEALED_SCHEMA = ":sealed"
+"""The suffix a sealed document's ``dataschema`` carries."""
 FREE_TEXT: dict[str, frozenset[str]] = {
     "AdviceRequestStatusChanged": frozenset({"reason"}),
     "CaseExceptionRecorded": frozenset({"note"}),
@@ -194,7 +201,10 @@ class Sealer:
                         parent[path[-1]].pop(f, None)
                 else:
                     parent[path[-1]] = placeholder(value)
-        return {**doc, "data": data, "sealed": " ".join(sealed)}
+        out = {**doc, "data": data, "sealed": " ".join(sealed)}
+        if isinstance(schema := doc.get("dataschema"), str) and not schema.endswith(SEALED_SCHEMA):
+            out["dataschema"] = schema + SEALED_SCHEMA
+        return out
 
     @staticmethod
     def open(doc: Mapping[str, Any], keys: Mapping[str, bytes | None]) -> tuple[dict[str, Any], bool]:
@@ -228,6 +238,8 @@ class Sealer:
                         person["erased"] = True
         opened = {k: v for k, v in doc.items() if k != "sealed"}
         opened["data"] = data
+        if isinstance(schema := doc.get("dataschema"), str):
+            opened["dataschema"] = schema.removesuffix(SEALED_SCHEMA)
         return opened, erased
 
 

@@ -16,8 +16,8 @@ from hub.privacy.service import Privacy
 from hub.store import Store
 from hub.store.tables import erasures, kept, metadata, ops_audit
 from hub.topics import catalogue
-from tests.helpers import topic_records
-from tests.integration.ehc_world import World, ehc_world
+from tests.helpers import person, topic_records
+from tests.integration.ehc_world import CSC, World, ehc_world, request_body
 from tests.integration.test_transitions import (
     determine_need,
     give_ehc_plan,
@@ -151,6 +151,39 @@ async def test_an_erased_young_person_is_unreadable_everywhere_others_are_not_an
         assert len(await store.db.rows(select(erasures))) == 1, "the erasure log outlives a rebuild"
     finally:
         await store.close()
+
+
+async def test_a_system_reading_its_own_topic_opens_what_was_disclosed_to_it_and_nothing_else(
+    kafka: str, store_url: str
+) -> None:
+    async with ehc_world(kafka, store_url, dispatch={"kafka_native": [CSC["agency"]]}) as world:
+        child = person(71)
+        sent = await world.post("/api/v1/assessment-requests", request_body("KN-1", 71))
+        await world.wait_applied(sent["id"])
+        records = await topic_records(kafka, _topic(world, "out.childrens-social-care.v1"))
+        read = [json.loads(r.value or b"") for r in records]
+        [copy] = [d for d in read if d["data"]["case_id"] == "KN-1"]
+        assert child.la_person_id not in json.dumps(copy["data"]) and copy["dataschema"].endswith(":sealed")
+        assert copy["data"]["person"] == {"la_code": "202"}, "as the topic holds it: sealed"
+
+        async def opened_by(client_id: str) -> dict[str, Any]:
+            async with world.as_(client_id) as system:
+                answer = await system.post("/api/v1/inbox/open", json={"records": [copy]})
+            assert answer.status_code == 200, answer.text
+            [item] = answer.json()["records"]
+            assert item["id"] == copy["id"]
+            return dict(item)
+
+        mine = await opened_by("csc-202")
+        assert not mine["erased"] and mine["event"]["data"]["person"]["la_person_id"] == child.la_person_id
+        assert mine["event"]["dataschema"] == "urn:ehc-hub:schema:assessment-requested:v1"
+        assert "nhs_number" not in mine["event"]["data"]["person"], "no more than was disclosed to it"
+        assert (await opened_by("school-100001"))["event"] is None, "disclosed to children's services only"
+
+        ask = {"identifier_type": "nhs_number", "identifier": child.nhs_number, "reason": "subject-request"}
+        assert (await world.client.post("/ops/erasure", json=ask)).status_code == 200
+        gone = await opened_by("csc-202")
+        assert gone["erased"] and gone["event"]["data"]["person"] == {"la_code": "202", "erased": True}
 
 
 def _topic(world: World, logical: str) -> str:

@@ -42,6 +42,7 @@ def test_a_sealed_event_holds_no_identifier_name_or_date_of_birth_and_opens_to_w
     for secret in (doc["data"]["person"]["nhs_number"], "Amira", "Okafor", "2010-03-14", "la_person_id"):
         assert secret not in raw
     assert sealed["data"]["person"] == {"la_code": "202"} and sealed["data"]["case_id"] == "C-1"
+    assert sealed["dataschema"] == "urn:ehc-hub:schema:assessment-requested:v1:sealed", "a contract of its own"
     opened, erased = SEALER.open(sealed, keys)
     assert not erased and opened == doc
     validate_document(opened)
