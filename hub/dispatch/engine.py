@@ -61,6 +61,7 @@ class Attempt:
     status: str  # DELIVERED, PENDING (retry) or DEAD (refused)
     answer: int | None = None
     error: str | None = None
+    rule: str = "recipient-refused"  # what a dead letter of it names
 
 
 class Dispatcher:
@@ -225,7 +226,13 @@ class Dispatcher:
         agency, _, code = row["recipient"].partition(":")
         parcel = Parcel(Agency(agency), code, row["value"])
         if row.get("erased"):  # sent now, it would carry a person without their details: not what was meant
-            return Attempt(row, parcel, DEAD, error="a person in this record was erased before it was delivered")
+            return Attempt(
+                row,
+                parcel,
+                DEAD,
+                error="a person in this record was erased before it was delivered",
+                rule="person-erased",
+            )
         try:
             request = channel.request(parcel, today)
         except Exception as exc:  # the record cannot be put in this channel's form: no retry will help
@@ -264,7 +271,7 @@ class Dispatcher:
                 status = DEAD
                 await self._dead_letter(a, "recipient-unreachable", f"undelivered after {give_up:.0f} s: {a.error}")
             elif status == DEAD:
-                await self._dead_letter(a, "recipient-refused", a.error or "refused")
+                await self._dead_letter(a, a.rule, a.error or "refused")
             outcomes.append(Settled(a.row["seq"], status, a.answer, a.error))
             self.counts[(channel.name, recipient, status)] += 1
         await self.table.settle(outcomes, at)

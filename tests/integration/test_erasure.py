@@ -11,14 +11,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hub.auth.registry import ClientRegistry
 from hub.domain.addressing import Directory
+from hub.pipeline.records import H_FIELD, H_RULE
 from hub.privacy.service import Privacy
+from hub.settings import Settings
 from hub.store import Store
-from hub.store.tables import erasures, kept, metadata, ops_audit
-from hub.topics import catalogue
-from tests.helpers import person, topic_records
-from tests.integration.ehc_world import CSC, World, ehc_world, request_body
+from hub.store.tables import dispatches, erasures, kept, metadata, ops_audit
+from hub.topics import DLQ_TOPIC, catalogue
+from tests.helpers import eventually, person, topic_records
+from tests.integration.ehc_world import CSC, LA, World, ehc_world, request_body
 from tests.integration.test_transitions import (
+    REFERRAL_DAY,
     determine_need,
     give_ehc_plan,
     record_assessment,
@@ -163,7 +167,7 @@ async def test_a_system_reading_its_own_topic_opens_what_was_disclosed_to_it_and
         records = await topic_records(kafka, _topic(world, "out.childrens-social-care.v1"))
         read = [json.loads(r.value or b"") for r in records]
         [copy] = [d for d in read if d["data"]["case_id"] == "KN-1"]
-        assert child.la_person_id not in json.dumps(copy["data"]) and copy["dataschema"].endswith(":sealed")
+        assert str(child.la_person_id) not in json.dumps(copy["data"]) and copy["dataschema"].endswith(":sealed")
         assert copy["data"]["person"] == {"la_code": "202"}, "as the topic holds it: sealed"
 
         async def opened_by(client_id: str) -> dict[str, Any]:
@@ -184,6 +188,72 @@ async def test_a_system_reading_its_own_topic_opens_what_was_disclosed_to_it_and
         assert (await world.client.post("/ops/erasure", json=ask)).status_code == 200
         gone = await opened_by("csc-202")
         assert gone["erased"] and gone["event"]["data"]["person"] == {"la_code": "202", "erased": True}
+
+
+async def test_a_record_waiting_for_a_person_since_erased_is_dead_lettered_not_sent(
+    kafka: str, sqlite_url: str
+) -> None:
+    async with ehc_world(kafka, sqlite_url, adult_down=True) as world:
+        yp = someone(161, "2008-12-10", "Ngozi")
+        await give_ehc_plan(world, "EW-1", yp)
+        await determine_need(world, "D-EW", yp)
+        world.set_today(REFERRAL_DAY)
+        await world.runtime.watcher.sweep()
+        adult = dispatches.c.recipient.startswith("adult-social-care")
+
+        async def referral_waits() -> bool:
+            rows = await world.runtime.store.db.rows(select(dispatches).where(adult, dispatches.c.status == "pending"))
+            return any(r["event_type"] == "transition-referral-issued" for r in rows)
+
+        await eventually(referral_waits)
+        ask = {"identifier_type": "nhs_number", "identifier": yp["nhs_number"], "reason": "subject-request"}
+        assert (await world.client.post("/ops/erasure", json=ask)).status_code == 200
+
+        async def dead_lettered() -> list[Any]:
+            return [
+                r for r in await topic_records(kafka, _topic(world, DLQ_TOPIC)) if r.header(H_RULE) == "person-erased"
+            ]
+
+        async def any_dead_lettered() -> bool:
+            return bool(await dead_lettered())
+
+        await eventually(any_dead_lettered)
+        letters = await dead_lettered()
+        assert {r.header(H_FIELD) for r in letters} == {f"adult-social-care:{LA}"}, "the recipient is named"
+        for secret in secrets_of(yp):
+            assert not any(secret in (r.value or b"") for r in letters), "dead-lettered sealed, as it was"
+        rows = await world.runtime.store.db.rows(select(dispatches).where(adult))
+        assert {r["status"] for r in rows if r["event_type"] == "transition-referral-issued"} == {"dead"}
+        assert world.adult.received == [], "nothing was sent"
+
+
+PRIVACY_ROUTES = (
+    ("POST", "/ops/erasure", {"identifier_type": "nhs_number", "identifier": "9434765919", "reason": "other"}),
+    ("POST", "/ops/legal-holds", {"case_id": "C-1", "reason": "tribunal"}),
+    ("GET", "/ops/legal-holds", None),
+    ("DELETE", "/ops/legal-holds/H-1", None),
+    ("GET", "/ops/retention", None),
+    ("POST", "/ops/retention/sweep", None),
+)
+
+
+async def test_a_system_acting_for_one_organisation_is_refused_every_privacy_route_whatever_it_holds(
+    kafka: str, sqlite_url: str
+) -> None:
+    auth = Settings().auth
+    council = ClientRegistry.from_settings(auth).clients["la-202"]
+    granted = council.model_copy(
+        update={"permissions": [*council.permissions, "ops:read", "personal-data:erase", "legal-holds:manage"]}
+    )
+    async with ehc_world(
+        kafka, sqlite_url, auth=auth.model_copy(update={"clients": {**auth.clients, "la-202": granted}})
+    ) as world:
+        async with world.as_("la-202") as system:
+            for method, path, body in PRIVACY_ROUTES:
+                answer = await system.request(method, path, json=body)
+                assert answer.status_code == 403, (path, answer.text)
+                assert "acts for one organisation" in answer.text, path
+        assert (await world.client.get("/ops/legal-holds")).status_code == 200, "the operator's tools are not"
 
 
 def _topic(world: World, logical: str) -> str:
