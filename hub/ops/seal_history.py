@@ -51,9 +51,12 @@ class HistoryReport:
     deleted: list[str] = field(default_factory=list)  # the old topics, where asked
 
 
-def _topic_header(record: Record, old: TopicNames, new: TopicNames) -> list[tuple[str, bytes]]:
+def _headers(record: Record, renamed: dict[str, str]) -> list[tuple[str, bytes]]:
     """The headers, a dead letter's or retry's original topic renamed to where it now lives."""
-    return [(k, new.physical(old.logical(v.decode())).encode()) if k == H_TOPIC else (k, v) for k, v in record.headers]
+    return [
+        (k, renamed[v.decode()].encode()) if k == H_TOPIC and v.decode("utf-8", "replace") in renamed else (k, v)
+        for k, v in record.headers
+    ]
 
 
 async def seal_history(
@@ -77,6 +80,7 @@ async def seal_history(
         raise HistoryRefused("the old and new topic prefixes are the same: a log cannot be sealed in place")
     config = client_config or {}
     specs = catalogue(retry_tiers)
+    renamed = {old.physical(spec.name): new.physical(spec.name) for spec in specs}
     firsts: dict[str, dict[int, int]] = {}
     for spec in specs:
         source, target = old.physical(spec.name), new.physical(spec.name)
@@ -106,21 +110,20 @@ async def seal_history(
             async for record in read_topic(bootstrap, old.physical(spec.name), client_config=config):
                 chunk.append(record)
                 if len(chunk) >= CHUNK:
-                    copied += await _copy(producer, privacy, chunk, target, old, new, report)
+                    copied += await _copy(producer, privacy, chunk, target, renamed, report)
                     chunk = []
                     if progress is not None:
                         progress(spec.name, copied)
             if chunk:
-                copied += await _copy(producer, privacy, chunk, target, old, new, report)
+                copied += await _copy(producer, privacy, chunk, target, renamed, report)
             report.copied[spec.name] = copied
             if progress is not None:
                 progress(spec.name, copied)
     finally:
         await producer.stop()
-    report.groups = await _move_positions(bootstrap, old, new, firsts, config)
+    report.groups = await _move_positions(bootstrap, renamed, firsts, config)
     async with store.db.begin() as conn:
-        for source in firsts:
-            target = new.physical(old.logical(source))
+        for source, target in renamed.items():
             for column in (dead_letters.c.original_topic, dispatches.c.topic):
                 await conn.execute(update(column.table).where(column == source).values({column.name: target}))
     if delete_old:
@@ -129,7 +132,7 @@ async def seal_history(
 
 
 async def _move_positions(
-    bootstrap: str, old: TopicNames, new: TopicNames, firsts: dict[str, dict[int, int]], config: dict[str, Any]
+    bootstrap: str, renamed: dict[str, str], firsts: dict[str, dict[int, int]], config: dict[str, Any]
 ) -> list[str]:
     """Each consumer group's committed positions on the old topics, committed on the new ones. A
     partition copied from its first offset keeps its offsets; one whose oldest records had expired
@@ -140,11 +143,9 @@ async def _move_positions(
         moves: dict[str, dict[TopicPartition, int]] = {}
         for group, *_ in await admin.list_consumer_groups():
             for tp, committed in (await admin.list_consumer_group_offsets(group)).items():
-                if tp.topic in firsts and committed.offset >= 0:
+                if tp.topic in renamed and committed.offset >= 0:
                     moved = max(0, committed.offset - firsts[tp.topic].get(tp.partition, 0))
-                    moves.setdefault(group, {})[TopicPartition(new.physical(old.logical(tp.topic)), tp.partition)] = (
-                        moved
-                    )
+                    moves.setdefault(group, {})[TopicPartition(renamed[tp.topic], tp.partition)] = moved
     finally:
         await admin.close()
     for group, positions in sorted(moves.items()):
@@ -163,8 +164,7 @@ async def _copy(
     privacy: Privacy,
     chunk: list[Record],
     target: str,
-    old: TopicNames,
-    new: TopicNames,
+    renamed: dict[str, str],
     report: HistoryReport,
 ) -> int:
     docs: list[Any] = []
@@ -187,7 +187,7 @@ async def _copy(
             key=record.key,
             partition=record.partition,
             timestamp_ms=record.timestamp_ms or None,
-            headers=_topic_header(record, old, new),
+            headers=_headers(record, renamed),
         )
         for record, value in zip(chunk, values, strict=True)
     ]
