@@ -143,6 +143,7 @@ async def test_http_ingress_answers_bad_input_with_the_field_and_rule(
             spec = (await client.get("/asyncapi")).json()
             assert spec["asyncapi"].startswith("3.")
             assert any("ehc.assessment-requests.v1" in name for name in spec["channels"])
+            assert "/api/v1/inbox/open" in spec["info"]["description"], "a reader of its own topic learns to open it"
         log = (tmp_path / "hub.log").read_text()
         assert "CASE-HTTP" in log, "the processed event is logged by id"
         for secret in (*PERSONAL, assessment_requested("x", 3).person.nhs_number or ""):
