@@ -34,6 +34,7 @@ from hub.pipeline.records import addressed_to
 from hub.privacy.service import Privacy
 from hub.settings import StatutoryRules, TransitionRules
 from hub.store import Store
+from hub.store.database import parts
 from hub.topics import ALERTS_TOPIC, outbound_topic
 from schemas.common import Agency, OrganisationRef
 from schemas.envelope import envelope_for
@@ -43,6 +44,7 @@ log = get_logger("hub.ops.scheduler")
 LONDON = ZoneInfo("Europe/London")
 LEADER_LOCK_KEY = 0x45484301  # "EHC" + 1: the clock watcher's advisory lock
 CHUNK = 500
+SEND_PART = 100  # alerts built, sealed and sent between turns of the loop
 LISTED = 1000  # alerts a sweep's answer lists; beyond these they are counted (all are on Kafka and in the store)
 
 
@@ -201,15 +203,20 @@ class ClockWatcher:
         """Send every alert (and its copy to the organisation whose clock it is), then wait for the
         broker once: waiting for each in turn made a first sweep of a national store, a quarter of
         a million alerts, take most of an hour. Only then are they recorded as raised, so an alert
-        the broker refused is raised again by the next sweep."""
+        the broker refused is raised again by the next sweep. The chunk is sealed in one call and
+        the sends give way to the loop: a page of overdue cases raises thousands of alerts, and
+        sending them in one stretch held every request back for a tenth of a second."""
         raised_on = [("hub-raised-on", today.isoformat().encode())]
         sent = []
-        for alert in alerts:
-            env = envelope_for(alert, source=self.hub_source, event_id=alert.alert_id)
-            sent.append(await self.publisher.envelope(ALERTS_TOPIC, env, alert.key(), raised_on))
-            if (org := alert.organisation) is not None:
-                headers = raised_on + list(addressed_to(org.agency.value, org.code))
-                sent.append(await self.publisher.envelope(outbound_topic(org.agency), env, alert.key(), headers))
+        for part in parts(alerts, SEND_PART):
+            envelopes = [envelope_for(a, source=self.hub_source, event_id=a.alert_id) for a in part]
+            for alert, value in zip(part, await self.publisher.values(envelopes), strict=True):
+                sent.append(await self.publisher.cloudevent(ALERTS_TOPIC, value, alert.key(), raised_on))
+                if (org := alert.organisation) is not None:
+                    headers = raised_on + list(addressed_to(org.agency.value, org.code))
+                    copy = await self.publisher.cloudevent(outbound_topic(org.agency), value, alert.key(), headers)
+                    sent.append(copy)
+            await share_the_loop()
         await asyncio.gather(*sent)
 
     async def run_forever(self, interval_seconds: float) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from hub.cooperative import share_the_loop
 from schemas.envelope import Envelope, encode
 from schemas.events import Event
 
@@ -60,17 +61,21 @@ class EventPublisher:
     async def events(self, batch: Sequence[tuple[Event, Envelope]]) -> list[Awaitable[Any]]:
         """Canonical events on their own topics, sealed together: one read of the data keys for all."""
         values = await self.values([envelope for _, envelope in batch])
-        return [
-            await self.cloudevent(event.topic, value, event.key())
-            for (event, _), value in zip(batch, values, strict=True)
-        ]
+        sent = []
+        for (event, _), value in zip(batch, values, strict=True):
+            await share_the_loop()
+            sent.append(await self.cloudevent(event.topic, value, event.key()))
+        return sent
 
     async def values(self, envelopes: Sequence[Envelope]) -> list[bytes]:
         """Envelopes as their records are written: sealed where personal data is sealed."""
         if self.privacy is None:
             return [encode(e) for e in envelopes]
-        docs = await self.privacy.seal([e.model_dump(mode="json", exclude_none=True) for e in envelopes])
-        return [orjson.dumps(d) for d in docs]
+        docs = []
+        for e in envelopes:
+            await share_the_loop()
+            docs.append(e.model_dump(mode="json", exclude_none=True))
+        return [orjson.dumps(d) for d in await self.privacy.seal(docs)]
 
     async def cloudevent(self, topic: str, value: bytes, key: str, headers: Headers = ()) -> Awaitable[Any]:
         """A CloudEvent already written as JSON, in structured mode on ``topic``."""
