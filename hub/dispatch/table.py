@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, exists, func, or_, select, update
 
+from adapters.channels import recipient_of
 from hub.store.database import Database, Row, as_utc
 from hub.store.tables import deliveries, dispatch_lanes, dispatches
+from schemas.common import Agency
 
 if TYPE_CHECKING:
     from hub.privacy.service import Privacy
@@ -66,7 +68,7 @@ class DispatchTable:
         mine = {
             r["delivery_id"]
             for r in rows
-            if (f"{r['recipient']}:{r['organisation']}" in recipients)
+            if (r["organisation"] is not None and recipient_of(Agency(r["recipient"]), r["organisation"]) in recipients)
             or (r["organisation"] is None and r["recipient"] == agency)
         }
         allowed = [dict(d) for d, i in zip(docs, ids, strict=True) if i in mine]

@@ -51,12 +51,9 @@ class HistoryReport:
     deleted: list[str] = field(default_factory=list)  # the old topics, where asked
 
 
-def _headers(record: Record, renamed: dict[str, str]) -> list[tuple[str, bytes]]:
+def _headers(record: Record, renamed: dict[bytes, bytes]) -> list[tuple[str, bytes]]:
     """The headers, a dead letter's or retry's original topic renamed to where it now lives."""
-    return [
-        (k, renamed[v.decode()].encode()) if k == H_TOPIC and v.decode("utf-8", "replace") in renamed else (k, v)
-        for k, v in record.headers
-    ]
+    return [(k, renamed.get(v, v)) if k == H_TOPIC else (k, v) for k, v in record.headers]
 
 
 async def seal_history(
@@ -81,6 +78,7 @@ async def seal_history(
     config = client_config or {}
     specs = catalogue(retry_tiers)
     renamed = {old.physical(spec.name): new.physical(spec.name) for spec in specs}
+    renamed_headers = {a.encode(): b.encode() for a, b in renamed.items()}
     firsts: dict[str, dict[int, int]] = {}
     for spec in specs:
         source, target = old.physical(spec.name), new.physical(spec.name)
@@ -110,12 +108,12 @@ async def seal_history(
             async for record in read_topic(bootstrap, old.physical(spec.name), client_config=config):
                 chunk.append(record)
                 if len(chunk) >= CHUNK:
-                    copied += await _copy(producer, privacy, chunk, target, renamed, report)
+                    copied += await _copy(producer, privacy, chunk, target, renamed_headers, report)
                     chunk = []
                     if progress is not None:
                         progress(spec.name, copied)
             if chunk:
-                copied += await _copy(producer, privacy, chunk, target, renamed, report)
+                copied += await _copy(producer, privacy, chunk, target, renamed_headers, report)
             report.copied[spec.name] = copied
             if progress is not None:
                 progress(spec.name, copied)
@@ -164,7 +162,7 @@ async def _copy(
     privacy: Privacy,
     chunk: list[Record],
     target: str,
-    renamed: dict[str, str],
+    renamed: dict[bytes, bytes],
     report: HistoryReport,
 ) -> int:
     docs: list[Any] = []
