@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.task import Task
-from pydantic import ValidationError
 
 from adapters.access import PERSONAL_DATA, Caller, Organisation, Reader, permit, reads
 from adapters.advice_inbox import AdviceInbox, Inbox, receipts
@@ -33,7 +32,7 @@ from adapters.nhs_fhir.codes import (
 )
 from adapters.nhs_fhir.inbound import InboundAdvice, read_advice_message
 from adapters.nhs_fhir.notifications import communication
-from adapters.nhs_fhir.outcome import FhirProblem, Issue, fhir_response, from_validation_error, problem_response
+from adapters.nhs_fhir.outcome import FhirProblem, Issue, fhir_response, problem_response, validate_resource
 from adapters.nhs_fhir.questionnaire import QUESTIONNAIRE
 from schemas.common import Adviser, Agency, OrganisationRef
 from schemas.envelope import JsonRefused, parse_json
@@ -346,10 +345,7 @@ async def update_task(
     body = await _json_body(request)
     if not isinstance(body, dict) or body.get("resourceType") != "Task":
         raise FhirProblem(400, [Issue("structure", "the body must be a Task", "Task")])
-    try:
-        Task.model_validate(body)
-    except ValidationError as exc:
-        raise from_validation_error("Task", exc) from None
+    validate_resource(Task, body, "Task")
     if body.get("id") != task_id:
         raise FhirProblem(400, [Issue("value", "Task.id must match the URL", "Task.id")])
     reason = (body.get("statusReason") or {}).get("text")

@@ -1,28 +1,36 @@
 """Health advice arriving as a FHIR R4 message Bundle, read into plain facts. Pure.
 
 Accepted focus resources: a QuestionnaireResponse against the hub's Questionnaire, or a report as
-a DocumentReference (attachments included) or a Composition. The Bundle is validated with
-fhir.resources' R4B models, then with the rules that matter here (UK Core NHS number and ODS code
-systems, Modulus 11). Each problem is raised as an OperationOutcome issue naming the element.
+a DocumentReference (attachments included) or a Composition. Every resource the hub reads (the
+MessageHeader, and each resource it follows a reference to: the focus, sender, subject and
+authors) is validated with fhir.resources' R4B models before it is read, then with the rules that
+matter here (UK Core NHS number and ODS code systems, Modulus 11). Resources the message carries
+that the hub neither reads nor keeps are checked for structure only (a known resource type and a
+valid id): full validation costs as much per element as the rest of accepting the message, and a
+provider's extra context should not decide whether its advice is taken. Each problem is raised as
+an OperationOutcome issue naming the element.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
-from pydantic import ValidationError
+from fhir.resources.R4B.resource import Resource
 
 from adapters.nhs_fhir import questionnaire as q
 from adapters.nhs_fhir.codes import EVENT_ADVICE, NHS_NUMBER, ODS_CODE, QUESTIONNAIRE_URL, REQUEST_IDENTIFIER
-from adapters.nhs_fhir.outcome import FhirProblem, Issue, entry_path, from_validation_error
+from adapters.nhs_fhir.outcome import FhirProblem, Issue, entry_path, validate_resource
 from schemas.identifiers import nhs_number_problem, ods_code_problem
 
 FOCUS_TYPES = ("QuestionnaireResponse", "DocumentReference", "Composition")
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 @dataclass
@@ -49,11 +57,13 @@ def _fail(status: int, code: str, diagnostics: str, expression: str) -> FhirProb
 
 
 class _Message:
-    """Index of a message Bundle's entries, resolving references by fullUrl or Type/id."""
+    """Index of a message Bundle's entries, resolving references by fullUrl or Type/id. A resource
+    is validated in full the first time it is resolved, so whatever the hub reads has been."""
 
     def __init__(self, doc: dict[str, Any]) -> None:
         self.doc = doc
         self.by_ref: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.validated: set[int] = set()
         for i, entry in enumerate(doc.get("entry", [])):
             resource = entry.get("resource", {})
             if entry.get("fullUrl"):
@@ -64,16 +74,54 @@ class _Message:
     def resolve(self, reference: dict[str, Any] | None) -> tuple[int, dict[str, Any]] | None:
         if not reference or "reference" not in reference:
             return None
-        return self.by_ref.get(reference["reference"])
+        found = self.by_ref.get(reference["reference"])
+        if found is not None:
+            self.validate(*found)
+        return found
+
+    def validate(self, index: int, resource: dict[str, Any]) -> None:
+        if index in self.validated:
+            return
+        validate_resource(
+            get_fhir_model_class(resource["resourceType"]), resource, "Bundle", ("entry", index, "resource"), self.doc
+        )
+        self.validated.add(index)
+
+
+def _check_structure(doc: dict[str, Any]) -> None:
+    """The Bundle itself in full, and of each entry's resource only what indexing it needs: an
+    object of a known resource type with a valid id. Resources are validated in full when read."""
+    entries = doc.get("entry")
+    shell = doc
+    if isinstance(entries, list):
+        shell = {
+            **doc,
+            "entry": [{k: v for k, v in e.items() if k != "resource"} if isinstance(e, dict) else e for e in entries],
+        }
+    validate_resource(Bundle, shell, "Bundle", doc=doc)
+    for i, entry in enumerate(entries or []):
+        if "resource" not in entry:
+            continue
+        resource, where = entry["resource"], f"Bundle.entry[{i}].resource"
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(kind, str) or not _is_resource_type(kind):
+            raise _fail(400, "structure", f"{where} must be a FHIR resource with a known resourceType", where)
+        rid = resource.get("id")
+        if rid is not None and not (isinstance(rid, str) and FHIR_ID.fullmatch(rid)):
+            raise _fail(400, "value", f"{rid!r} is not a FHIR id", f"{entry_path(i, resource)}.id")
+
+
+def _is_resource_type(name: str) -> bool:
+    try:
+        return issubclass(get_fhir_model_class(name), Resource)
+    except (ValueError, KeyError, ImportError):
+        return False
 
 
 def read_advice_message(doc: Any) -> InboundAdvice:
     if not isinstance(doc, dict) or doc.get("resourceType") != "Bundle":
         raise _fail(400, "structure", "the body must be a FHIR Bundle", "Bundle")
-    try:
-        Bundle.model_validate(doc)
-    except ValidationError as exc:
-        raise from_validation_error("Bundle", exc, doc=doc) from None
+    _check_structure(doc)
     if doc.get("type") != "message":
         raise _fail(400, "value", f"Bundle.type must be 'message', not {doc.get('type')!r}", "Bundle.type")
     entries = doc.get("entry") or []
@@ -82,6 +130,8 @@ def read_advice_message(doc: Any) -> InboundAdvice:
         raise _fail(
             400, "structure", "the first entry of a message Bundle must be a MessageHeader", "Bundle.entry[0].resource"
         )
+    message = _Message(doc)
+    message.validate(0, header)
     h = entry_path(0, header)
     event = (header.get("eventCoding") or {}).get("code")
     if event != EVENT_ADVICE:
@@ -91,7 +141,6 @@ def read_advice_message(doc: Any) -> InboundAdvice:
             f"message event {event!r} is not accepted here; send {EVENT_ADVICE!r}",
             f"{h}.eventCoding.code",
         )
-    message = _Message(doc)
     sender_ods = _sender_ods(header, message, h)
     focus = [message.resolve(ref) for ref in header.get("focus") or []]
     found = next(((i, r) for f in focus if f for i, r in [f] if r.get("resourceType") in FOCUS_TYPES), None)

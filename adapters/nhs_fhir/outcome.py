@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from adapters.nhs_fhir.codes import FHIR_JSON
 
@@ -80,6 +80,22 @@ def _step(node: Any, part: Any) -> Any:
     if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
         return node[part]
     return None
+
+
+def validate_resource(
+    model: type[BaseModel], value: Any, root: str, prefix: tuple[Any, ...] = (), doc: Any = None
+) -> None:
+    """Validate ``value`` (at ``prefix`` within ``doc``) with a fhir.resources model, refusing it
+    with an OperationOutcome naming the element. Some of the models' own validators fail with a
+    TypeError or AttributeError on a value of the wrong JSON type (a number where a url belongs):
+    that is bad input too, named as far as the resource."""
+    try:
+        model.model_validate(value)
+    except ValidationError as exc:
+        raise from_validation_error(root, exc, prefix, doc) from None
+    except (TypeError, AttributeError, ValueError):
+        where = fhirpath(root, prefix, doc)
+        raise FhirProblem(400, [Issue("value", f"{where} holds a value of the wrong type", where)]) from None
 
 
 def from_validation_error(

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from benchmarks.common import peak_rss_mib
+from tests.fhir_messages import questionnaire_response_message
+from tests.helpers import person
 from tests.integration.ehc_world import ehc_world
 
 pytestmark = pytest.mark.kafka
@@ -31,6 +33,12 @@ async def test_deep_nesting_and_huge_numbers_are_refused_not_crashed_on(kafka: s
                 assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text[:200])
                 if path.startswith("/fhir"):
                     assert answer.json()["resourceType"] == "OperationOutcome"
+        wrong_type = questionnaire_response_message("B-HOSTILE", "REQ-1", person(1).nhs_number or "")
+        wrong_type["entry"][0]["resource"]["source"]["endpoint"] = 42  # crashes fhir.resources' own url validator
+        for path in ("/fhir/Bundle", "/fhir/$process-message"):
+            answer = await world.client.post(path, json=wrong_type, headers={"Content-Type": "application/fhir+json"})
+            assert answer.status_code == 400, (path, answer.status_code, answer.text[:200])
+            assert answer.json()["issue"][0]["expression"] == ["Bundle.entry[0].resource.ofType(MessageHeader)"]
         events = await world.client.post("/api/v1/events", content=DEEP, headers={"Content-Type": "application/json"})
         assert events.json()["rule"] == "json-depth"
         assert (await world.client.get("/healthz")).status_code == 200

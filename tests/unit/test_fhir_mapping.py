@@ -14,6 +14,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.questionnaire import Questionnaire
+from pydantic import ValidationError
 
 from adapters.nhs_fhir.capability import capability_statement
 from adapters.nhs_fhir.inbound import read_advice_message
@@ -151,6 +152,51 @@ def test_invalid_base64_attachment() -> None:
 def test_not_a_bundle() -> None:
     assert _problem({"resourceType": "Patient"}).issues[0].expression == "Bundle"
     assert _problem([1, 2]).status == 400
+
+
+def _with_extra(resource: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(questionnaire_response_message("B-6", "REQ-1", NHS))
+    doc["entry"].append({"fullUrl": "urn:uuid:extra-1", "resource": resource})
+    return doc
+
+
+def test_a_resource_the_hub_does_not_read_is_checked_for_structure_only() -> None:
+    """The countersigning practitioner (entry 5) and an extra Provenance are carried, not read:
+    elements the R4 model would refuse do not decide whether the advice is taken."""
+    doc = _with_extra({"resourceType": "Provenance", "id": "prov-1", "recorded": "yesterday"})
+    doc["entry"][5]["resource"]["birthDate"] = "yesterday"
+    with pytest.raises(ValidationError) as refused:
+        Bundle.model_validate(doc)
+    assert {e["loc"][:3] for e in refused.value.errors()} == {("entry", 5, "resource"), ("entry", 6, "resource")}
+    advice = read_advice_message(doc)
+    assert (advice.request_id, advice.adviser_name) == ("REQ-1", "Priya Shah")
+
+
+def test_every_resource_the_hub_reads_is_validated_in_full() -> None:
+    doc = copy.deepcopy(questionnaire_response_message("B-7", "REQ-1", NHS))
+    doc["entry"][4]["resource"]["birthDate"] = "yesterday"  # the author, read for the adviser's name
+    problem = _problem(doc)
+    assert (problem.status, problem.issues[0].code) == (400, "value")
+    assert problem.issues[0].expression == "Bundle.entry[4].resource.ofType(Practitioner).birthDate"
+    doc = copy.deepcopy(questionnaire_response_message("B-8", "REQ-1", NHS))
+    doc["entry"][0]["resource"]["source"]["endpoint"] = 42  # fhir.resources' url validator raises AttributeError
+    problem = _problem(doc)
+    assert (problem.status, problem.issues[0].expression) == (400, "Bundle.entry[0].resource.ofType(MessageHeader)")
+
+
+@pytest.mark.parametrize(
+    ("resource", "code", "expression"),
+    [
+        ({"resourceType": "Unicorn", "id": "u-1"}, "structure", "Bundle.entry[6].resource"),
+        ({"resourceType": "HumanName"}, "structure", "Bundle.entry[6].resource"),
+        ({"id": "no-type"}, "structure", "Bundle.entry[6].resource"),
+        ("a string", "structure", "Bundle.entry[6].resource"),
+        ({"resourceType": "Provenance", "id": "not an id!"}, "value", "Bundle.entry[6].resource.ofType(Provenance).id"),
+    ],
+)
+def test_an_unread_resource_still_needs_a_known_type_and_a_valid_id(resource: Any, code: str, expression: str) -> None:
+    problem = _problem(_with_extra(resource))
+    assert (problem.status, problem.issues[0].code, problem.issues[0].expression) == (400, code, expression)
 
 
 # ---- NHS England's Booking and Referral Standard examples (shared/fixtures, MIT licence) ----
