@@ -24,11 +24,12 @@ from hub.ops.kafka_io import read_in_time_order, read_topic
 from hub.pipeline.delivery import waves_by_case
 from hub.pipeline.failures import dead_letter_row
 from hub.pipeline.publisher import TopicNames
-from hub.pipeline.records import Accepted, Origin
+from hub.pipeline.records import Accepted, Origin, Record
 from hub.pipeline.routing import Router
 from hub.privacy.service import Privacy
 from hub.settings import StatutoryRules
 from hub.store import Store
+from hub.store.tables import REPLAY_UNREAD_INDEXES
 from hub.topics import ALERTS_TOPIC, DLQ_TOPIC, OPS_AUDIT_TOPIC
 from schemas.envelope import EventRejected, decode, read_document, validate_document
 from schemas.events import INBOUND_EVENTS, AlertRaised
@@ -81,6 +82,28 @@ async def _replay(store: Store, chunk: list[Accepted], router: Router) -> list[A
     return deferred
 
 
+async def _accepted(records: list[Record], privacy: Privacy | None) -> list[Accepted]:
+    """The records that are events, opened where sealed (a person erased since reads as erased, as
+    live processing now shows them): the keys of a whole chunk come in one read."""
+    read: list[tuple[Record, Any]] = []
+    for record in records:
+        try:
+            read.append((record, read_document(record.value)))
+        except EventRejected:
+            continue
+    if privacy is not None:
+        opened = await privacy.open([doc for _, doc in read])
+        read = [(record, doc) for (record, _), (doc, _) in zip(read, opened, strict=True)]
+    accepted = []
+    for record, doc in read:
+        try:
+            envelope, event = validate_document(doc)
+        except EventRejected:
+            continue
+        accepted.append(Accepted(record, Origin.of(record), envelope, event))
+    return accepted
+
+
 async def rebuild(
     store: Store,
     bootstrap_servers: str,
@@ -114,37 +137,30 @@ async def rebuild(
     async for record in read_topic(bootstrap_servers, names.physical(OPS_AUDIT_TOPIC), client_config=client_config):
         await store.record_ops_audit(audit_row_from_record(record))
     topics = list(dict.fromkeys(names.physical(e.topic) for e in INBOUND_EVENTS))
-    chunk: list[Accepted] = []
-    waiting: list[Accepted] = []
-    async for record in read_in_time_order(
-        bootstrap_servers, topics, client_config=client_config, progress=progress or Progress()
-    ):
-        if (record.topic, record.partition, record.offset) in dead:
-            continue
-        try:
-            doc = read_document(record.value)
-            if privacy is not None:  # a person erased since reads as erased, as live processing now shows them
-                [(doc, _)] = await privacy.open([doc])
-            envelope, event = validate_document(doc)
-        except EventRejected:
-            continue
-        chunk.append(Accepted(record, Origin.of(record), envelope, event))
-        if len(chunk) >= BATCH:
-            waiting = await _replay(store, waiting + chunk, router)
-            chunk = []
-    waiting = await _replay(store, waiting + chunk, router)
-    while waiting:  # what waited on a later fact, until nothing more applies
-        still = await _replay(store, waiting, router)
-        if len(still) == len(waiting):
-            break
-        waiting = still
-    raised: list[RaisedAlert] = []
-    async for record in read_topic(bootstrap_servers, names.physical(ALERTS_TOPIC), client_config=client_config):
-        _, alert = decode(record.value)
-        assert isinstance(alert, AlertRaised)
-        raised.append(RaisedAlert(alert, date.fromisoformat(record.header("hub-raised-on") or "1970-01-01")))
-        if len(raised) >= BATCH:  # a transaction per alert made this the slowest part of a rebuild
-            await store.record_alerts(raised)
-            raised = []
-    await store.record_alerts(raised)
+    async with store.db.bulk_load(REPLAY_UNREAD_INDEXES):
+        chunk: list[Record] = []
+        waiting: list[Accepted] = []
+        async for record in read_in_time_order(
+            bootstrap_servers, topics, client_config=client_config, progress=progress or Progress()
+        ):
+            if (record.topic, record.partition, record.offset) not in dead:
+                chunk.append(record)
+            if len(chunk) >= BATCH:
+                waiting = await _replay(store, waiting + await _accepted(chunk, privacy), router)
+                chunk = []
+        waiting = await _replay(store, waiting + await _accepted(chunk, privacy), router)
+        while waiting:  # what waited on a later fact, until nothing more applies
+            still = await _replay(store, waiting, router)
+            if len(still) == len(waiting):
+                break
+            waiting = still
+        raised: list[RaisedAlert] = []
+        async for record in read_topic(bootstrap_servers, names.physical(ALERTS_TOPIC), client_config=client_config):
+            _, alert = decode(record.value)
+            assert isinstance(alert, AlertRaised)
+            raised.append(RaisedAlert(alert, date.fromisoformat(record.header("hub-raised-on") or "1970-01-01")))
+            if len(raised) >= BATCH:  # a transaction per alert made this the slowest part of a rebuild
+                await store.record_alerts(raised)
+                raised = []
+        await store.record_alerts(raised)
     return await store.counts()

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Transaction, bindparam, inspect
+from sqlalchemy import Connection, Engine, Index, Transaction, bindparam, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -84,9 +84,7 @@ class Database:
                 yield conn
             return
         async with self._writes:
-            if self._writer_conn is None:
-                self._writer_conn = self._inline_writer.connect()
-            writer = self._writer_conn
+            writer = self._writer()
             transaction = writer.begin()
             try:
                 yield InlineConnection(writer)
@@ -142,6 +140,42 @@ class Database:
             await conn.run_sync(metadata.create_all)
             await conn.run_sync(kept.create_all)
             await conn.run_sync(add_missing_columns)
+
+    @asynccontextmanager
+    async def bulk_load(self, deferred: Sequence[Index]) -> AsyncIterator[None]:
+        """Refilling an empty store in bulk (``hub rebuild``). The ``deferred`` indexes are dropped
+        and built once at the end: keeping them up row by row, with random keys, cost a rebuild as
+        much as all its other writes. On SQLite the hot path's commits are not synced to disk on
+        the way (a rebuild cut short is started again, never resumed) and the whole store is synced
+        once at the end. A store left by a rebuild cut short gains its indexes when the hub starts."""
+        async with self.begin() as conn:
+            await conn.run_sync(_each_index, deferred, "drop")
+        synchronous = None
+        if self._inline_writer is not None:
+            synchronous = self._writer().exec_driver_sql("PRAGMA synchronous").scalar()
+            self._writer().exec_driver_sql("PRAGMA synchronous = OFF")
+            self._writer().commit()
+        try:
+            yield
+            async with self.begin() as conn:
+                await conn.run_sync(_each_index, deferred, "create")
+        finally:
+            if self._inline_writer is not None:
+                await asyncio.to_thread(self._sync_to_disk, int(synchronous if synchronous is not None else 2))
+
+    def _sync_to_disk(self, synchronous: int) -> None:
+        """The writer's usual syncing back, then the log copied into the file and the file synced:
+        whatever was written unsynced is on disk afterwards."""
+        writer = self._writer()
+        writer.exec_driver_sql(f"PRAGMA synchronous = {synchronous}")
+        writer.exec_driver_sql("PRAGMA wal_checkpoint(FULL)").all()
+        writer.commit()
+
+    def _writer(self) -> Connection:
+        assert self._inline_writer is not None
+        if self._writer_conn is None:
+            self._writer_conn = self._inline_writer.connect()
+        return self._writer_conn
 
     async def drop_schema(self) -> None:
         async with self.begin() as conn:
@@ -206,6 +240,11 @@ class Database:
             return [dict(r._mapping) for r in await conn.execute(query, params)]
         async with self.engine.connect() as own:
             return [dict(r._mapping) for r in await own.execute(query, params)]
+
+
+def _each_index(conn: Connection, indexes: Sequence[Index], action: str) -> None:
+    for index in indexes:
+        getattr(index, action)(conn, checkfirst=True)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -417,6 +417,14 @@ ALL_TABLES = (
 )
 
 
+REPLAY_UNREAD_INDEXES: tuple[Index, ...] = tuple(
+    index
+    for table in (processed_events, deliveries, alerts)
+    for index in sorted(table.indexes, key=lambda i: i.name or "")
+)
+"""Indexes a rebuild writes but never reads: they serve the ops API, subject access and erasure.
+A rebuild builds them once at its end (see ``Database.bulk_load``)."""
+
 kept = MetaData()
 """Tables a rebuild never drops: they are not derived from the topics, and the topics cannot be
 read without them (the data keys) or must not forget them (the erasure log)."""

@@ -6,11 +6,13 @@ import json
 from collections import Counter
 
 import pytest
+from sqlalchemy import inspect
 
 from hub.ops import dlq
 from hub.ops.rebuild import rebuild
 from hub.pipeline import records
 from hub.store import Store
+from hub.store.tables import REPLAY_UNREAD_INDEXES, alerts, deliveries, processed_events
 from schemas.envelope import Envelope
 from tests.helpers import (
     eventually,
@@ -172,6 +174,13 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
             privacy=hub.privacy,
         )
         assert await rebuilt_store.snapshot() == live
+        async with rebuilt_store.engine.connect() as conn:
+            indexes = await conn.run_sync(
+                lambda c: {
+                    i["name"] for t in (processed_events, deliveries, alerts) for i in inspect(c).get_indexes(t.name)
+                }
+            )
+        assert indexes == {i.name for i in REPLAY_UNREAD_INDEXES}, "the indexes a rebuild defers are built at its end"
     finally:
         await rebuilt_store.close()
 
