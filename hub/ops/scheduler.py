@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from hub.domain.planner import (
     plan_referrals,
     telling_them,
 )
+from hub.domain.state import Case
 from hub.logging import get_logger
 from hub.pipeline.publisher import EventPublisher, Producer, TopicNames
 from hub.pipeline.records import addressed_to
@@ -135,6 +136,7 @@ class ClockWatcher:
     ) -> None:
         self.retention = retention
         self.retention_every = retention_every
+        self.page_size = CHUNK
         self.transition_rules = transition_rules or TransitionRules()
         self.store = store
         self.producer = producer
@@ -148,28 +150,45 @@ class ClockWatcher:
         """Evaluate every open case's clocks; publish and record the alerts not raised before."""
         today = self.today()
         raised = Sweep()
-        async for page in self.store.open_case_pages(today, CHUNK):
+        async for page in self.store.open_case_pages(today, self.page_size):
             contexts = await self.store.case_contexts(page)
             candidates: list[AlertRaised] = []
             for ctx in contexts.values():
                 await share_the_loop()
                 candidates += (a for c in case_clocks(ctx, self.rules) for a in alerts_for(c, today, self.rules))
-            known = {r["alert_id"] for r in await self.store.alerts_by_id([a.alert_id for a in candidates])}
-            fresh = [a for a in candidates if a.alert_id not in known]
-            await self._publish(fresh, today)
-            await self.store.record_alerts([RaisedAlert(a, today) for a in fresh])
-            raised.add(fresh)
-        raised.add(await self._transitions(today))
+            raised.add(await self._raise(candidates, today))
+        await self._transitions(today, raised)
         if raised.count:
             log.info("clock alerts raised", count=raised.count, today=today.isoformat())
         return raised
 
-    async def _transitions(self, today: date) -> list[AlertRaised]:
+    async def _raise(self, candidates: list[AlertRaised], today: date) -> list[AlertRaised]:
+        """Publish and record the alerts not raised before; returns them."""
+        known = {r["alert_id"] for r in await self.store.alerts_by_id([a.alert_id for a in candidates])}
+        fresh = [a for a in candidates if a.alert_id not in known]
+        await self._publish(fresh, today)
+        await self.store.record_alerts([RaisedAlert(a, today) for a in fresh])
+        return fresh
+
+    async def _transitions(self, today: date, raised: Sweep) -> None:
         """Issue the transition referrals now due, and tell children's services to carry on (s66)
-        for anyone who turned 18 without adult support in place."""
-        sources = await self.store.transition_sources(
-            lambda case: may_need_referral(case, today, self.transition_rules), on=today
-        )
+        for anyone who turned 18 without adult support in place.
+
+        Open cases are read a page at a time: each page's young people old enough to be considered
+        are asked about there and then, and only the cases of people with a determination or an
+        assessment (the lawful reasons for a referral) are kept for the planner. A first sweep of a
+        national store asks about a hundred thousand young people; held at once, they and their
+        alerts took more memory than all the rest of the hub."""
+        sources = await self.store.transition_sources()
+        reasons = {d.person_key for d in sources.determinations} | {a.assessed_key for a in sources.assessments}
+        planned: list[Case] = []
+        async for page in self.store.transition_cases(
+            lambda case: may_need_referral(case, today, self.transition_rules), on=today, size=self.page_size
+        ):
+            planned += (case for case in page if case.person_key in reasons)
+            asked = consideration_alerts(replace(sources, cases=tuple(page)), today, self.transition_rules)
+            raised.add(await self._raise(asked, today))
+        sources = replace(sources, cases=tuple(planned))
         issued = plan_referrals(sources, today, self.transition_rules)
         for referral in issued:
             env = envelope_for(referral, source=self.hub_source, event_id=referral.referral_id)
@@ -188,16 +207,8 @@ class ClockWatcher:
             )
             await (await self.publisher.event(update, env))
             log.info("transition referral updated", referral_id=update.referral_id, offered=offered)
-        candidates = [
-            *consideration_alerts(sources, today, self.transition_rules),
-            *continuity_alerts(sources, today, self.transition_rules),
-            *(telling_them(referral) for referral in issued),
-        ]
-        known = {r["alert_id"] for r in await self.store.alerts_by_id([a.alert_id for a in candidates])}
-        fresh = [a for a in candidates if a.alert_id not in known]
-        await self._publish(fresh, today)
-        await self.store.record_alerts([RaisedAlert(a, today) for a in fresh])
-        return fresh
+        continuity = continuity_alerts(sources, today, self.transition_rules)
+        raised.add(await self._raise([*continuity, *(telling_them(referral) for referral in issued)], today))
 
     async def _publish(self, alerts: list[AlertRaised], today: date) -> None:
         """Send every alert (and its copy to the organisation whose clock it is), then wait for the

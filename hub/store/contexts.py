@@ -176,34 +176,13 @@ class ContextReader:
             decisions.setdefault(r["referral_id"], {})[r["assessment_id"]] = assessment_decision(r)
         return {rid: referral(row, decisions.get(rid, {})) for rid, row in found.items()}
 
-    async def transition_sources(
-        self, keep_case: Callable[[Case], bool] = lambda _: True, on: date | None = None
-    ) -> TransitionSources:
-        """Everything the transition planner reads: open cases not yet referred that have an EHC plan
-        or social care involvement, Care Act assessments, changes, referrals issued, decisions.
-
-        Cases are streamed and only those ``keep_case`` accepts are held, so a store with a million
-        open cases costs the planner the memory of the few nearing 18, not of all of them."""
-        csc_cases = select(advice_requests.c.case_id).where(
-            advice_requests.c.recipient_agency == "childrens-social-care",
-            advice_requests.c.submitted_date.is_not(None),
-        )
-        csc_case_ids = frozenset(r["case_id"] for r in await self.db.rows(csc_cases))
-        candidates = select(cases).where(
-            _maintained(on),
-            cases.c.person_key.is_not(None),
-            cases.c.person_key.not_in(select(referrals.c.person_key)),
-            or_(cases.c.final_plan_date.is_not(None), cases.c.case_id.in_(csc_cases)),
-        )
-        kept: list[Case] = []
-        async with self.db.engine.connect() as conn:
-            async for row in await conn.stream(candidates.execution_options(yield_per=2000)):
-                candidate = case_from_row(dict(row._mapping))
-                if keep_case(candidate):
-                    kept.append(candidate)
+    async def transition_sources(self) -> TransitionSources:
+        """Everything the transition planner reads but the open cases (see ``transition_cases``):
+        Care Act assessments, changes, determinations, referrals issued, the adult service's
+        decisions, and which cases children's social care has given advice on."""
+        csc_case_ids = frozenset(r["case_id"] for r in await self.db.rows(_CSC_CASES))
         recorded = await self.referral_sources()
         return TransitionSources(
-            cases=tuple(kept),
             csc_case_ids=csc_case_ids,
             assessments=tuple(care_assessment(r) for r in await self.db.rows(select(care_assessments))),
             changes=tuple(circumstance_change(r) for r in await self.db.rows(select(circumstance_changes))),
@@ -211,6 +190,32 @@ class ContextReader:
             referrals=recorded.referrals,
             decisions=recorded.decisions,
         )
+
+    async def transition_cases(
+        self, keep_case: Callable[[Case], bool] = lambda _: True, on: date | None = None, size: int = 2000
+    ) -> AsyncIterator[list[Case]]:
+        """Open cases not yet referred that have an EHC plan or social care involvement, a page at
+        a time in id order, each page holding only those ``keep_case`` accepts: a store with a
+        million open cases costs the planner a page of them, not every young person nearing 18."""
+        after = ""
+        while True:
+            query = (
+                select(cases)
+                .where(
+                    _maintained(on),
+                    cases.c.case_id > after,
+                    cases.c.person_key.is_not(None),
+                    cases.c.person_key.not_in(select(referrals.c.person_key)),
+                    or_(cases.c.final_plan_date.is_not(None), cases.c.case_id.in_(_CSC_CASES)),
+                )
+                .order_by(cases.c.case_id)
+                .limit(size)
+            )
+            rows = await self.db.rows(query)
+            if not rows:
+                return
+            after = rows[-1]["case_id"]
+            yield [case for case in (case_from_row(r) for r in rows) if keep_case(case)]
 
     async def referral_sources(self) -> TransitionSources:
         """Referrals issued and the adult service's decisions: what the transition measures count."""
@@ -237,6 +242,12 @@ class ContextReader:
                 return
             yield page
             after = page[-1]
+
+
+_CSC_CASES = select(advice_requests.c.case_id).where(
+    advice_requests.c.recipient_agency == "childrens-social-care", advice_requests.c.submitted_date.is_not(None)
+)
+"""Cases on which children's social care has given advice: involvement that asks for a transition."""
 
 
 def _maintained(on: date | None) -> Any:

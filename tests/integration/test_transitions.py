@@ -328,3 +328,26 @@ async def test_a_carer_assessment_recorded_after_the_referral_is_offered_in_an_u
         await world.runtime.watcher.sweep()
         await asyncio.sleep(1.0)
         assert len(updates()) == 1, "offered once"
+
+
+async def test_a_sweep_reading_a_case_at_a_time_asks_about_each_young_person_once_and_refers_with_the_plan(
+    kafka: str, sqlite_url: str
+) -> None:
+    """The planner reads open cases a page at a time; with pages of one case, what it asks and whom
+    it refers are as with every case at once."""
+    async with ehc_world(kafka, sqlite_url) as world:
+        world.runtime.watcher.page_size = 1
+        maya, ben = someone(111, "2008-12-10", "Maya"), someone(112, "2008-11-01", "Ben")
+        await give_ehc_plan(world, "PG-1", maya)
+        await give_ehc_plan(world, "PG-2", ben)
+        world.set_today(REFERRAL_DAY)
+        sweep = await world.runtime.watcher.sweep()
+        asked = sorted(a.case_id for a in sweep.alerts if a.kind == "transition-consideration-due")
+        assert asked == ["PG-1", "PG-2"]
+        again = await world.runtime.watcher.sweep()
+        assert not [a for a in again.alerts if a.kind == "transition-consideration-due"], "asked once"
+        await determine_need(world, "D-PG", maya)
+        [referral] = await referrals_received(world, 1)
+        assert referral["young_person"]["nhs_number"] == maya["nhs_number"]
+        assert referral["reasons"] == ["ehc-plan", "likely-need-determined"]
+        assert set(referral["ehc_plan_sections"]) == {"d", "e", "h1", "h2", "pfa_outcomes"}
