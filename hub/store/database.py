@@ -140,6 +140,7 @@ class Database:
             await conn.run_sync(metadata.create_all)
             await conn.run_sync(kept.create_all)
             await conn.run_sync(add_missing_columns)
+            await conn.run_sync(_each_index, [i for t in metadata.sorted_tables for i in t.indexes], "create")
 
     @asynccontextmanager
     async def bulk_load(self, deferred: Sequence[Index]) -> AsyncIterator[None]:
