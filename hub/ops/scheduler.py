@@ -133,10 +133,11 @@ class ClockWatcher:
         privacy: Privacy | None = None,
         retention: Callable[[date], Awaitable[Any]] | None = None,
         retention_every: float = 24 * 3600,
+        page_size: int = CHUNK,
     ) -> None:
         self.retention = retention
         self.retention_every = retention_every
-        self.page_size = CHUNK
+        self.page_size = page_size  # open cases read at a time
         self.transition_rules = transition_rules or TransitionRules()
         self.store = store
         self.producer = producer

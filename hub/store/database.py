@@ -140,6 +140,7 @@ class Database:
             await conn.run_sync(metadata.create_all)
             await conn.run_sync(kept.create_all)
             await conn.run_sync(add_missing_columns)
+            # Indexes of columns just added, and any a rebuild cut short in its bulk load left unbuilt.
             await conn.run_sync(_each_index, [i for t in metadata.sorted_tables for i in t.indexes], "create")
 
     @asynccontextmanager
@@ -153,9 +154,10 @@ class Database:
             await conn.run_sync(_each_index, deferred, "drop")
         synchronous = None
         if self._inline_writer is not None:
-            synchronous = self._writer().exec_driver_sql("PRAGMA synchronous").scalar()
-            self._writer().exec_driver_sql("PRAGMA synchronous = OFF")
-            self._writer().commit()
+            writer = self._writer()
+            synchronous = writer.exec_driver_sql("PRAGMA synchronous").scalar()
+            writer.exec_driver_sql("PRAGMA synchronous = OFF")
+            writer.commit()
         try:
             yield
             async with self.begin() as conn:
@@ -307,7 +309,4 @@ def add_missing_columns(conn: Connection) -> list[str]:
                 if "duplicate column" not in str(exc):
                     raise
             added.append(f"{table.name}.{column.name}")
-        for index in table.indexes:
-            if new & {c.name for c in index.columns}:
-                index.create(conn, checkfirst=True)
     return added
