@@ -71,6 +71,9 @@ class Shape:
     texts: tuple[Spec, ...]
 
 
+NO_SHAPE = Shape((), ())
+
+
 def _models(annotation: Any) -> Iterator[tuple[type[Contract], bool]]:
     """The contract models an annotation may hold, each with whether it sits in a list."""
     origin = get_origin(annotation)
@@ -99,14 +102,18 @@ def _walk(model: type[Contract], prefix: Spec, persons: list[Spec], texts: list[
                 _walk(inner, at, persons, texts)
 
 
-@cache
 def shape_of(event_type: str) -> Shape:
-    """Where the persons and the free text of an event type are, from its contract model."""
-    model = EVENTS_BY_TYPE.get(event_type)
+    """Where the persons and the free text of an event type are, from its contract model; nowhere
+    for a type the hub does not know. The type comes from the record, so only known types are
+    remembered: a producer naming a new type in every record would otherwise grow the cache."""
+    return _shape_of_contract(event_type) if event_type in EVENTS_BY_TYPE else NO_SHAPE
+
+
+@cache
+def _shape_of_contract(event_type: str) -> Shape:
     persons: list[Spec] = []
     texts: list[Spec] = []
-    if model is not None:
-        _walk(model, (), persons, texts)
+    _walk(EVENTS_BY_TYPE[event_type], (), persons, texts)
     return Shape(tuple(persons), tuple(texts))
 
 
