@@ -51,11 +51,23 @@ QUICK = {
 }
 
 
-def scenarios(sizes: dict[str, int], workdir: Path) -> dict[str, Callable[[str], Coroutine[Any, Any, list[Figure]]]]:
+POSTGRES_ONLY = ("latency-postgres", "latency-split-postgres")
+
+
+def scenarios(
+    sizes: dict[str, int], workdir: Path, postgres: str | None = None
+) -> dict[str, Callable[[str], Coroutine[Any, Any, list[Figure]]]]:
+    """Every scenario by name; those in ``POSTGRES_ONLY`` need ``postgres``, an admin URL."""
     return {
         "router": lambda b: router.run(b, workdir, sizes["router"]),
         "latency": lambda b: latency.run(b, workdir, sizes["latency_rps"], sizes["latency_seconds"]),
         "latency-split": lambda b: latency.run(b, workdir, sizes["latency_rps"], sizes["latency_seconds"], split=True),
+        "latency-postgres": lambda b: latency.run(
+            b, workdir, sizes["latency_rps"], sizes["latency_seconds"], postgres=postgres
+        ),
+        "latency-split-postgres": lambda b: latency.run(
+            b, workdir, sizes["latency_rps"], sizes["latency_seconds"], split=True, postgres=postgres
+        ),
         "delivery": lambda b: delivery.run(b, workdir, sizes["delivery_rps"], sizes["delivery_seconds"]),
         "delivery-split": lambda b: delivery.run(
             b, workdir, sizes["delivery_rps"], sizes["delivery_seconds"], split=True
@@ -130,6 +142,13 @@ def main() -> None:
         help="run only these scenarios",
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/latest.json"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("HUB_BENCH_POSTGRES_URL"),
+        metavar="ADMIN_URL",
+        help="a PostgreSQL server on which to make fresh databases, for the scenarios that compare it with SQLite "
+        f"({', '.join(POSTGRES_ONLY)}; skipped without it); default $HUB_BENCH_POSTGRES_URL",
+    )
     args = parser.parse_args()
     quiet_logging()
     sizes = QUICK if args.quick else FULL
@@ -139,8 +158,11 @@ def main() -> None:
         kafka_bootstrap() as bootstrap,
         identity_provider(),
     ):
-        for name, scenario in scenarios(sizes, Path(tmp)).items():
+        for name, scenario in scenarios(sizes, Path(tmp), args.postgres).items():
             if args.only and name not in args.only:
+                continue
+            if name in POSTGRES_ONLY and not args.postgres:
+                print(f"skipping {name}: no PostgreSQL server given (--postgres)", flush=True)
                 continue
             print(f"running {name} ...", flush=True)
             figures += uvloop.run(scenario(bootstrap))

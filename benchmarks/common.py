@@ -120,6 +120,47 @@ def hub_processes(
     return processes
 
 
+async def on_postgres(settings: Settings, admin_url: str) -> Settings:
+    """The same settings on a fresh PostgreSQL database, made through ``admin_url`` as the test
+    suite's PostgreSQL lane makes its own (``scripts/postgres-throwaway.sh`` starts a server)."""
+    import asyncpg
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return settings.model_copy(update={"database_url": f"{base}/{name}"})
+
+
+async def drop_postgres(settings: Settings, admin_url: str) -> None:
+    """Drop the database ``on_postgres`` made."""
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{settings.database_url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def store_rows(settings: Settings, table: str) -> int:
+    """Rows in a store table on either database, read on a connection of its own."""
+    if settings.database_url.startswith("sqlite"):
+        return store_count(settings, table)
+    import asyncpg
+
+    conn = await asyncpg.connect(settings.database_url.replace("+asyncpg", "", 1))
+    try:
+        return int(await conn.fetchval(f"select count(*) from {table}"))
+    except asyncpg.UndefinedTableError:  # schema not created yet
+        return 0
+    finally:
+        await conn.close()
+
+
 def sqlite_path(settings: Settings) -> str:
     return settings.database_url.split(":///", 1)[1]
 
