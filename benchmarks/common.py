@@ -25,6 +25,7 @@ from hub.settings import Settings
 from schemas.envelope import encode, envelope_for
 from schemas.events import AssessmentRequested, Event, PanelOutcomeRecorded
 from tests.integration.hub_process import HubProcess
+from tests.postgres import fresh_database
 
 SOURCE = "/bench"
 
@@ -123,27 +124,7 @@ def hub_processes(
 async def on_postgres(settings: Settings, admin_url: str) -> Settings:
     """The same settings on a fresh PostgreSQL database, made through ``admin_url`` as the test
     suite's PostgreSQL lane makes its own (``scripts/postgres-throwaway.sh`` starts a server)."""
-    import asyncpg
-
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return settings.model_copy(update={"database_url": f"{base}/{name}"})
-
-
-async def drop_postgres(settings: Settings, admin_url: str) -> None:
-    """Drop the database ``on_postgres`` made."""
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{settings.database_url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    return settings.model_copy(update={"database_url": await fresh_database(admin_url, "bench")})
 
 
 async def store_rows(settings: Settings, table: str) -> int:

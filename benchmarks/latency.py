@@ -23,7 +23,6 @@ from benchmarks.common import (
     assessment_requests,
     bearer,
     bench_settings,
-    drop_postgres,
     encoded,
     hub_processes,
     on_postgres,
@@ -36,6 +35,7 @@ from benchmarks.common import (
 )
 from hub.wiring import ensure_topics
 from schemas.envelope import encode, envelope_for
+from tests.postgres import drop_database
 
 TARGET_P99_MS = 50.0
 CONNECTIONS = 32
@@ -118,7 +118,7 @@ async def run(
         for process in processes:
             await asyncio.to_thread(process.stop)
         if postgres is not None:
-            await drop_postgres(settings, postgres)
+            await drop_database(postgres, settings.database_url)
     latencies = [max(0.0, arrived[i] - accepted[i]) * 1000 for i in accepted]
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     detail = {

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -29,17 +28,11 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     admin = _postgres_admin_url()
     if not admin:
         pytest.skip("HUB_TEST_POSTGRES_URL is not set (the README's test command sets it)")
-    import asyncpg
+    from tests.postgres import drop_database, fresh_database
 
-    name = f"hub_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    base = admin.rsplit("/", 1)[0]
-    yield f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
+    url = await fresh_database(admin, "hub")
+    yield url
+    await drop_database(admin, url)
 
 
 @pytest.fixture

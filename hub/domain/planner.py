@@ -51,6 +51,14 @@ def latest_determinations(sources: TransitionSources) -> dict[str, TransitionDet
     return latest
 
 
+def may_be_referred(sources: TransitionSources) -> set[str]:
+    """The people ``plan_referrals`` may refer: those with a determination or a Care Act assessment
+    on record. Only their cases matter to it, so only theirs need be held for it."""
+    return {d.person_key for d in sources.determinations if d.person_key} | {
+        a.assessed_key for a in sources.assessments if a.assessed_key
+    }
+
+
 def plan_referrals(sources: TransitionSources, today: date, rules: TransitionRules) -> list[TransitionReferralIssued]:
     """Referrals due today that have not been issued, built from what the store knows.
 

@@ -21,17 +21,17 @@ from hub.domain.workflow import RuleViolation
 from hub.logging import get_logger
 from hub.ops.dlq import audit_row_from_record
 from hub.ops.kafka_io import read_in_time_order, read_topic
-from hub.pipeline.delivery import waves_by_case
+from hub.pipeline.delivery import read_records, waves_by_case
 from hub.pipeline.failures import dead_letter_row
 from hub.pipeline.publisher import TopicNames
-from hub.pipeline.records import Accepted, Origin, Record
+from hub.pipeline.records import Accepted, Record
 from hub.pipeline.routing import Router
 from hub.privacy.service import Privacy
 from hub.settings import StatutoryRules
 from hub.store import Store
 from hub.store.tables import REPLAY_UNREAD_INDEXES
 from hub.topics import ALERTS_TOPIC, DLQ_TOPIC, OPS_AUDIT_TOPIC
-from schemas.envelope import EventRejected, decode, read_document, validate_document
+from schemas.envelope import EventRejected, decode, validate_document
 from schemas.events import INBOUND_EVENTS, AlertRaised
 
 BATCH = 2000
@@ -85,22 +85,15 @@ async def _replay(store: Store, chunk: list[Accepted], router: Router) -> list[A
 async def _accepted(records: list[Record], privacy: Privacy | None) -> list[Accepted]:
     """The records that are events, opened where sealed (a person erased since reads as erased, as
     live processing now shows them): the keys of a whole chunk come in one read."""
-    read: list[tuple[Record, Any]] = []
-    for record in records:
-        try:
-            read.append((record, read_document(record.value)))
-        except EventRejected:
-            continue
-    if privacy is not None:
-        opened = await privacy.open([doc for _, doc in read])
-        read = [(record, doc) for (record, _), (doc, _) in zip(read, opened, strict=True)]
     accepted = []
-    for record, doc in read:
+    for record, origin, found in await read_records(records, privacy):
+        if isinstance(found, EventRejected):
+            continue
         try:
-            envelope, event = validate_document(doc)
+            envelope, event = validate_document(found)
         except EventRejected:
             continue
-        accepted.append(Accepted(record, Origin.of(record), envelope, event))
+        accepted.append(Accepted(record, origin, envelope, event))
     return accepted
 
 

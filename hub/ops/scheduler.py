@@ -23,6 +23,7 @@ from hub.domain.ids import derived_id
 from hub.domain.planner import (
     consideration_alerts,
     continuity_alerts,
+    may_be_referred,
     may_need_referral,
     plan_referral_updates,
     plan_referrals,
@@ -181,7 +182,7 @@ class ClockWatcher:
         national store asks about a hundred thousand young people; held at once, they and their
         alerts took more memory than all the rest of the hub."""
         sources = await self.store.transition_sources()
-        reasons = {d.person_key for d in sources.determinations} | {a.assessed_key for a in sources.assessments}
+        reasons = may_be_referred(sources)
         planned: list[Case] = []
         async for page in self.store.transition_cases(
             lambda case: may_need_referral(case, today, self.transition_rules), on=today, size=self.page_size

@@ -96,7 +96,7 @@ class DeliveryCore:
 
     async def handle_batch(self, batch: Sequence[Record]) -> None:
         accepted: list[Accepted] = []
-        for record, origin, found in await self._read(batch):
+        for record, origin, found in await read_records(batch, self.privacy):
             await share_the_loop()
             try:
                 if isinstance(found, EventRejected):
@@ -120,23 +120,6 @@ class DeliveryCore:
 
         for wave in waves_by_case(pending):
             await self._process_wave(wave)
-
-    async def _read(self, batch: Sequence[Record]) -> list[tuple[Record, Origin, dict[str, Any] | EventRejected]]:
-        """Each record's document, opened where it was sealed, or why it cannot be read. The data
-        keys of the whole batch come in one read of the store; if they cannot, the batch is read
-        again later rather than judged without them."""
-        read: list[tuple[Record, Origin, dict[str, Any] | EventRejected]] = []
-        for record in batch:
-            try:
-                read.append((record, Origin.of(record), read_document(record.value)))
-            except EventRejected as exc:
-                read.append((record, Origin.of(record), exc))
-        if self.privacy is not None:
-            docs = [(i, found) for i, (_, _, found) in enumerate(read) if not isinstance(found, EventRejected)]
-            opened = await self.privacy.open([d for _, d in docs])
-            for (i, _), (doc, _) in zip(docs, opened, strict=True):
-                read[i] = (read[i][0], read[i][1], doc)
-        return read
 
     async def _process_wave(self, wave: list[Accepted]) -> None:
         """Events of distinct cases: each is judged against its case as the store has it now."""
@@ -247,6 +230,26 @@ class DeliveryCore:
             result = self.stage_hook(stage, envelope)
             if result is not None:
                 await result
+
+
+async def read_records(
+    batch: Sequence[Record], privacy: Privacy | None
+) -> list[tuple[Record, Origin, dict[str, Any] | EventRejected]]:
+    """Each record's document, opened where it was sealed, or why it cannot be read. The data
+    keys of the whole batch come in one read of the store; if they cannot, the batch is read
+    again later rather than judged without them."""
+    read: list[tuple[Record, Origin, dict[str, Any] | EventRejected]] = []
+    for record in batch:
+        try:
+            read.append((record, Origin.of(record), read_document(record.value)))
+        except EventRejected as exc:
+            read.append((record, Origin.of(record), exc))
+    if privacy is not None:
+        docs = [(i, found) for i, (_, _, found) in enumerate(read) if not isinstance(found, EventRejected)]
+        opened = await privacy.open([d for _, d in docs])
+        for (i, _), (doc, _) in zip(docs, opened, strict=True):
+            read[i] = (read[i][0], read[i][1], doc)
+    return read
 
 
 def waves_by_case(items: Sequence[Accepted]) -> list[list[Accepted]]:

@@ -195,26 +195,14 @@ class ContextReader:
         self, keep_case: Callable[[Case], bool] = lambda _: True, on: date | None = None, size: int = 2000
     ) -> AsyncIterator[list[Case]]:
         """Open cases not yet referred that have an EHC plan or social care involvement, a page at
-        a time in id order, each page holding only those ``keep_case`` accepts: a store with a
-        million open cases costs the planner a page of them, not every young person nearing 18."""
-        after = ""
-        while True:
-            query = (
-                select(cases)
-                .where(
-                    _maintained(on),
-                    cases.c.case_id > after,
-                    cases.c.person_key.is_not(None),
-                    cases.c.person_key.not_in(select(referrals.c.person_key)),
-                    or_(cases.c.final_plan_date.is_not(None), cases.c.case_id.in_(_CSC_CASES)),
-                )
-                .order_by(cases.c.case_id)
-                .limit(size)
-            )
-            rows = await self.db.rows(query)
-            if not rows:
-                return
-            after = rows[-1]["case_id"]
+        a time, each page holding only those ``keep_case`` accepts: a store with a million open
+        cases costs the planner a page of them, not every young person nearing 18."""
+        involved = (
+            cases.c.person_key.is_not(None),
+            cases.c.person_key.not_in(select(referrals.c.person_key)),
+            or_(cases.c.final_plan_date.is_not(None), cases.c.case_id.in_(_CSC_CASES)),
+        )
+        async for rows in self._case_pages((cases,), (_maintained(on), *involved), size):
             yield [case for case in (case_from_row(r) for r in rows) if keep_case(case)]
 
     async def referral_sources(self) -> TransitionSources:
@@ -227,21 +215,21 @@ class ContextReader:
     async def open_case_pages(self, on: date | None = None, size: int = 500) -> AsyncIterator[list[str]]:
         """Cases whose statutory clocks may still need watching (their plan is maintained ``on`` that
         day: a decision to cease takes effect only once the time to appeal has passed), a page at a
-        time in id order: a sweep of a million cases holds one page of ids, not a million, and no
-        single read holds the event loop."""
+        time: a sweep of a million cases holds one page of ids, not a million."""
+        async for rows in self._case_pages((cases.c.case_id,), (_maintained(on),), size):
+            yield [r["case_id"] for r in rows]
+
+    async def _case_pages(self, columns: Sequence[Any], where: Sequence[Any], size: int) -> AsyncIterator[list[Row]]:
+        """Rows of the cases matching ``where``, a page at a time in id order, each page read on its
+        own so that no single read holds the event loop or a snapshot of the store for long."""
         after = ""
         while True:
-            query = (
-                select(cases.c.case_id)
-                .where(_maintained(on), cases.c.case_id > after)
-                .order_by(cases.c.case_id)
-                .limit(size)
-            )
-            page = [r["case_id"] for r in await self.db.rows(query)]
-            if not page:
+            query = select(*columns).where(*where, cases.c.case_id > after).order_by(cases.c.case_id).limit(size)
+            rows = await self.db.rows(query)
+            if not rows:
                 return
-            yield page
-            after = page[-1]
+            yield rows
+            after = rows[-1]["case_id"]
 
 
 _CSC_CASES = select(advice_requests.c.case_id).where(
