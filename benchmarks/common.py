@@ -174,7 +174,7 @@ def assessment_requests(case_ids: list[str]) -> list[AssessmentRequested]:
 
 
 def panel_outcomes(case_ids: list[str]) -> list[PanelOutcomeRecorded]:
-    """One panel outcome per case: shared with three agencies, so six records out per event."""
+    """One panel outcome per case, shared with three agencies: four records out (three copies, one audit)."""
     return [
         PanelOutcomeRecorded(
             case_id=c, la_code="202", panel_date="2026-03-02", outcome="issue-plan", health_summary="SALT"

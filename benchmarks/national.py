@@ -4,7 +4,8 @@ as fast as it will take it, to check the sizing arithmetic in the README on this
 The arithmetic: 154,489 requests for assessment and 638,745 plans a year (DfE, 2024), about 26
 canonical events per assessment and 15 per annual review, over 250 working days, with a fifth of
 a day's traffic in its busiest hour. The hour is played as requests opening cases and panel
-outcomes shared with three agencies (six records out each), the heaviest events the hub routes.
+outcomes shared with three agencies (four records out each: three copies and their audit), the
+heaviest events the hub routes.
 
 Reported: how many such hours one process routes in an hour (the headroom; the target is at
 least 1), with the events/s it took.

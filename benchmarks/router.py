@@ -2,9 +2,9 @@
 
 Both read the same panel outcomes from the same broker in the same run. The hub validates,
 judges each event against its case, applies the sharing policy, publishes three minimised
-deliveries and three disclosure audits per event with acks=all, stores the effects and commits.
+deliveries and their disclosure audit per event with acks=all, stores the effects and commits.
 The bare loop forwards each record once and commits; a second bare loop does the same work without
-the hub's logic: six acknowledged writes per record, as many as the hub makes, and one SQLite
+the hub's logic: four acknowledged writes per record, as many as the hub makes, and one SQLite
 transaction per batch with the rows the hub stores for each event.
 The hub runs in 1, 2 and 4 processes of one consumer group, each its own OS process, with
 personal data sealed as deployed by default (the events arrive sealed, as the ingress writes
@@ -46,7 +46,8 @@ from schemas.events import PanelOutcomeRecorded
 TARGET_SAME_WORK = 0.6  # of a bare loop making the same acknowledged writes and store transaction
 TARGET_FORWARD = 0.15  # of a bare loop forwarding each record once
 TARGET_SEALED = 0.85  # of the same hub with personal data not sealed
-FANOUT = 6  # three minimised deliveries and three disclosure audits per panel outcome
+RECIPIENTS = 3  # a panel outcome goes to the school, social care and the NHS
+FANOUT = RECIPIENTS + 1  # a minimised copy to each, and one disclosure audit naming them
 
 
 def _hub_worker(settings: Settings, bootstrap: str, stop: StopEvent, results: Any) -> None:
@@ -196,7 +197,7 @@ def _bare_write(db: sqlite3.Connection, records: list[Any]) -> None:
         )
         db.executemany(
             "insert into deliveries values (?, ?, ?)",
-            [(f"{event}:{n}", event, f"agency-{n}") for event, _ in ids for n in range(FANOUT // 2)],
+            [(f"{event}:{n}", event, f"agency-{n}") for event, _ in ids for n in range(RECIPIENTS)],
         )
 
 

@@ -355,6 +355,16 @@ class RetentionSettings(BaseModel):
         return {**_default_schedule(), **self.schedules.get("*", {}), **self.schedules.get(la_code or "", {})}
 
 
+class AuditSettings(BaseModel):
+    """The disclosure audit on ``hub.audit.v2``: one record per disclosed event, naming every recipient."""
+
+    also_v1: bool = Field(
+        default=False,
+        description="also write version 1 of the audit to hub.audit.v1, a record per recipient, for "
+        "consumers that have not yet moved to version 2",
+    )
+
+
 class PrivacySettings(BaseModel):
     """Crypto-shredding: the personal parts of events are sealed with a data key per person."""
 
@@ -446,6 +456,7 @@ class Settings(BaseSettings):
     )
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     roles: list[Role] = Field(
         default=["route", "dispatch"],

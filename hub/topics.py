@@ -41,7 +41,7 @@ def outbound_topic(agency: Agency | str) -> str:
 
 DLQ_TOPIC = "hub.ops.dlq.v1"
 LARGE_MESSAGE_TOPICS = ("ehc.advice-submissions.v1", "out.la-sen.v1", DLQ_TOPIC)
-AUDIT_TOPIC = "hub.audit.v1"
+AUDIT_TOPIC = "hub.audit.v2"
 ALERTS_TOPIC = "hub.alerts.v1"
 OPS_AUDIT_TOPIC = "hub.ops-audit.v1"
 

@@ -100,6 +100,7 @@ class HubRuntime:
             directory=Directory(settings.health_commissioners),
             stage_hook=stage_hook,
             privacy=self.privacy,
+            audit_v1=settings.audit.also_v1,
         )
         self.broker = KafkaBroker(
             # a list: FastStream wraps a string in one, and "a:9092,b:9092" would then be one host

@@ -837,6 +837,31 @@ class RecordDisclosed(Event):
     lawful_basis: str
 
 
+class Disclosure(Contract):
+    """One organisation an event was disclosed to: which of its fields, under which lawful basis."""
+
+    recipient: str = Field(description="agency, or agency:code of the organisation")
+    fields: list[str] = Field(description='the fields of the event it was sent; ["*"] for all of them')
+    lawful_basis: str
+
+
+class RecordDisclosedV2(Event):
+    """F8, version 2: one record per disclosed event, naming every organisation it went to.
+
+    Version 1 wrote a record per recipient, three for most events: as many audit writes as copies.
+    The disclosures of one event are made together and audited together; the hub writes version 1
+    as well only where ``HUB_AUDIT__ALSO_V1`` is set, for consumers still moving."""
+
+    event_type: ClassVar[str] = "record-disclosed"
+    version: ClassVar[int] = 2
+    topic: ClassVar[str] = "hub.audit.v2"
+
+    audit_id: str
+    case_id: CaseId
+    source_event_id: str
+    disclosures: list[Disclosure] = Field(min_length=1)
+
+
 INBOUND_EVENTS: tuple[type[Event], ...] = (
     AssessmentRequested,
     AssessmentDecisionMade,
@@ -869,5 +894,6 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CareAssessmentRequested,
     AlertRaised,
     RecordDisclosed,
+    RecordDisclosedV2,
 )
 EVENTS_BY_TYPE: dict[str, type[Event]] = {e.cloudevent_type(): e for e in ALL_EVENTS}

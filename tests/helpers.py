@@ -139,3 +139,12 @@ async def open_cases(store: Any, p: AIOKafkaProducer, settings: Settings, case_i
         return len(await store.processed_ids(ids)) == len(ids)
 
     await eventually(applied, timeout=120)
+
+
+def disclosures(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each disclosure the version 2 audit records name, with the audited event and case beside it."""
+    return [
+        {"case_id": a["case_id"], "source_event_id": a["source_event_id"], **d}
+        for a in audits
+        for d in a["disclosures"]
+    ]

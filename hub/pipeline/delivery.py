@@ -75,6 +75,7 @@ class DeliveryCore:
         directory: Directory | None = None,
         stage_hook: StageHook | None = None,
         privacy: Privacy | None = None,
+        audit_v1: bool = False,
     ) -> None:
         self.rules = rules or StatutoryRules()
         self.store = store
@@ -82,7 +83,7 @@ class DeliveryCore:
         self.names = names
         self.privacy = privacy
         self.publisher = EventPublisher(producer, names, privacy)
-        self.router = Router(hub_source, self.rules, names, directory or Directory())
+        self.router = Router(hub_source, self.rules, names, directory or Directory(), audit_v1)
         self.failures = FailurePath(store, self.publisher, retry_delays)
         self.hub_source = hub_source
         self.stage_hook = stage_hook

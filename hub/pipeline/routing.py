@@ -39,6 +39,7 @@ from schemas.events import (
     PersonDetailsCorrected,
     PlanRecorded,
     RecordDisclosed,
+    RecordDisclosedV2,
 )
 
 STAGE_RANK: dict[type[Event], int] = {
@@ -86,6 +87,7 @@ class Router:
     rules: StatutoryRules
     names: TopicNames
     directory: Directory = field(default_factory=Directory)
+    audit_v1: bool = False
 
     def route(
         self,
@@ -106,6 +108,7 @@ class Router:
             identity=identity,
             with_records=with_records,
             directory=self.directory,
+            audit_v1=self.audit_v1,
         )
 
 
@@ -121,11 +124,13 @@ def route(
     identity: IdentityContext | None = None,
     with_records: bool = True,
     directory: Directory | None = None,
+    audit_v1: bool = False,
 ) -> RoutingResult:
     """Work out every record to publish for ``event`` and the effect it has on the store.
 
     A rebuild needs only the effect (the records were published when the event was first routed),
     so ``with_records=False`` leaves out building the minimised copies and disclosure audits.
+    ``audit_v1`` also writes version 1 of the audit, a record per recipient.
 
     Raises RuleViolation when the event contradicts its case (or its case is not known yet).
     """
@@ -133,7 +138,7 @@ def route(
     outcome = evaluate(event, context, rules or StatutoryRules(), event_id=envelope.id, person_keys=person_keys)
     outcome.emitted.extend(identity_alerts)
     case_id = getattr(event, "case_id", None)
-    builder = _Builder(envelope, hub_source, str(case_id or event.key()), with_records)
+    builder = _Builder(envelope, hub_source, str(case_id or event.key()), with_records, audit_v1)
     day = envelope.time.date()
     for share in shares_for(event.event_type):
         if withheld(share.recipient, context):  # an objection or restriction recorded for this case
@@ -164,6 +169,7 @@ def route(
         elif isinstance(emitted, AlertRaised):
             alerts.append(RaisedAlert(emitted, envelope.time.date()))
             builder.tell(child, emitted)
+    builder.audit()
     effect = CaseEffect(
         event_id=envelope.id,
         topic=topic,
@@ -234,13 +240,15 @@ def lawful_basis_for(request: AdviceRequested) -> str:
 class _Builder:
     """Accumulates outbound records, deliveries and disclosure audits for one source event."""
 
-    def __init__(self, source: Envelope, hub_source: str, case_id: str, with_records: bool) -> None:
+    def __init__(self, source: Envelope, hub_source: str, case_id: str, with_records: bool, audit_v1: bool) -> None:
         self.with_records = with_records
+        self.audit_v1 = audit_v1
         self.source = source
         self.hub_source = hub_source
         self.case_id = case_id
         self.records: list[OutboundRecord] = []
         self.deliveries: list[Delivery] = []
+        self.disclosed: dict[str, list[dict[str, Any]]] = {}  # event id: its disclosures, in order
 
     @cached_property
     def source_document(self) -> dict[str, Any]:
@@ -319,26 +327,38 @@ class _Builder:
             **{**base, "id": delivery_id, "source": self.hub_source, "causationid": event_id, "data": minimised}
         )
         self.records.append(OutboundRecord(out_topic, key, out, addressed_to(agency.value, org_code or None)))
-        audit_id = derived_id(event_id, f"audit:{tag}")
-        audit = {
-            "audit_id": audit_id,
-            "case_id": self.case_id,
-            "source_event_id": event_id,
+        disclosure = {
             "recipient": f"{agency.value}:{org_code}" if org_code else agency.value,
             "fields": shared,
             "lawful_basis": lawful_basis,
         }
-        self.records.append(
-            OutboundRecord(
-                RecordDisclosed.topic,
-                self.case_id,
-                self._derived(audit_id, _AUDIT_TYPE, self.case_id, _AUDIT_SCHEMA, event_id, audit),
-            )
-        )
+        self.disclosed.setdefault(event_id, []).append(disclosure)
+        if self.audit_v1:
+            audit_id = derived_id(event_id, f"audit:{tag}")
+            audit = {"audit_id": audit_id, "case_id": self.case_id, "source_event_id": event_id, **disclosure}
+            self._audit(RecordDisclosed, audit_id, event_id, audit)
+
+    def audit(self) -> None:
+        """One version 2 audit record per disclosed event, naming all its recipients."""
+        for event_id, disclosures in self.disclosed.items():
+            audit_id = derived_id(event_id, "audit")
+            audit = {
+                "audit_id": audit_id,
+                "case_id": self.case_id,
+                "source_event_id": event_id,
+                "disclosures": disclosures,
+            }
+            self._audit(RecordDisclosedV2, audit_id, event_id, audit)
+
+    def _audit(self, contract: type[Event], audit_id: str, event_id: str, data: dict[str, Any]) -> None:
+        type_, schema = _AUDIT_CONTRACTS[contract]
+        doc = self._derived(audit_id, type_, self.case_id, schema, event_id, data)
+        self.records.append(OutboundRecord(contract.topic, self.case_id, doc))
 
 
-_AUDIT_TYPE = RecordDisclosed.cloudevent_type()
-_AUDIT_SCHEMA = f"{SCHEMA_BASE}{RecordDisclosed.event_type}:v{RecordDisclosed.version}"
+_AUDIT_CONTRACTS: dict[type[Event], tuple[str, str]] = {
+    c: (c.cloudevent_type(), f"{SCHEMA_BASE}{c.event_type}:v{c.version}") for c in (RecordDisclosed, RecordDisclosedV2)
+}
 _ENVELOPE_FIELDS = tuple(Envelope.model_fields)
 
 

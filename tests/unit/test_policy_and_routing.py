@@ -5,7 +5,7 @@ from hub.domain.addressing import Directory
 from hub.domain.policy import minimise
 from hub.domain.state import AdviceRequest, Case
 from hub.domain.workflow import evaluate
-from hub.pipeline.routing import route
+from hub.pipeline.routing import OutboundRecord, route
 from hub.settings import StatutoryRules
 from schemas.common import Agency, OrganisationRef
 from schemas.envelope import envelope_for
@@ -42,10 +42,12 @@ def test_panel_outcome_is_minimised_per_recipient_and_audited() -> None:
     assert "health_summary" in out["out.nhs.v1"] and "social_care_summary" not in out["out.nhs.v1"]
     assert "social_care_summary" in out["out.childrens-social-care.v1"]
     assert "health_summary" not in out["out.school.v1"]
-    audits = [r for r in result.records if r.topic == "hub.audit.v1"]
-    assert len(audits) == 3
-    assert {a.envelope.data["recipient"].split(":")[0] for a in audits} == {"nhs", "childrens-social-care", "school"}
-    assert all(a.envelope.data["lawful_basis"].startswith("UK GDPR 6(1)(e)") for a in audits)
+    audits = [r for r in result.records if r.topic == "hub.audit.v2"]
+    assert len(audits) == 1, "one audit record for the event, naming its three recipients"
+    told = audits[0].envelope.data["disclosures"]
+    assert {d["recipient"].split(":")[0] for d in told} == {"nhs", "childrens-social-care", "school"}
+    assert all(d["lawful_basis"].startswith("UK GDPR 6(1)(e)") for d in told)
+    assert audits[0].envelope.data["source_event_id"] == env.id and audits[0].key == "C-7"
 
 
 def test_plan_sections_reach_only_the_agencies_that_need_them() -> None:
@@ -83,7 +85,7 @@ def test_an_assessment_request_is_notified_under_reg_4_2_with_only_what_identifi
     out = {r.topic: r.envelope.data for r in result.records if r.topic.startswith("out.")}
     assert set(out) == {"out.health-commissioner.v1", "out.childrens-social-care.v1", "out.school.v1"}
     assert out["out.health-commissioner.v1"]["person"] == {"nhs_number": env.data["person"]["nhs_number"]}
-    audited = {r.envelope.data["recipient"] for r in result.records if r.topic == "hub.audit.v1"}
+    audited = _audited(result.records)
     assert audited == {"health-commissioner:QMJ", "childrens-social-care:202", "school:100001"}
     for data in out.values():
         assert {"case_id", "la_code", "received_date"} <= set(data)
@@ -99,7 +101,7 @@ def test_every_outbound_record_is_a_valid_envelope_that_decodes_to_its_event() -
 
     env = envelope_for(panel_outcome("C-8"), source="/la/202")
     result = route(env, panel_outcome("C-8"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=KNOWN_CASE)
-    audits = [r for r in result.records if r.topic == "hub.audit.v1"]
+    audits = [r for r in result.records if r.topic == "hub.audit.v2"]
     assert audits and all(a.envelope.id == a.envelope.data["audit_id"] for a in audits)
     for record in result.records:
         decoded, _ = decode(encode(record.envelope))
@@ -118,14 +120,14 @@ def test_routing_for_a_rebuild_gives_the_same_effect_without_records() -> None:
         context=KNOWN_CASE,
         with_records=False,
     )
-    assert rebuilt.records == [] and len(live.records) == 6
+    assert rebuilt.records == [] and len(live.records) == 4, "three copies and their audit"
     assert rebuilt.effect == live.effect
 
 
 def test_each_disclosure_goes_to_the_organisation_the_case_names_or_is_withheld() -> None:
     env = envelope_for(panel_outcome("C-1"), source="/la/202")
     result = route(env, panel_outcome("C-1"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=KNOWN_CASE)
-    audited = {r.envelope.data["recipient"] for r in result.records if r.topic == "hub.audit.v1"}
+    audited = _audited(result.records)
     assert audited == {"nhs:RBS", "childrens-social-care:202-CSC", "school:100001"}
     orgs = {r.topic: dict(r.headers).get("hub-recipient-org") for r in result.records if r.topic.startswith("out.")}
     assert orgs == {"out.nhs.v1": b"RBS", "out.childrens-social-care.v1": b"202-CSC", "out.school.v1": b"100001"}
@@ -149,7 +151,7 @@ def test_each_disclosure_goes_to_the_organisation_the_case_names_or_is_withheld(
         context=unnamed,
         directory=Directory({"202": "QMJ"}),
     )
-    audited = {r.envelope.data["recipient"] for r in icb.records if r.topic == "hub.audit.v1"}
+    audited = _audited(icb.records)
     assert audited == {"nhs:QMJ", "childrens-social-care:202"}, "no provider asked: the commissioning body"
 
 
@@ -179,22 +181,49 @@ def test_outbound_records_are_written_as_the_envelope_model_writes_them() -> Non
     """Copies, audits and derived events are built as JSON documents, not models: every byte, the
     key order and the time's format included, must be what the contract's models would write."""
     from schemas.envelope import Envelope, decode, encode
-    from schemas.events import EVENTS_BY_TYPE, RecordDisclosed
+    from schemas.events import EVENTS_BY_TYPE, RecordDisclosed, RecordDisclosedV2
 
     requested = assessment_requested("C-9")
     env = envelope_for(requested, source="/la/202", causation_id=None)
     result = route(env, requested, topic="ehc.assessment-requests.v1", hub_source="/hub")
     outcome = envelope_for(panel_outcome("C-1"), source="/la/202")
-    result2 = route(outcome, panel_outcome("C-1"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=KNOWN_CASE)
+    result2 = route(
+        outcome,
+        panel_outcome("C-1"),
+        topic="ehc.panel-outcomes.v1",
+        hub_source="/hub",
+        context=KNOWN_CASE,
+        audit_v1=True,
+    )
     records = result.records + result2.records
-    assert {r.topic for r in records} >= {"hub.audit.v1", "out.nhs.v1", "hub.alerts.v1"}
+    assert {r.topic for r in records} >= {"hub.audit.v1", "hub.audit.v2", "out.nhs.v1", "hub.alerts.v1"}
     for r in records:
         model = Envelope.model_validate(r.document)
         assert r.value() == encode(model), r.topic
         assert model.time == env.time or model.time == outcome.time
-        if r.topic == "hub.audit.v1":
-            assert model.type == RecordDisclosed.cloudevent_type()
-            assert RecordDisclosed.model_validate(model.data).key() == model.subject == r.key
+        if r.topic.startswith("hub.audit."):
+            contract = RecordDisclosed if r.topic == "hub.audit.v1" else RecordDisclosedV2
+            assert model.type == contract.cloudevent_type()
+            assert contract.model_validate(model.data).key() == model.subject == r.key
         elif not r.topic.startswith("out."):
             decode(r.value())  # a derived canonical event is a whole, valid event
             assert model.type in {m.cloudevent_type() for m in EVENTS_BY_TYPE.values()}
+
+
+def test_version_1_of_the_audit_is_written_beside_version_2_only_when_asked_for() -> None:
+    env = envelope_for(panel_outcome("C-3"), source="/la/202")
+    args = {"topic": "ehc.panel-outcomes.v1", "hub_source": "/hub", "context": KNOWN_CASE}
+    plain = route(env, panel_outcome("C-3"), **args)
+    both = route(env, panel_outcome("C-3"), **args, audit_v1=True)
+    assert not [r for r in plain.records if r.topic == "hub.audit.v1"]
+    v1 = [r.envelope.data for r in both.records if r.topic == "hub.audit.v1"]
+    assert len(v1) == 3 and len({a["audit_id"] for a in v1}) == 3, "a record, and an id, per recipient"
+    v2 = [r.envelope.data for r in both.records if r.topic == "hub.audit.v2"]
+    assert [r.envelope.data for r in plain.records if r.topic == "hub.audit.v2"] == v2
+    assert sorted((a["recipient"], a["fields"], a["lawful_basis"]) for a in v1) == sorted(
+        (d["recipient"], d["fields"], d["lawful_basis"]) for d in v2[0]["disclosures"]
+    ), "the two versions record the same disclosures"
+
+
+def _audited(records: list[OutboundRecord]) -> set[str]:
+    return {d["recipient"] for r in records if r.topic == "hub.audit.v2" for d in r.envelope.data["disclosures"]}
