@@ -439,6 +439,13 @@ class Settings(BaseSettings):
         default=[1.0, 10.0, 60.0],
         description="one retry tier per delay; after the last, the record is dead-lettered",
     )
+    routing_lanes: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="parts a batch of events is routed in side by side, each case wholly in one: one judges and "
+        "sends while another waits for the broker and the store; for a broker and store a network away",
+    )
     publish_timeout_seconds: float = Field(
         default=10.0,
         description="how long a request waits for its event to be durable on Kafka before answering 503",

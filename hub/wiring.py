@@ -101,6 +101,7 @@ class HubRuntime:
             stage_hook=stage_hook,
             privacy=self.privacy,
             audit_v1=settings.audit.also_v1,
+            lanes=settings.routing_lanes,
         )
         self.broker = KafkaBroker(
             # a list: FastStream wraps a string in one, and "a:9092,b:9092" would then be one host

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -76,7 +77,9 @@ class DeliveryCore:
         stage_hook: StageHook | None = None,
         privacy: Privacy | None = None,
         audit_v1: bool = False,
+        lanes: int = 1,
     ) -> None:
+        self.lanes = max(1, lanes)
         self.rules = rules or StatutoryRules()
         self.store = store
         self.producer = producer
@@ -119,7 +122,23 @@ class DeliveryCore:
             seen.add(a.envelope.id)
             pending.append(a)
 
-        for wave in waves_by_case(pending):
+        lanes = lanes_by_case(pending, self.lanes)
+        if len(lanes) == 1:
+            await self._process_lane(lanes[0])
+            return
+        tasks = [asyncio.ensure_future(self._process_lane(lane)) for lane in lanes]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:  # the batch is read again: no lane goes on without it
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _process_lane(self, items: list[Accepted]) -> None:
+        """The events of one lane's cases, wave after wave. Lanes run side by side: while one
+        waits for the broker's acknowledgements and the store's commit, another judges and sends."""
+        for wave in waves_by_case(items):
             await self._process_wave(wave)
 
     async def _process_wave(self, wave: list[Accepted]) -> None:
@@ -251,6 +270,18 @@ async def read_records(
         for (i, _), (doc, _) in zip(docs, opened, strict=True):
             read[i] = (read[i][0], read[i][1], doc)
     return read
+
+
+def lanes_by_case(items: Sequence[Accepted], lanes: int) -> list[list[Accepted]]:
+    """Split a batch into at most ``lanes`` parts, each case wholly in one, in arrival order: a
+    case's events are still judged one after another, each against the effects of the last."""
+    if lanes == 1:
+        return [list(items)]
+    parts: list[list[Accepted]] = [[] for _ in range(lanes)]
+    for a in items:
+        key = case_of(a.event) or a.envelope.id
+        parts[zlib.crc32(key.encode()) % lanes].append(a)
+    return [part for part in parts if part]
 
 
 def waves_by_case(items: Sequence[Accepted]) -> list[list[Accepted]]:

@@ -186,8 +186,9 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
         await rebuilt_store.close()
 
 
-async def test_outbound_and_audit_records_are_keyed_by_case(kafka: str, sqlite_url: str) -> None:
-    settings = isolated_settings(sqlite_url)
+async def test_outbound_and_audit_records_are_keyed_by_case(kafka: str, store_url: str) -> None:
+    """Routed in two lanes side by side: still every copy and audit, each once, keyed by its case."""
+    settings = isolated_settings(store_url, routing_lanes=2)
     async with running_hub(settings, kafka) as hub, producer(kafka) as p:
         await open_cases(hub.store, p, settings, [f"K-{i}" for i in range(20)])
         ids = [await send_event(p, settings, panel_outcome(f"K-{i}")) for i in range(20)]
@@ -200,6 +201,7 @@ async def test_outbound_and_audit_records_are_keyed_by_case(kafka: str, sqlite_u
     told = disclosures([json.loads(r.value or b"")["data"] for r in audit])
     panel = Counter(d["source_event_id"] for d in told if d["source_event_id"] in ids)
     assert panel == Counter({i: 3 for i in ids}), "to the school, social care and the health commissioner"
+    assert all(r.key == json.loads(r.value or b"")["data"]["case_id"].encode() for r in audit)
     school = [r for r in await topic_records(kafka, settings.topic_prefix + "out.school.v1") if b"panel" in r.value]
     assert Counter(r.key for r in school) == Counter(f"K-{i}".encode() for i in range(20))
     assert all(r.header("content-type") == "application/cloudevents+json" for r in school)

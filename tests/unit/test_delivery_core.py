@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 from hub.pipeline import records as h
-from hub.pipeline.delivery import DeliveryCore
+from hub.pipeline.delivery import DeliveryCore, lanes_by_case
 from hub.pipeline.publisher import TopicNames
-from hub.pipeline.records import Record
+from hub.pipeline.records import Accepted, Origin, Record
 from hub.store import Store
 from schemas.envelope import encode, envelope_for
 from tests.helpers import assessment_requested, panel_outcome
@@ -133,5 +134,79 @@ async def test_one_refused_acknowledgement_sends_only_its_own_event_to_retry(sql
         )
         assert [d["event_id"] for d in await store.dead_letters()] == [refused.id]
         assert await store.processed_ids([refused.id]) == set()
+    finally:
+        await store.close()
+
+
+def test_lanes_keep_each_case_whole_and_in_arrival_order() -> None:
+    events = [envelope_for(assessment_requested(f"C-{n % 5}", n), source="/la-sen/202") for n in range(40)]
+    accepted = [
+        Accepted(r := _record("t", b"", n), Origin.of(r), e, assessment_requested(e.subject))
+        for n, e in enumerate(events)
+    ]
+    lanes = lanes_by_case(accepted, 3)
+    cases = {f"C-{n}" for n in range(5)}
+    assert 1 < len(lanes) <= 3 and sum(map(len, lanes)) == len(accepted)
+    for lane in lanes:
+        assert [a.origin.offset for a in lane] == sorted(a.origin.offset for a in lane), "arrival order"
+    owners = {case: {i for i, lane in enumerate(lanes) for a in lane if a.envelope.subject == case} for case in cases}
+    assert all(len(found) == 1 for found in owners.values()), "a case is never split between lanes"
+    assert lanes_by_case(accepted, 1) == [accepted]
+
+
+async def test_a_batch_routed_in_lanes_gives_what_one_lane_gives(tmp_path: Path) -> None:
+    """Side by side or one after another, each case's events are judged in order against the
+    effects of the last: the records sent for each case, and the store, come out the same."""
+    batch = []
+    for n in range(12):
+        opened = envelope_for(assessment_requested(f"L-{n}", n), source="/la-sen/202")
+        batch.append(_record("ehc.assessment-requests.v1", encode(opened), 2 * n, opened.subject.encode()))
+        again = envelope_for(assessment_requested(f"L-{n}", n + 100), source="/la-sen/202")  # the case known now
+        batch.append(_record("ehc.assessment-requests.v1", encode(again), 2 * n + 1, again.subject.encode()))
+    results = []
+    for lanes in (1, 4):
+        store = Store(f"sqlite+aiosqlite:///{tmp_path / f'lanes-{lanes}.db'}")
+        await store.create_schema()
+        producer = MemoryProducer()
+        core = DeliveryCore(store, producer, names=TopicNames(), retry_delays=[1.0], hub_source="/hub", lanes=lanes)
+        try:
+            await core.handle_batch(batch)
+            per_case: dict[bytes | None, list[tuple[str, bytes | None]]] = {}
+            for topic, value, key, _ in producer.sent:
+                per_case.setdefault(key, []).append((topic, value))
+            snapshot = await store.snapshot()
+            results.append((per_case, {t: sorted(map(str, rows)) for t, rows in snapshot.items()}, core.processed))
+        finally:
+            await store.close()
+    assert results[0][2] == 24
+    assert results[0] == results[1]
+
+
+class FailsForOneCase(Store):
+    async def contexts_for(self, events: Any) -> Any:
+        if any(getattr(e, "case_id", None) == "F-3" for e in events):
+            raise RuntimeError("database unavailable")
+        await asyncio.sleep(0.05)
+        return await super().contexts_for(events)
+
+
+async def test_a_lane_that_fails_fails_the_batch_and_stops_the_others(sqlite_url: str) -> None:
+    """The batch is then read again whole; no lane is left running behind it."""
+    store = FailsForOneCase(sqlite_url)
+    await store.create_schema()
+    core = DeliveryCore(store, MemoryProducer(), names=TopicNames(), retry_delays=[1.0], hub_source="/hub", lanes=4)
+    opened = [envelope_for(assessment_requested(f"F-{n}", n), source="/la-sen/202") for n in range(8)]
+    before = asyncio.all_tasks()
+    try:
+        try:
+            await core.handle_batch(
+                [_record("ehc.assessment-requests.v1", encode(e), n, e.subject.encode()) for n, e in enumerate(opened)]
+            )
+        except RuntimeError as exc:
+            assert str(exc) == "database unavailable", "the failure itself, not a group of them"
+        else:
+            raise AssertionError("the batch did not fail")
+        assert asyncio.all_tasks() == before, "no lane left running"
+        assert core.processed == 0
     finally:
         await store.close()
