@@ -97,7 +97,7 @@ class DataKeys:
 
     async def _read(self, kids: list[str]) -> dict[str, bytes | None]:
         try:
-            rows = [r for part in parts(sorted(kids)) for r in await self.db.rows(_READ, params={"keys": part})]
+            rows = [r for part in parts(sorted(kids)) for r in await self.db.lookup(_READ, params={"keys": part})]
         except Exception as exc:
             raise KeysUnavailable(f"data keys cannot be read: {type(exc).__name__}") from exc
         return {r["kid"]: r["wrapped"] for r in rows}
@@ -106,11 +106,14 @@ class DataKeys:
         now = datetime.now(UTC)
         fresh = {k: self.wrapper.wrap(secrets.token_bytes(KEY_BYTES), k) for k in kids}
         new = [{"kid": k, "wrapped": w, "wrapper": self.wrapper.name, "created_at": now} for k, w in fresh.items()]
-        async with self.db.begin() as conn:
+
+        async def write(conn: Executes) -> None:
             await conn.execute(self.db.dialect.insert(data_keys).on_conflict_do_nothing(), new)
             for kid in (k for k in kids if k in stored):  # destroyed: a new key for what comes from now on
                 stmt = _REVIVE.values(wrapped=fresh[kid], wrapper=self.wrapper.name, destroyed_at=None)
                 await conn.execute(stmt, {"k": kid})
+
+        await self.db.write_together(write)
 
     def _unwrap(self, wrapped: bytes, kid: str) -> bytes:
         try:

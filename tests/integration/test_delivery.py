@@ -187,8 +187,9 @@ async def test_poison_message_is_dead_lettered_while_the_partition_flows_and_red
 
 
 async def test_outbound_and_audit_records_are_keyed_by_case(kafka: str, store_url: str) -> None:
-    """Routed in two lanes side by side: still every copy and audit, each once, keyed by its case."""
-    settings = isolated_settings(store_url, routing_lanes=2)
+    """Routed in two lanes side by side: still every copy and audit, each once, keyed by its case;
+    and version 1 of the audit beside version 2 where a consumer still needs it."""
+    settings = isolated_settings(store_url, routing_lanes=2, audit={"also_v1": True})
     async with running_hub(settings, kafka) as hub, producer(kafka) as p:
         await open_cases(hub.store, p, settings, [f"K-{i}" for i in range(20)])
         ids = [await send_event(p, settings, panel_outcome(f"K-{i}")) for i in range(20)]
@@ -202,6 +203,10 @@ async def test_outbound_and_audit_records_are_keyed_by_case(kafka: str, store_ur
     panel = Counter(d["source_event_id"] for d in told if d["source_event_id"] in ids)
     assert panel == Counter({i: 3 for i in ids}), "to the school, social care and the health commissioner"
     assert all(r.key == json.loads(r.value or b"")["data"]["case_id"].encode() for r in audit)
+    v1 = [
+        json.loads(r.value or b"")["data"] for r in await topic_records(kafka, settings.topic_prefix + "hub.audit.v1")
+    ]
+    assert Counter(a["source_event_id"] for a in v1 if a["source_event_id"] in ids) == panel
     school = [r for r in await topic_records(kafka, settings.topic_prefix + "out.school.v1") if b"panel" in r.value]
     assert Counter(r.key for r in school) == Counter(f"K-{i}".encode() for i in range(20))
     assert all(r.header("content-type") == "application/cloudevents+json" for r in school)
