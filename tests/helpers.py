@@ -148,3 +148,8 @@ def disclosures(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for a in audits
         for d in a["disclosures"]
     ]
+
+
+def audited_recipients(records: list[Any]) -> set[str]:
+    """Who the version 2 audit records among ``records`` (the router's outbound records) name."""
+    return {d["recipient"] for d in disclosures([r.envelope.data for r in records if r.topic == "hub.audit.v2"])}

@@ -272,6 +272,11 @@ async def read_records(
     return read
 
 
+def _order_key(a: Accepted) -> str:
+    """What an event keeps its order within: its case, or, for an event of no case, itself."""
+    return case_of(a.event) or a.envelope.id
+
+
 def lanes_by_case(items: Sequence[Accepted], lanes: int) -> list[list[Accepted]]:
     """Split a batch into at most ``lanes`` parts, each case wholly in one, in arrival order: a
     case's events are still judged one after another, each against the effects of the last."""
@@ -279,8 +284,7 @@ def lanes_by_case(items: Sequence[Accepted], lanes: int) -> list[list[Accepted]]
         return [list(items)]
     parts: list[list[Accepted]] = [[] for _ in range(lanes)]
     for a in items:
-        key = case_of(a.event) or a.envelope.id
-        parts[zlib.crc32(key.encode()) % lanes].append(a)
+        parts[zlib.crc32(_order_key(a).encode()) % lanes].append(a)
     return [part for part in parts if part]
 
 
@@ -290,7 +294,7 @@ def waves_by_case(items: Sequence[Accepted]) -> list[list[Accepted]]:
     waves: list[list[Accepted]] = []
     depth: dict[str, int] = {}
     for a in items:
-        key = case_of(a.event) or a.envelope.id
+        key = _order_key(a)
         level = depth.get(key, 0)
         depth[key] = level + 1
         if level == len(waves):

@@ -5,12 +5,12 @@ from hub.domain.addressing import Directory
 from hub.domain.policy import minimise
 from hub.domain.state import AdviceRequest, Case
 from hub.domain.workflow import evaluate
-from hub.pipeline.routing import OutboundRecord, route
+from hub.pipeline.routing import route
 from hub.settings import StatutoryRules
 from schemas.common import Agency, OrganisationRef
 from schemas.envelope import envelope_for
 from schemas.events import PlanRecorded, PlanSections, SharingRestricted
-from tests.helpers import assessment_requested, panel_outcome
+from tests.helpers import assessment_requested, audited_recipients, panel_outcome
 
 SCHOOL = OrganisationRef(agency=Agency.SCHOOL, code="100001")
 
@@ -85,7 +85,7 @@ def test_an_assessment_request_is_notified_under_reg_4_2_with_only_what_identifi
     out = {r.topic: r.envelope.data for r in result.records if r.topic.startswith("out.")}
     assert set(out) == {"out.health-commissioner.v1", "out.childrens-social-care.v1", "out.school.v1"}
     assert out["out.health-commissioner.v1"]["person"] == {"nhs_number": env.data["person"]["nhs_number"]}
-    audited = _audited(result.records)
+    audited = audited_recipients(result.records)
     assert audited == {"health-commissioner:QMJ", "childrens-social-care:202", "school:100001"}
     for data in out.values():
         assert {"case_id", "la_code", "received_date"} <= set(data)
@@ -127,7 +127,7 @@ def test_routing_for_a_rebuild_gives_the_same_effect_without_records() -> None:
 def test_each_disclosure_goes_to_the_organisation_the_case_names_or_is_withheld() -> None:
     env = envelope_for(panel_outcome("C-1"), source="/la/202")
     result = route(env, panel_outcome("C-1"), topic="ehc.panel-outcomes.v1", hub_source="/hub", context=KNOWN_CASE)
-    audited = _audited(result.records)
+    audited = audited_recipients(result.records)
     assert audited == {"nhs:RBS", "childrens-social-care:202-CSC", "school:100001"}
     orgs = {r.topic: dict(r.headers).get("hub-recipient-org") for r in result.records if r.topic.startswith("out.")}
     assert orgs == {"out.nhs.v1": b"RBS", "out.childrens-social-care.v1": b"202-CSC", "out.school.v1": b"100001"}
@@ -151,7 +151,7 @@ def test_each_disclosure_goes_to_the_organisation_the_case_names_or_is_withheld(
         context=unnamed,
         directory=Directory({"202": "QMJ"}),
     )
-    audited = _audited(icb.records)
+    audited = audited_recipients(icb.records)
     assert audited == {"nhs:QMJ", "childrens-social-care:202"}, "no provider asked: the commissioning body"
 
 
@@ -223,7 +223,3 @@ def test_version_1_of_the_audit_is_written_beside_version_2_only_when_asked_for(
     assert sorted((a["recipient"], a["fields"], a["lawful_basis"]) for a in v1) == sorted(
         (d["recipient"], d["fields"], d["lawful_basis"]) for d in v2[0]["disclosures"]
     ), "the two versions record the same disclosures"
-
-
-def _audited(records: list[OutboundRecord]) -> set[str]:
-    return {d["recipient"] for r in records if r.topic == "hub.audit.v2" for d in r.envelope.data["disclosures"]}
